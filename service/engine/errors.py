@@ -1,0 +1,24 @@
+"""The engine's one error hierarchy; the service maps each class to a 400/422."""
+
+from __future__ import annotations
+
+
+class EngineError(Exception):
+    """Base of every error the engine raises on purpose; `.message` is for developers."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ImageRejected(EngineError):
+    """The input (or background) bytes are not an image we accept: unknown, corrupt or too big."""
+
+
+class OptionError(EngineError):
+    """An option is unknown or has a bad value; `.option` names it as the client sent it."""
+
+    def __init__(self, option: str, message: str) -> None:
+        super().__init__(f"{option}: {message}")
+        self.option = option
+        self.reason = message
