@@ -18,6 +18,11 @@ from .options import Length, Options
 # model's faint noise far from the subject must not stretch a crop.
 SUBJECT_THRESHOLD = 25
 PROXY_SIDE = 512
+# u2netp's min-max stretch leaves the subject's plateau at 250-254 and the
+# background's at 1-5, never exactly 255 / 0; those levels are model noise, not
+# transparency, so they are snapped (2% of the range at either end).
+OPAQUE_FROM = 250
+CLEAR_UP_TO = 5
 SHADOW_OPACITY = 0.6
 
 
@@ -34,13 +39,17 @@ class Layout:
 
 
 def alpha_from_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """float [h, w] mask in [0, 1] -> uint8 alpha of `size` (W, H)."""
+    """float [h, w] mask in [0, 1] -> uint8 alpha of `size` (W, H), noise levels snapped."""
     grey = np.nan_to_num(mask, nan=0.0, posinf=1.0, neginf=0.0)
     quantised = (np.clip(grey, 0.0, 1.0) * np.float32(255.0) + np.float32(0.5)).astype(np.uint8)
-    if (quantised.shape[1], quantised.shape[0]) == size:
-        return quantised
-    resized = Image.fromarray(quantised, mode="L").resize(size, Image.Resampling.BILINEAR)
-    return np.asarray(resized)
+    snap = np.arange(256, dtype=np.uint8)
+    snap[: CLEAR_UP_TO + 1] = 0
+    snap[OPAQUE_FROM:] = 255
+    if (quantised.shape[1], quantised.shape[0]) != size:
+        resized = Image.fromarray(quantised, mode="L").resize(size, Image.Resampling.BILINEAR)
+        # Snapping through Pillow's point() is a C table lookup at full size.
+        return np.asarray(resized.point(snap.tolist()))
+    return snap[quantised]
 
 
 def apply_roi(alpha: np.ndarray, roi: tuple[Length, Length, Length, Length]) -> np.ndarray:
@@ -96,17 +105,18 @@ def decontaminate(rgba: np.ndarray) -> None:
     of at most 512 px so the cost does not grow with the photo; only
     pixels with 0 < a < 1 are touched.
     """
-    alpha = rgba[..., 3]
-    ys, xs = np.nonzero((alpha > 0) & (alpha < 255))
-    if ys.size == 0:
+    height, width = rgba.shape[:2]
+    pixels = rgba.reshape(-1, 4)
+    edge = np.flatnonzero((pixels[:, 3] - np.uint8(1)) < np.uint8(254))  # 0 < a < 255
+    if edge.size == 0:
         return
-    height, width = alpha.shape
     factor = max(1, math.ceil(max(height, width) / PROXY_SIDE))
     layer = Image.fromarray(rgba, mode="RGBA")
     # Box means of I, a*I and a over factor x factor cells, all in Pillow's C code.
-    mean_i = layer.convert("RGB").reduce(factor) if factor > 1 else layer.convert("RGB")
-    premultiplied = layer.convert("RGBa")
-    mean_ai = premultiplied.reduce(factor) if factor > 1 else premultiplied
+    mean_i = layer.convert("RGB")
+    mean_ai = layer.convert("RGBa")
+    if factor > 1:
+        mean_i, mean_ai = mean_i.reduce(factor), mean_ai.reduce(factor)
     colour = np.asarray(mean_i, dtype=np.float32)
     fg_and_alpha = np.asarray(mean_ai, dtype=np.float32)
     coverage = fg_and_alpha[..., 3:] * np.float32(1.0 / 255.0)
@@ -116,16 +126,19 @@ def decontaminate(rgba: np.ndarray) -> None:
     stacked = _box_blur(np.concatenate([fg_sum, bg_sum, coverage], axis=2), radius)
     eps = np.float32(1e-3)
     near_fg = stacked[..., 6:7]
-    fg_mean = stacked[..., 0:3] / np.maximum(near_fg, eps)
-    bg_mean = stacked[..., 3:6] / np.maximum(1 - near_fg, eps)
+    fg_mean = (stacked[..., 0:3] / np.maximum(near_fg, eps)).reshape(-1, 3)
+    bg_mean = (stacked[..., 3:6] / np.maximum(1 - near_fg, eps)).reshape(-1, 3)
 
-    cells = (np.minimum(ys // factor, colour.shape[0] - 1), np.minimum(xs // factor, colour.shape[1] - 1))
+    rows, cols = np.divmod(edge, width)
+    cells = (rows // factor) * colour.shape[1] + cols // factor
     fg = fg_mean[cells]
     bg = bg_mean[cells]
-    a = alpha[ys, xs].astype(np.float32)[:, None] * np.float32(1.0 / 255.0)
-    observed = rgba[ys, xs, :3].astype(np.float32)
-    estimate = fg + a * (observed - a * fg - (1 - a) * bg)
-    rgba[ys, xs, :3] = np.clip(estimate + 0.5, 0, 255).astype(np.uint8)
+    selected = pixels[edge]
+    a = selected[:, 3:].astype(np.float32) * np.float32(1.0 / 255.0)
+    estimate = fg + a * (selected[:, :3].astype(np.float32) - a * fg - (1 - a) * bg)
+    np.clip(estimate, 0, 255, out=estimate)
+    selected[:, :3] = (estimate + np.float32(0.5)).astype(np.uint8)
+    pixels[edge] = selected
 
 
 def cutout_layer(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -201,31 +214,33 @@ def arrange(layer: Image.Image, layout: Layout) -> Image.Image:
 def contact_shadow(alpha: np.ndarray) -> np.ndarray:
     """uint8 shadow alpha: a soft, squashed projection of the subject's base onto the ground.
 
-    The footprint is the subject's lowest fifth, seen from the side (column
-    max), flattened into an ellipse-like band centred on the base line and
-    blurred; it lies under and just below the subject, never above it.
+    Each column of the subject's lowest fifth casts shadow in proportion to
+    how close its lowest pixel comes to the base line (a flat base casts a
+    flat band, a round one a tapered ellipse); the result is squashed into a
+    thin band centred on the base line and blurred, so it lies under and
+    just below the subject, never above it.
     """
     box = subject_box(Image.fromarray(alpha, mode="L"))
-    shadow = np.zeros_like(alpha)
     if box is None:
-        return shadow
+        return np.zeros_like(alpha)
     x0, y0, x1, y1 = box
     box_w, box_h = x1 - x0, y1 - y0
     band = max(1, box_h // 5)
-    footprint = alpha[y1 - band : y1, x0:x1].max(axis=0).astype(np.float32) * np.float32(1.0 / 255.0)
-    half_height = max(2.0, 0.04 * box_h, 0.03 * box_w)
-    blur = max(1.5, 0.015 * max(box_w, box_h))
+    solid = alpha[y1 - band : y1, x0:x1] > SUBJECT_THRESHOLD
+    lowest = band - np.argmax(solid[::-1], axis=0)  # 1..band, band = touches the base
+    footprint = np.where(solid.any(axis=0), lowest / band, 0.0).astype(np.float32) ** 2
+    half_height = max(2.0, 0.04 * box_h, 0.025 * box_w)
+    blur = max(1.5, 0.02 * max(box_w, box_h))
     pad = int(math.ceil(half_height + 3 * blur)) + 1
     rows = np.arange(-pad, pad + 1, dtype=np.float32)
-    profile = np.clip(1 - (rows / np.float32(half_height)) ** 2, 0, 1)
+    profile = np.sqrt(np.clip(1 - (rows / np.float32(half_height)) ** 2, 0, 1))
     core = (profile[:, None] * footprint[None, :] * np.float32(255 * SHADOW_OPACITY)).astype(np.uint8)
     patch = Image.new("L", (box_w + 2 * pad, core.shape[0]), 0)
     patch.paste(Image.fromarray(core, mode="L"), (pad, 0))
     patch = patch.filter(ImageFilter.GaussianBlur(blur))
     canvas = Image.new("L", (alpha.shape[1], alpha.shape[0]), 0)
     canvas.paste(patch, (x0 - pad, y1 - pad))
-    shadow[...] = np.asarray(canvas)
-    return shadow
+    return np.asarray(canvas)
 
 
 def with_shadow(layer: Image.Image) -> Image.Image:
