@@ -1,0 +1,46 @@
+"""Command line: `python -m service` serves; `python -m service remove-bg ...` cuts out local files."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from .settings import Settings, SettingsError
+
+
+def serve(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m service",
+        description="Run the Cutout server (API, job workers, webhook dispatcher). "
+        "Configure it with CUTOUT_* environment variables (see README). "
+        "Subcommand: remove-bg IMAGE... --out DIR (see `python -m service remove-bg --help`).",
+    )
+    parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"cutout: {exc}", file=sys.stderr)
+        return 2
+
+    import uvicorn
+
+    from .app import create_app
+
+    logging.basicConfig(level=settings.log_level.upper(), format="%(message)s")
+    app = create_app(settings)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args and args[0] == "remove-bg":
+        from .batch import main as remove_bg
+
+        return remove_bg(args[1:])
+    return serve(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,435 @@
+"""Every SQL statement of the service, its migrations, and the one writer.
+
+All access happens on the event loop's thread through one connection, so the
+database has exactly one writer and transactions never interleave; each
+statement takes milliseconds, so the loop is never held for long.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+from .errors import BadRequest
+from .models import File, Folder, Version
+from .search import BoolOp, Compare, Node
+
+migrations = Migrations("cutout")
+
+
+@migrations()
+def m001_library(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE files (
+            id TEXT PRIMARY KEY,
+            uuid TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL,
+            folder TEXT NOT NULL,
+            path TEXT NOT NULL,
+            original_filename TEXT NOT NULL,
+            current_version TEXT NOT NULL,
+            tags TEXT NOT NULL DEFAULT '[]',
+            custom_metadata TEXT NOT NULL DEFAULT '{}',
+            custom_coordinates TEXT,
+            description TEXT,
+            ai_tags TEXT,
+            appdata TEXT NOT NULL DEFAULT '{}',
+            is_private INTEGER NOT NULL DEFAULT 0,
+            is_published INTEGER NOT NULL DEFAULT 1,
+            stored_at TEXT,
+            removed_at TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE UNIQUE INDEX files_live_path ON files(path) WHERE removed_at IS NULL;
+        CREATE INDEX files_folder ON files(folder);
+        CREATE INDEX files_created ON files(created_at);
+        CREATE TABLE versions (
+            id TEXT PRIMARY KEY,
+            file_id TEXT NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+            number INTEGER NOT NULL,
+            blob TEXT NOT NULL,
+            format TEXT NOT NULL,
+            mime TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            width INTEGER NOT NULL,
+            height INTEGER NOT NULL,
+            has_alpha INTEGER NOT NULL,
+            thumb_blob TEXT,
+            created_at TEXT NOT NULL,
+            UNIQUE (file_id, number)
+        );
+        CREATE INDEX versions_blob ON versions(blob);
+        CREATE INDEX versions_thumb ON versions(thumb_blob);
+        CREATE TABLE folders (
+            path TEXT PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE upload_tokens (
+            token TEXT PRIMARY KEY,
+            expire INTEGER NOT NULL
+        );
+        """
+    )
+
+
+SORTS = {
+    "NAME": "f.name",
+    "CREATED": "f.created_at",
+    "UPDATED": "f.updated_at",
+    "HEIGHT": "v.height",
+    "WIDTH": "v.width",
+    "SIZE": "v.size",
+    "RELEVANCE": "f.created_at",
+}
+
+_FILE_SELECT = """
+    SELECT f.*, v.id AS v_id, v.number AS v_number, v.blob AS v_blob, v.format AS v_format,
+           v.mime AS v_mime, v.size AS v_size, v.width AS v_width, v.height AS v_height,
+           v.has_alpha AS v_has_alpha, v.thumb_blob AS v_thumb_blob, v.created_at AS v_created_at
+    FROM files f JOIN versions v ON v.id = f.current_version
+"""
+
+
+def _version(row: sqlite3.Row, prefix: str = "") -> Version:
+    def col(name: str) -> Any:
+        return row[prefix + name]
+
+    return Version(
+        id=col("id"),
+        file_id=row["file_id"] if not prefix else row["id"],
+        number=col("number"),
+        blob=col("blob"),
+        mime=col("mime"),
+        size=col("size"),
+        width=col("width"),
+        height=col("height"),
+        has_alpha=bool(col("has_alpha")),
+        created_at=col("created_at"),
+        thumb_blob=col("thumb_blob"),
+    )
+
+
+def _file(row: sqlite3.Row) -> File:
+    return File(
+        id=row["id"],
+        uuid=row["uuid"],
+        name=row["name"],
+        folder=row["folder"],
+        path=row["path"],
+        original_filename=row["original_filename"],
+        version=_version(row, "v_"),
+        tags=tuple(json.loads(row["tags"])),
+        custom_metadata=json.loads(row["custom_metadata"]),
+        custom_coordinates=row["custom_coordinates"],
+        description=row["description"],
+        ai_tags=json.loads(row["ai_tags"]) if row["ai_tags"] is not None else None,
+        appdata=json.loads(row["appdata"]),
+        is_private=bool(row["is_private"]),
+        is_published=bool(row["is_published"]),
+        stored_at=row["stored_at"],
+        removed_at=row["removed_at"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _folder(row: sqlite3.Row) -> Folder:
+    return Folder(id=row["id"], path=row["path"], created_at=row["created_at"], updated_at=row["updated_at"])
+
+
+def _like_prefix(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+class Database:
+    """The library's SQLite database (WAL)."""
+
+    def __init__(self, path: Path):
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        # NORMAL is durable against a killed process in WAL mode; only power loss can drop the tail.
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=5000")
+        self.conn = conn
+        self.db = sqlite_utils.Database(conn)
+        migrations.apply(self.db)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One write transaction, taken with BEGIN IMMEDIATE."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def _all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        return self.conn.execute(sql, params).fetchall()
+
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+        return self.conn.execute(sql, params).fetchone()
+
+    def check_writable(self) -> None:
+        with self.transaction():
+            self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS _probe (x)")
+
+    # files -------------------------------------------------------------
+
+    def get_file(self, file_id: str) -> File | None:
+        row = self._one(_FILE_SELECT + " WHERE f.id = ? AND f.removed_at IS NULL", [file_id])
+        return _file(row) if row else None
+
+    def get_file_by_uuid(self, uuid: str) -> File | None:
+        row = self._one(_FILE_SELECT + " WHERE f.uuid = ?", [uuid])
+        return _file(row) if row else None
+
+    def get_file_by_path(self, path: str) -> File | None:
+        row = self._one(_FILE_SELECT + " WHERE f.path = ? AND f.removed_at IS NULL", [path])
+        return _file(row) if row else None
+
+    def count_files(self) -> int:
+        return self._one("SELECT count(*) FROM files")[0]  # type: ignore[index]
+
+    def existing_file_ids(self, ids: Sequence[str]) -> set[str]:
+        marks = ",".join("?" * len(ids))
+        rows = self._all(f"SELECT id FROM files WHERE removed_at IS NULL AND id IN ({marks})", ids)
+        return {row["id"] for row in rows}
+
+    def insert_file(self, file: File) -> None:
+        v = file.version
+        self.conn.execute(
+            """INSERT INTO files (id, uuid, name, folder, path, original_filename, current_version,
+                   tags, custom_metadata, custom_coordinates, description, ai_tags, appdata,
+                   is_private, is_published, stored_at, removed_at, created_at, updated_at)
+               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+            [
+                file.id, file.uuid, file.name, file.folder, file.path, file.original_filename, v.id,
+                json.dumps(list(file.tags)), json.dumps(file.custom_metadata), file.custom_coordinates,
+                file.description, json.dumps(file.ai_tags) if file.ai_tags is not None else None,
+                json.dumps(file.appdata), int(file.is_private), int(file.is_published),
+                file.stored_at, file.removed_at, file.created_at, file.updated_at,
+            ],
+        )  # fmt: skip
+        self.insert_version(v, fmt=_format_of(v.mime))
+
+    def update_file(self, file: File) -> None:
+        """Write every mutable column of `file` (its current version must already exist)."""
+        self.conn.execute(
+            """UPDATE files SET name=?, folder=?, path=?, current_version=?, tags=?, custom_metadata=?,
+                   custom_coordinates=?, description=?, ai_tags=?, appdata=?, is_private=?,
+                   is_published=?, stored_at=?, removed_at=?, updated_at=?
+               WHERE id=?""",
+            [
+                file.name, file.folder, file.path, file.version.id, json.dumps(list(file.tags)),
+                json.dumps(file.custom_metadata), file.custom_coordinates, file.description,
+                json.dumps(file.ai_tags) if file.ai_tags is not None else None,
+                json.dumps(file.appdata), int(file.is_private), int(file.is_published),
+                file.stored_at, file.removed_at, file.updated_at, file.id,
+            ],
+        )  # fmt: skip
+
+    def delete_file(self, file_id: str) -> None:
+        self.conn.execute("DELETE FROM files WHERE id = ?", [file_id])
+
+    def list_files(
+        self,
+        *,
+        folder: str | None,
+        search: Node | None,
+        sort: tuple[str, str],
+        limit: int,
+        skip: int,
+    ) -> list[File]:
+        where, params = ["f.removed_at IS NULL"], []
+        if folder is not None:
+            where.append("f.folder = ?")
+            params.append(folder)
+        if search is not None:
+            clause, clause_params = _compile(search, "f", "v")
+            where.append(clause)
+            params.extend(clause_params)
+        column, direction = SORTS[sort[0]], sort[1]
+        sql = (
+            _FILE_SELECT
+            + f" WHERE {' AND '.join(where)} ORDER BY {column} {direction}, f.rowid {direction}"
+            + " LIMIT ? OFFSET ?"
+        )
+        return [_file(row) for row in self._all(sql, [*params, limit, skip])]
+
+    def list_old_versions(
+        self, *, folder: str | None, search: Node | None, sort: tuple[str, str], limit: int, skip: int
+    ) -> list[tuple[File, Version]]:
+        """Non-current versions, each with the file it belongs to."""
+        where, params = ["f.removed_at IS NULL", "o.id != f.current_version"], []
+        if folder is not None:
+            where.append("f.folder = ?")
+            params.append(folder)
+        if search is not None:
+            clause, clause_params = _compile(search, "f", "o")
+            where.append(clause)
+            params.extend(clause_params)
+        column = SORTS[sort[0]].replace("v.", "o.")
+        sql = (
+            _FILE_SELECT.replace("FROM files f", "FROM versions o JOIN files f ON f.id = o.file_id")
+            + f" WHERE {' AND '.join(where)} ORDER BY {column} {sort[1]}, o.rowid LIMIT ? OFFSET ?"
+        )
+        rows = self._all(sql.replace("SELECT f.*", "SELECT f.*, o.id AS o_id"), [*params, limit, skip])
+        result = []
+        for row in rows:
+            file = _file(row)
+            version = self.get_version(file.id, row["o_id"])
+            assert version is not None
+            result.append((file, version))
+        return result
+
+    # versions ----------------------------------------------------------
+
+    def insert_version(self, v: Version, *, fmt: str | None = None) -> None:
+        self.conn.execute(
+            """INSERT INTO versions (id, file_id, number, blob, format, mime, size, width, height,
+                   has_alpha, thumb_blob, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)""",
+            [
+                v.id, v.file_id, v.number, v.blob, fmt or _format_of(v.mime), v.mime, v.size,
+                v.width, v.height, int(v.has_alpha), v.thumb_blob, v.created_at,
+            ],
+        )  # fmt: skip
+
+    def next_version_number(self, file_id: str) -> int:
+        row = self._one("SELECT coalesce(max(number), 0) + 1 FROM versions WHERE file_id = ?", [file_id])
+        return row[0]  # type: ignore[index]
+
+    def get_version(self, file_id: str, version_id: str) -> Version | None:
+        row = self._one("SELECT * FROM versions WHERE file_id = ? AND id = ?", [file_id, version_id])
+        return _version(row) if row else None
+
+    def list_versions(self, file_id: str) -> list[Version]:
+        return [_version(r) for r in self._all("SELECT * FROM versions WHERE file_id = ? ORDER BY number", [file_id])]
+
+    def delete_version(self, version_id: str) -> None:
+        self.conn.execute("DELETE FROM versions WHERE id = ?", [version_id])
+
+    def set_thumbnail(self, version_id: str, thumb_blob: str) -> None:
+        self.conn.execute("UPDATE versions SET thumb_blob = ? WHERE id = ?", [thumb_blob, version_id])
+
+    def blobs_of(self, file_id: str) -> set[str]:
+        rows = self._all("SELECT blob, thumb_blob FROM versions WHERE file_id = ?", [file_id])
+        return {b for row in rows for b in (row["blob"], row["thumb_blob"]) if b}
+
+    def unreferenced(self, blobs: set[str]) -> set[str]:
+        """The subset of `blobs` that no version refers to any more."""
+        used = {
+            row[0]
+            for sha in blobs
+            for row in self._all(
+                "SELECT ? WHERE EXISTS (SELECT 1 FROM versions WHERE blob = ?1 OR thumb_blob = ?1)", [sha]
+            )
+        }
+        return blobs - used
+
+    # folders -----------------------------------------------------------
+
+    def ensure_folders(self, paths: Sequence[str], now: str, new_id: Any) -> None:
+        for path in paths:
+            self.conn.execute(
+                "INSERT OR IGNORE INTO folders (path, id, created_at, updated_at) VALUES (?,?,?,?)",
+                [path, new_id(), now, now],
+            )
+
+    def list_folders(self, parent: str | None) -> list[Folder]:
+        rows = self._all("SELECT * FROM folders ORDER BY path")
+        folders = [_folder(r) for r in rows]
+        if parent is None:
+            return folders
+        return [f for f in folders if f.path.startswith(parent) and f.path[len(parent) :].count("/") == 1]
+
+    # client-side upload tokens -----------------------------------------
+
+    def use_upload_token(self, token: str, expire: int, now: int) -> bool:
+        """Record a single-use token; False when it was used before."""
+        self.conn.execute("DELETE FROM upload_tokens WHERE expire < ?", [now])
+        cursor = self.conn.execute("INSERT OR IGNORE INTO upload_tokens (token, expire) VALUES (?, ?)", [token, expire])
+        return cursor.rowcount == 1
+
+
+def _format_of(mime: str) -> str:
+    sub = mime.split("/")[-1]
+    return {"jpeg": "jpg", "svg+xml": "svg", "heif": "heic"}.get(sub, sub)
+
+
+def _compile(node: Node, f: str, v: str) -> tuple[str, list[Any]]:
+    """Compile a parsed searchQuery into a SQL condition over files `f` and versions `v`."""
+    if isinstance(node, BoolOp):
+        parts = [_compile(item, f, v) for item in node.items]
+        sql = f" {node.op} ".join(f"({p[0]})" for p in parts)
+        return sql, [param for p in parts for param in p[1]]
+    return _compare(node, f, v)
+
+
+def _compare(c: Compare, f: str, v: str) -> tuple[str, list[Any]]:
+    values = c.value if isinstance(c.value, list) else [c.value]
+    negate = c.op.startswith("NOT ")
+    op = c.op.removeprefix("NOT ")
+    if c.field == "tags":
+        if op not in ("=", "IN"):
+            raise _unsupported(c)
+        marks = ",".join("?" * len(values))
+        sql = f"EXISTS (SELECT 1 FROM json_each({f}.tags) WHERE value IN ({marks}))"
+        return (f"NOT {sql}" if negate else sql), values
+    if c.field == "path":
+        folders = [str(p).rstrip("/") + "/" for p in values]
+        if op == ":":
+            sql, params = f"{f}.folder LIKE ? ESCAPE '\\'", [_like_prefix(folders[0])]
+        elif op in ("=", "IN"):
+            sql, params = f"{f}.folder IN ({','.join('?' * len(folders))})", folders
+        else:
+            raise _unsupported(c)
+        return (f"NOT ({sql})" if negate else sql), params
+    if c.field == "type":
+        matches = "file" in values
+        return ("1=1" if matches != negate else "1=0"), []
+    column = {
+        "name": f"{f}.name",
+        "format": f"{v}.format",
+        "private": f"{f}.is_private",
+        "published": f"{f}.is_published",
+        "size": f"{v}.size",
+        "width": f"{v}.width",
+        "height": f"{v}.height",
+        "createdAt": f"{f}.created_at",
+        "updatedAt": f"{f}.updated_at",
+    }.get(c.field)
+    if column is None:  # customMetadata.<key>
+        key = c.field.removeprefix("customMetadata.").replace('"', '""')
+        column = f"json_extract({f}.custom_metadata, '$.\"{key}\"')"
+    values = [int(x) if isinstance(x, bool) else x for x in values]
+    if op == ":":
+        sql, params = f"{column} LIKE ? ESCAPE '\\'", [_like_prefix(str(values[0]))]
+    elif op == "IN":
+        sql, params = f"{column} IN ({','.join('?' * len(values))})", values
+    else:
+        sql, params = f"{column} {op} ?", values[:1]
+    return (f"NOT ({sql})" if negate else sql), params
+
+
+def _unsupported(c: Compare) -> Exception:
+    return BadRequest(
+        f"Your request contains invalid searchQuery: {c.field} does not support {c.op}", field="searchQuery"
+    )

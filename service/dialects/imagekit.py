@@ -1,0 +1,622 @@
+"""ImageKit's wire format: routes, request parsing and response shaping over the library."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import quote, unquote
+
+from starlette.datastructures import FormData, UploadFile
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ..egress import EgressBlocked
+from ..errors import APIError, BadRequest, NotFound, Unauthorized
+from ..library import (
+    UNSET,
+    FileChanges,
+    Library,
+    ListQuery,
+    NewFile,
+    clean_coordinates,
+    clean_description,
+    clean_file_name,
+    clean_folder,
+    clean_metadata,
+    clean_tags,
+    parse_json_object,
+)
+from ..models import File, Folder, Version
+from ..search import parse as parse_search
+from ..services import Services
+
+HELP = "For support, read the Cutout README or the API description at /openapi.json."
+NO_KEY = "Your request does not contain private API key."
+THUMBNAIL = "n-ik_ml_thumbnail"
+NEVER_EXPIRES = 9999999999
+RESPONSE_FIELDS = {
+    "tags", "customCoordinates", "isPrivateFile", "embeddedMetadata", "isPublished",
+    "customMetadata", "metadata", "selectedFieldsSchema", "description",
+}  # fmt: skip
+UPLOAD_FIELDS = {
+    "file", "fileName", "useUniqueFileName", "tags", "folder", "isPrivateFile", "isPublished",
+    "customCoordinates", "customMetadata", "responseFields", "extensions", "webhookUrl",
+    "overwriteFile", "overwriteTags", "overwriteCustomMetadata", "overwriteAITags", "description",
+    "publicKey", "signature", "expire", "token", "transformation", "checks",
+}  # fmt: skip
+UNSUPPORTED_UPLOAD_FIELDS = {"transformation", "checks"}
+SORT_FIELDS = {"NAME", "CREATED", "UPDATED", "HEIGHT", "WIDTH", "SIZE", "RELEVANCE"}
+LIST_TYPES = {"file", "file-version", "folder", "all"}
+PATCH_FIELDS = {
+    "tags", "customCoordinates", "customMetadata", "description", "extensions", "webhookUrl",
+    "removeAITags", "publish",
+}  # fmt: skip
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def render_error(exc: APIError) -> Response:
+    headers = {"Retry-After": str(exc.retry_after)} if hasattr(exc, "retry_after") else None
+    return JSONResponse({"message": exc.message, "help": HELP, **exc.extra}, exc.status, headers=headers)
+
+
+def endpoint(fn: Endpoint) -> Endpoint:
+    """Render the error hierarchy in ImageKit's `{message, help}` shape."""
+
+    @functools.wraps(fn)
+    async def wrapper(request: Request) -> Response:
+        try:
+            return await fn(request)
+        except APIError as exc:
+            return render_error(exc)
+
+    return wrapper
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services
+
+
+def library(request: Request) -> Library:
+    return services(request).library
+
+
+# ---- auth ---------------------------------------------------------------------
+
+
+def presented_key(request: Request) -> str | None:
+    """The private key from `Authorization: Basic base64(key:password)` or `Basic <raw key>`."""
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic" or not value.strip():
+        return None
+    value = value.strip()
+    try:
+        decoded = base64.b64decode(value, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return value
+    return decoded.partition(":")[0] if ":" in decoded else value
+
+
+def require_key(request: Request) -> None:
+    key = presented_key(request)
+    expected = services(request).settings.imagekit_private_key
+    if key is None or not hmac.compare_digest(key.encode(), expected.encode()):
+        raise Unauthorized(NO_KEY)
+
+
+# ---- shaping ------------------------------------------------------------------
+
+
+def media_endpoint(request: Request) -> str:
+    return services(request).settings.base_url + "/media"
+
+
+def file_url(request: Request, file: File, version: Version | None = None) -> str:
+    url = media_endpoint(request) + quote(file.path)
+    if version is not None and version.id != file.version.id:
+        url += f"?ik-obj-version={version.id}"
+    return url
+
+
+def thumbnail_url(request: Request, file: File, version: Version | None = None) -> str:
+    url = f"{media_endpoint(request)}/tr:{THUMBNAIL}{quote(file.path)}"
+    if version is not None and version.id != file.version.id:
+        url += f"?ik-obj-version={version.id}"
+    return url
+
+
+def details(request: Request, file: File, version: Version | None = None) -> dict[str, Any]:
+    """The FileDetails object of a file (its current version) or of one of its versions."""
+    v = version or file.version
+    body: dict[str, Any] = {
+        "fileId": file.id,
+        "type": "file" if v.id == file.version.id else "file-version",
+        "name": file.name,
+        "filePath": file.path,
+        "tags": list(file.tags) or None,
+        "AITags": file.ai_tags,
+        "versionInfo": {"id": v.id, "name": v.name},
+        "isPrivateFile": file.is_private,
+        "isPublished": file.is_published,
+        "customCoordinates": file.custom_coordinates,
+        "url": file_url(request, file, v),
+        "thumbnail": thumbnail_url(request, file, v),
+        "fileType": "image",
+        "mime": v.mime,
+        "width": v.width,
+        "height": v.height,
+        "size": v.size,
+        "hasAlpha": v.has_alpha,
+        "customMetadata": file.custom_metadata,
+        "createdAt": file.created_at if v.id == file.id else v.created_at,
+        "updatedAt": file.updated_at,
+    }
+    if file.description is not None:
+        body["description"] = file.description
+    return body
+
+
+def folder_details(folder: Folder) -> dict[str, Any]:
+    return {
+        "type": "folder",
+        "folderId": folder.id,
+        "name": folder.name,
+        "folderPath": folder.path.rstrip("/"),
+        "customMetadata": {},
+        "createdAt": folder.created_at,
+        "updatedAt": folder.updated_at,
+    }
+
+
+def upload_response(request: Request, file: File, response_fields: set[str]) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "fileId": file.id,
+        "name": file.name,
+        "filePath": file.path,
+        "url": file_url(request, file),
+        "thumbnailUrl": thumbnail_url(request, file),
+        "width": file.version.width,
+        "height": file.version.height,
+        "size": file.version.size,
+        "fileType": "image",
+        "versionInfo": {"id": file.version.id, "name": file.version.name},
+        "AITags": file.ai_tags,
+    }
+    full = details(request, file)
+    for name in response_fields & full.keys():
+        body[name] = full[name]
+    return body
+
+
+# ---- parsing helpers ------------------------------------------------------------
+
+
+def text_field(form: FormData, name: str) -> str | None:
+    value = form.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BadRequest(f"{name} must be a text field, not a file.", field=name)
+    return value
+
+
+def bool_field(form: FormData, name: str, default: bool) -> bool:
+    value = text_field(form, name)
+    if value is None or value == "":
+        return default
+    if value.lower() not in ("true", "false"):
+        raise BadRequest(f"{name} must be \"true\" or \"false\", got {value[:40]!r}.", field=name)
+    return value.lower() == "true"
+
+
+def reject_extensions(raw: object) -> None:
+    if raw not in (None, "", []):
+        raise BadRequest(
+            "extensions are not available on this server yet; remove the extensions field.", field="extensions"
+        )
+
+
+async def file_bytes(request: Request, form: FormData) -> bytes:
+    """The `file` field: a file part, an http(s) URL to fetch, or base64 / a data URI."""
+    value = form.get("file")
+    if value is None:
+        raise BadRequest("Your request is missing file parameter.", field="file")
+    if isinstance(value, UploadFile):
+        return await value.read()
+    text = value.strip()
+    limit = services(request).settings.max_upload_bytes
+    if text.startswith(("http://", "https://")):
+        try:
+            return await services(request).egress.fetch(text, max_bytes=limit)
+        except EgressBlocked as exc:
+            raise BadRequest(f"The file URL could not be fetched: {exc.message}.", field="file") from None
+    if text.startswith("data:"):
+        header, _, text = text.partition(",")
+        if not header.endswith(";base64"):
+            raise BadRequest("A data URI in file must be base64-encoded (data:<mime>;base64,...).", field="file")
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise BadRequest(
+            "file must be a file part, an http(s) URL, or base64 data (optionally as a data URI).", field="file"
+        ) from None
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def check_upload_jwt(request: Request, form: FormData, token: str) -> None:
+    """v2 client-side upload: an HS256 JWT over the upload parameters, signed with the private key."""
+    settings = services(request).settings
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise BadRequest("Your request contains an invalid token parameter: not a JWT.", field="token")
+    try:
+        header = json.loads(base64.urlsafe_b64decode(parts[0] + "=" * (-len(parts[0]) % 4)))
+        payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, binascii.Error):
+        raise BadRequest("Your request contains an invalid token parameter: not a JWT.", field="token") from None
+    if not isinstance(header, dict) or not isinstance(payload, dict) or header.get("alg") != "HS256":
+        raise BadRequest("Your request contains an invalid token parameter: use an HS256 JWT.", field="token")
+    if header.get("kid") != settings.imagekit_public_key:
+        raise Unauthorized("Your request contains an invalid publicKey in the token's kid.", field="token")
+    expected = b64url(hmac.new(settings.imagekit_private_key.encode(), f"{parts[0]}.{parts[1]}".encode(), hashlib.sha256).digest())
+    if not hmac.compare_digest(expected, parts[2]):
+        raise Unauthorized("Your request contains an invalid token signature.", field="token")
+    now = int(time.time())
+    exp = payload.get("exp")
+    if not isinstance(exp, int) or not now < exp <= now + 3600:
+        raise BadRequest("The token's exp must be a Unix time less than 1 hour into the future.", field="token")
+    for name, value in payload.items():
+        if name in ("iat", "exp"):
+            continue
+        sent = form.get(name)
+        if not isinstance(sent, str) or sent != (value if isinstance(value, str) else json.dumps(value)):
+            raise BadRequest(f"The upload parameter {name} does not match the token.", field=name)
+    library(request).consume_token("jwt:" + hashlib.sha256(token.encode()).hexdigest(), exp, now)
+
+
+def authorize_upload(request: Request, form: FormData, *, v2: bool) -> None:
+    has_basic = request.headers.get("authorization") is not None
+    signature_fields = [n for n in ("publicKey", "signature", "expire") if form.get(n) is not None]
+    if has_basic and (signature_fields or (v2 and form.get("token"))):
+        raise BadRequest(
+            "Your request contains both signature and basic auth parameter. Use only one method, you might be "
+            "exposing your private API key."
+        )
+    if has_basic:
+        require_key(request)
+        return
+    if v2:
+        token = text_field(form, "token")
+        if not token:
+            raise Unauthorized(NO_KEY)
+        check_upload_jwt(request, form, token)
+        return
+    if not signature_fields:
+        raise Unauthorized(NO_KEY)
+    missing = [n for n in ("publicKey", "signature", "expire", "token") if not text_field(form, n)]
+    if missing:
+        raise BadRequest(f"Your request is missing {missing[0]} parameter.", field=missing[0])
+    library(request).check_upload_signature(
+        public_key=text_field(form, "publicKey") or "",
+        token=text_field(form, "token") or "",
+        expire=text_field(form, "expire") or "",
+        signature=text_field(form, "signature") or "",
+    )
+
+
+async def read_form(request: Request) -> FormData:
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
+        raise BadRequest("The upload must be sent as multipart/form-data.")
+    limit = services(request).settings.max_upload_bytes
+    try:
+        return await request.form(max_files=1, max_fields=64, max_part_size=limit * 4 // 3 + 1024)
+    except APIError:
+        raise
+    except Exception as exc:  # malformed multipart bodies surface as parser exceptions
+        raise BadRequest(f"The multipart body could not be read: {exc}") from None
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    try:
+        body = json.loads(await request.body() or b"null")
+    except ValueError:
+        raise BadRequest("The request body must be a JSON object.") from None
+    if not isinstance(body, dict):
+        raise BadRequest("The request body must be a JSON object.")
+    return body
+
+
+# ---- endpoints -------------------------------------------------------------------
+
+
+async def _upload(request: Request, *, v2: bool) -> Response:
+    form = await read_form(request)
+    try:
+        unknown = sorted(set(form.keys()) - UPLOAD_FIELDS)
+        if unknown:
+            raise BadRequest(f"Your request contains an unknown field: {unknown[0][:64]}.", field=unknown[0][:64])
+        for name in UNSUPPORTED_UPLOAD_FIELDS & set(form.keys()):
+            raise BadRequest(f"{name} is not supported by this server.", field=name)
+        authorize_upload(request, form, v2=v2)
+        reject_extensions(text_field(form, "extensions"))
+        file_name = text_field(form, "fileName")
+        if file_name is None:
+            raise BadRequest("Your request is missing fileName parameter.", field="fileName")
+        metadata_raw = text_field(form, "customMetadata")
+        response_fields = {f.strip() for f in (text_field(form, "responseFields") or "").split(",") if f.strip()}
+        unknown_fields = sorted(response_fields - RESPONSE_FIELDS)
+        if unknown_fields:
+            raise BadRequest(f"responseFields contains an unknown field: {unknown_fields[0][:64]}.", field="responseFields")
+        tags_raw = text_field(form, "tags")
+        new = NewFile(
+            data=b"",
+            file_name=clean_file_name(file_name),
+            folder=clean_folder(text_field(form, "folder") or "/"),
+            use_unique_file_name=bool_field(form, "useUniqueFileName", True),
+            tags=clean_tags(tags_raw.split(",")) if tags_raw is not None else None,
+            custom_metadata=clean_metadata(parse_json_object(metadata_raw, "customMetadata"))
+            if metadata_raw
+            else None,
+            custom_coordinates=clean_coordinates(text_field(form, "customCoordinates")),
+            description=clean_description(text_field(form, "description")),
+            is_private=bool_field(form, "isPrivateFile", False),
+            is_published=bool_field(form, "isPublished", True),
+            overwrite_file=bool_field(form, "overwriteFile", True),
+            overwrite_tags=bool_field(form, "overwriteTags", True),
+            overwrite_custom_metadata=bool_field(form, "overwriteCustomMetadata", True),
+            overwrite_ai_tags=bool_field(form, "overwriteAITags", True),
+        )
+        data = await file_bytes(request, form)
+    finally:
+        await form.close()
+    file = await library(request).upload(NewFile(**{**new.__dict__, "data": data}))
+    return JSONResponse(upload_response(request, file, response_fields))
+
+
+@endpoint
+async def upload_v1(request: Request) -> Response:
+    return await _upload(request, v2=False)
+
+
+@endpoint
+async def upload_v2(request: Request) -> Response:
+    return await _upload(request, v2=True)
+
+
+@endpoint
+async def get_details(request: Request) -> Response:
+    require_key(request)
+    file = library(request).get(request.path_params["file_id"])
+    return JSONResponse(details(request, file))
+
+
+@endpoint
+async def update_details(request: Request) -> Response:
+    require_key(request)
+    body = await json_body(request)
+    unknown = sorted(set(body) - PATCH_FIELDS)
+    if unknown:
+        raise BadRequest(f"Your request contains an unknown field: {unknown[0][:64]}.", field=unknown[0][:64])
+    reject_extensions(body.get("extensions"))
+    changes: dict[str, Any] = {}
+    if "publish" in body:
+        publish = body["publish"]
+        if len(body) > 1:
+            raise BadRequest("publish cannot be combined with other updates in one request.", field="publish")
+        if not isinstance(publish, dict) or not isinstance(publish.get("isPublished"), bool):
+            raise BadRequest("publish.isPublished must be true or false.", field="publish")
+        changes["is_published"] = publish["isPublished"]
+    if "tags" in body:
+        tags = body["tags"]
+        if tags is not None and not isinstance(tags, list):
+            raise BadRequest("tags must be an array of strings or null.", field="tags")
+        changes["tags"] = clean_tags(tags) if tags is not None else None
+    if "customCoordinates" in body:
+        value = body["customCoordinates"]
+        if value is not None and not isinstance(value, str):
+            raise BadRequest("customCoordinates must be a string or null.", field="customCoordinates")
+        changes["custom_coordinates"] = clean_coordinates(value)
+    if "customMetadata" in body:
+        changes["custom_metadata"] = clean_metadata(body["customMetadata"], allow_null=True)
+    if "description" in body:
+        value = body["description"]
+        if value is not None and not isinstance(value, str):
+            raise BadRequest("description must be a string or null.", field="description")
+        changes["description"] = clean_description(value)
+    if "removeAITags" in body:
+        value = body["removeAITags"]
+        if value != "all" and not (isinstance(value, list) and all(isinstance(t, str) for t in value)):
+            raise BadRequest('removeAITags must be an array of strings or "all".', field="removeAITags")
+        changes["remove_ai_tags"] = value
+    if "webhookUrl" in body and not isinstance(body["webhookUrl"], str):
+        raise BadRequest("webhookUrl must be a string.", field="webhookUrl")
+    file = library(request).update(request.path_params["file_id"], FileChanges(**changes))
+    return JSONResponse(details(request, file))
+
+
+@endpoint
+async def list_assets(request: Request) -> Response:
+    require_key(request)
+    params = request.query_params
+    kind = params.get("type", "file")
+    if kind not in LIST_TYPES:
+        raise BadRequest(f"type must be one of {', '.join(sorted(LIST_TYPES))}.", field="type")
+    sort = params.get("sort", "ASC_CREATED").upper()
+    direction, _, sort_field = sort.partition("_")
+    if direction not in ("ASC", "DESC") or sort_field not in SORT_FIELDS:
+        raise BadRequest("sort must look like ASC_CREATED or DESC_NAME.", field="sort")
+    file_type = params.get("fileType", "all")
+    if file_type not in ("all", "image", "non-image"):
+        raise BadRequest("fileType must be all, image or non-image.", field="fileType")
+    limit = int_param(params.get("limit"), "limit", 1000, 1, 1000)
+    skip = int_param(params.get("skip"), "skip", 0, 0, 10**9)
+    path = params.get("path")
+    search_text = params.get("searchQuery")
+    query = ListQuery(
+        kind=kind,
+        folder=clean_folder(path, "path") if path else None,
+        search=parse_search(search_text) if search_text else None,
+        sort=(sort_field, direction),
+        limit=limit,
+        skip=skip,
+    )
+    if file_type == "non-image":  # every file here is an image
+        return JSONResponse([])
+    items = library(request).list(query)
+    return JSONResponse([shape_listed(request, item) for item in items])
+
+
+def shape_listed(request: Request, item: File | Folder | tuple[File, Version]) -> dict[str, Any]:
+    if isinstance(item, Folder):
+        return folder_details(item)
+    if isinstance(item, tuple):
+        return details(request, item[0], item[1])
+    return details(request, item)
+
+
+def int_param(raw: str | None, name: str, default: int, low: int, high: int) -> int:
+    if raw is None or raw == "":
+        return default
+    if not raw.strip().isdigit() or not low <= int(raw) <= high:
+        raise BadRequest(f"{name} must be a whole number from {low} to {high}.", field=name)
+    return int(raw)
+
+
+@endpoint
+async def delete_file(request: Request) -> Response:
+    require_key(request)
+    library(request).delete(request.path_params["file_id"])
+    return Response(status_code=204)
+
+
+@endpoint
+async def bulk_delete(request: Request) -> Response:
+    require_key(request)
+    body = await json_body(request)
+    ids = body.get("fileIds")
+    if ids is None:
+        raise BadRequest("fileIds parameter is missing.", field="fileIds")
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise BadRequest("fileIds should be an Array of strings.", field="fileIds")
+    if not ids:
+        raise BadRequest("fileIds is empty.", field="fileIds")
+    if len(ids) > 100:
+        raise BadRequest("fileIds cannot have more than 100 items.", field="fileIds")
+    deleted, missing = library(request).delete_many(ids)
+    if not deleted:
+        raise NotFound("The requested file(s) does not exist.", extra={"missingFileIds": missing})
+    if missing:
+        errors = [{"fileId": i, "error": "The requested file does not exist."} for i in missing]
+        return JSONResponse({"successfullyDeletedFileIds": deleted, "errors": errors}, 207)
+    return JSONResponse({"successfullyDeletedFileIds": deleted})
+
+
+@endpoint
+async def list_versions(request: Request) -> Response:
+    require_key(request)
+    file, versions = library(request).versions(request.path_params["file_id"])
+    return JSONResponse([details(request, file, v) for v in versions])
+
+
+@endpoint
+async def get_version(request: Request) -> Response:
+    require_key(request)
+    file, version = library(request).version(request.path_params["file_id"], request.path_params["version_id"])
+    return JSONResponse(details(request, file, version))
+
+
+@endpoint
+async def delete_version(request: Request) -> Response:
+    require_key(request)
+    library(request).delete_version(request.path_params["file_id"], request.path_params["version_id"])
+    return Response(status_code=204)
+
+
+@endpoint
+async def restore_version(request: Request) -> Response:
+    require_key(request)
+    file = library(request).restore_version(request.path_params["file_id"], request.path_params["version_id"])
+    return JSONResponse(details(request, file))
+
+
+# ---- media ---------------------------------------------------------------------------
+
+
+def signed_url_ok(request: Request, private_key: str) -> bool:
+    """ImageKit's URL signature: ik-s = HMAC-SHA1(key, <URL after the endpoint> + ik-t)."""
+    query = request.url.query
+    pairs = [p for p in query.split("&") if p]
+    signature = next((p[5:] for p in pairs if p.startswith("ik-s=")), None)
+    expiry_raw = next((p[5:] for p in pairs if p.startswith("ik-t=")), None)
+    if signature is None:
+        return False
+    if expiry_raw is not None and not expiry_raw.isdigit():
+        return False
+    expiry = int(expiry_raw) if expiry_raw is not None else NEVER_EXPIRES
+    if expiry < time.time():
+        return False
+    rest = "&".join(p for p in pairs if not p.startswith(("ik-s=", "ik-t=")))
+    raw_path = request.scope.get("raw_path", b"").decode("latin-1").split("?", 1)[0]
+    relative = raw_path.removeprefix("/media/") + (f"?{rest}" if rest else "")
+    expected = hmac.new(private_key.encode(), f"{relative}{expiry}".encode(), hashlib.sha1).hexdigest()
+    return hmac.compare_digest(expected, signature.lower())
+
+
+@endpoint
+async def media(request: Request) -> Response:
+    path = "/" + request.path_params["path"]
+    transform = request.query_params.get("tr")
+    if path.startswith("/tr:"):
+        transform, _, rest = path[4:].partition("/")
+        path = "/" + rest
+    if transform not in (None, THUMBNAIL):
+        raise BadRequest(f"The transformation {transform[:64]!r} is not supported; only {THUMBNAIL} is.", field="tr")
+    lib = library(request)
+    file, version = lib.media(unquote(path), request.query_params.get("ik-obj-version"))
+    if (file.is_private or not file.is_published) and not signed_url_ok(
+        request, services(request).settings.imagekit_private_key
+    ):
+        raise Unauthorized("This file is private: open it with a signed URL (ik-s, ik-t) that has not expired.")
+    headers = {
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "private, no-cache" if file.is_private else "public, no-cache",
+        "Content-Disposition": "inline",
+    }
+    if transform == THUMBNAIL:
+        data, mime = await lib.thumbnail(version)
+        etag = f'"t-{version.blob[:32]}"'
+    else:
+        etag = f'"{version.blob[:32]}"'
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers={**headers, "ETag": etag})
+        data, mime = await lib.read(version), version.mime
+    return Response(data, media_type=mime, headers={**headers, "ETag": etag})
+
+
+routes = [
+    Route("/api/v1/files/upload", upload_v1, methods=["POST"]),
+    Route("/api/v2/files/upload", upload_v2, methods=["POST"]),
+    Route("/v1/files", list_assets, methods=["GET"]),
+    Route("/v1/files/batch/deleteByFileIds", bulk_delete, methods=["POST"]),
+    Route("/v1/files/{file_id}/details", get_details, methods=["GET"]),
+    Route("/v1/files/{file_id}/details", update_details, methods=["PATCH"]),
+    Route("/v1/files/{file_id}", delete_file, methods=["DELETE"]),
+    Route("/v1/files/{file_id}/versions", list_versions, methods=["GET"]),
+    Route("/v1/files/{file_id}/versions/{version_id}", get_version, methods=["GET"]),
+    Route("/v1/files/{file_id}/versions/{version_id}", delete_version, methods=["DELETE"]),
+    Route("/v1/files/{file_id}/versions/{version_id}/restore", restore_version, methods=["PUT"]),
+    Route("/media/{path:path}", media, methods=["GET"]),
+]

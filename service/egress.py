@@ -1,0 +1,171 @@
+"""Safe egress: the one HTTP client for every URL a client gives us.
+
+http/https only, ports 80/443 unless the host is allowed, every resolved address
+must be public, and the connection goes to the address that was checked (the
+hostname travels in the Host header and TLS SNI), so DNS cannot be rebound
+between check and use. Response size and total time are capped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+import anyio
+import httpx
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
+MAX_REDIRECTS = 5
+
+
+class EgressBlocked(Exception):
+    """The URL may not be fetched; the message says why."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def embedded_ipv4(ip: IPAddress) -> ipaddress.IPv4Address | None:
+    """The IPv4 address hidden in an IPv4-mapped, 6to4, NAT64 or Teredo IPv6 address."""
+    if not isinstance(ip, ipaddress.IPv6Address):
+        return None
+    if ip.ipv4_mapped:
+        return ip.ipv4_mapped
+    if ip.sixtofour:
+        return ip.sixtofour
+    if ip.teredo:
+        return ip.teredo[1]
+    if ip in NAT64 or ip in NAT64_LOCAL:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    # IPv4-compatible (deprecated) ::a.b.c.d
+    if int(ip) >> 32 == 0 and int(ip) > 1:
+        return ipaddress.IPv4Address(int(ip))
+    return None
+
+
+def is_public(ip: IPAddress) -> bool:
+    """True only for globally routable unicast addresses, looking through IPv6 wrappers."""
+    inner = embedded_ipv4(ip)
+    if inner is not None and not is_public(inner):
+        return False
+    return ip.is_global and not (ip.is_multicast or ip.is_reserved or ip.is_unspecified)
+
+
+@dataclass(frozen=True)
+class Target:
+    url: str
+    host: str
+    port: int
+    addresses: tuple[IPAddress, ...]
+
+
+class Egress:
+    """Checks and performs outbound requests."""
+
+    def __init__(self, allow: tuple[str, ...] = (), *, timeout: float = 30.0):
+        self.allowed_networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+        self.allowed_hosts: set[str] = set()
+        for item in allow:
+            try:
+                self.allowed_networks.append(ipaddress.ip_network(item, strict=False))
+            except ValueError:
+                self.allowed_hosts.add(item.lower())
+        self.timeout = timeout
+        self.client = httpx.AsyncClient(follow_redirects=False, trust_env=False, timeout=timeout)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    def _allowed(self, host: str, ip: IPAddress | None) -> bool:
+        if host.lower() in self.allowed_hosts:
+            return True
+        return ip is not None and any(ip in net for net in self.allowed_networks)
+
+    async def check(self, url: str) -> Target:
+        """Validate `url` and resolve its host; raise EgressBlocked naming the problem."""
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError:
+            raise EgressBlocked("the URL is malformed") from None
+        if parts.scheme not in ("http", "https"):
+            raise EgressBlocked("only http and https URLs are allowed")
+        host = (parts.hostname or "").rstrip(".")
+        if not host:
+            raise EgressBlocked("the URL has no host")
+        if parts.username or parts.password:
+            raise EgressBlocked("URLs with credentials are not allowed")
+        port = port or (443 if parts.scheme == "https" else 80)
+        try:
+            literal: IPAddress | None = ipaddress.ip_address(host)
+        except ValueError:
+            literal = None
+        if literal is not None:
+            addresses: tuple[IPAddress, ...] = (literal,)
+        else:
+            try:
+                infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            except (socket.gaierror, UnicodeError):
+                raise EgressBlocked(f"the host {host!r} does not resolve") from None
+            addresses = tuple(dict.fromkeys(ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos))
+        if not addresses:
+            raise EgressBlocked(f"the host {host!r} does not resolve")
+        for ip in addresses:
+            if self._allowed(host, ip):
+                continue
+            if not is_public(ip):
+                raise EgressBlocked(f"the host {host!r} resolves to a non-public address ({ip})")
+            if port not in (80, 443):
+                raise EgressBlocked(f"port {port} is not allowed; use 80 or 443")
+        return Target(url=url, host=host, port=port, addresses=addresses)
+
+    def _pinned(self, target: Target, method: str, body: bytes | None, headers: dict[str, str]) -> httpx.Request:
+        parts = urlsplit(target.url)
+        ip = target.addresses[0]
+        netloc = f"[{ip}]" if isinstance(ip, ipaddress.IPv6Address) else str(ip)
+        pinned_url = urlunsplit((parts.scheme, f"{netloc}:{target.port}", parts.path or "/", parts.query, ""))
+        host_header = parts.netloc.rsplit("@", 1)[-1]
+        request = self.client.build_request(
+            method, pinned_url, content=body, headers={**headers, "Host": host_header}
+        )
+        if parts.scheme == "https":
+            request.extensions["sni_hostname"] = target.host
+        return request
+
+    async def fetch(self, url: str, *, max_bytes: int) -> bytes:
+        """GET `url`, following up to five redirects (each re-checked), reading at most `max_bytes`."""
+        try:
+            with anyio.fail_after(self.timeout):
+                for _ in range(MAX_REDIRECTS + 1):
+                    target = await self.check(url)
+                    request = self._pinned(target, "GET", None, {"User-Agent": "Cutout"})
+                    response = await self.client.send(request, stream=True)
+                    try:
+                        if response.is_redirect:
+                            url = str(httpx.URL(url).join(response.headers.get("location", "")))
+                            continue
+                        if response.status_code != 200:
+                            raise EgressBlocked(f"the server answered HTTP {response.status_code}")
+                        declared = response.headers.get("content-length", "")
+                        if declared.isdigit() and int(declared) > max_bytes:
+                            raise EgressBlocked(f"the response is larger than {max_bytes} bytes")
+                        chunks, total = [], 0
+                        async for chunk in response.aiter_bytes():
+                            total += len(chunk)
+                            if total > max_bytes:
+                                raise EgressBlocked(f"the response is larger than {max_bytes} bytes")
+                            chunks.append(chunk)
+                        return b"".join(chunks)
+                    finally:
+                        await response.aclose()
+                raise EgressBlocked(f"more than {MAX_REDIRECTS} redirects")
+        except TimeoutError:
+            raise EgressBlocked(f"the download took longer than {self.timeout:.0f} s") from None
+        except httpx.HTTPError as exc:
+            raise EgressBlocked(f"the download failed ({type(exc).__name__})") from None

@@ -1,0 +1,49 @@
+"""The one error hierarchy. Each carries its HTTP status; each dialect renders it in its own shape."""
+
+from __future__ import annotations
+
+
+class APIError(Exception):
+    status = 500
+
+    def __init__(self, message: str, *, field: str | None = None, extra: dict[str, object] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.extra = extra or {}
+
+
+class BadRequest(APIError):
+    status = 400
+
+
+class Unauthorized(APIError):
+    status = 401
+
+
+class Forbidden(APIError):
+    status = 403
+
+
+class NotFound(APIError):
+    status = 404
+
+
+class NotAcceptable(APIError):
+    status = 406
+
+
+class Conflict(APIError):
+    status = 409
+
+
+class PayloadTooLarge(APIError):
+    status = 413
+
+
+class TooManyRequests(APIError):
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: int, **kwargs: object):
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.retry_after = retry_after

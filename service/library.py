@@ -1,0 +1,485 @@
+"""The domain: files, versions and folders as operations. No HTTP, no wire formats."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import re
+import secrets
+import string
+import time
+import unicodedata
+import uuid
+from dataclasses import dataclass, replace
+from typing import Any
+
+from anyio import to_thread
+
+from . import engine
+from .blobs import BlobStore
+from .db import Database
+from .errors import BadRequest, Conflict, NotFound, PayloadTooLarge, Unauthorized
+from .models import File, Folder, Version, new_id, now_iso
+from .search import Node
+from .settings import Settings
+
+MAX_TAGS = 100
+MAX_TAG_LENGTH = 128
+MAX_NAME_LENGTH = 255
+MAX_FOLDER_DEPTH = 32
+MAX_METADATA_KEYS = 50
+METADATA_KEY = re.compile(r"^[A-Za-z0-9_\-.:]{1,64}$")
+MAX_METADATA_VALUE = 2048
+MAX_DESCRIPTION = 4096
+COORDINATES = re.compile(r"^\d{1,6},\d{1,6},\d{1,6},\d{1,6}$")
+UNIQUE_ALPHABET = string.ascii_letters + string.digits
+NOT_FOUND = "The requested file does not exist."
+log = logging.getLogger("cutout.library")
+
+
+# ---- input rules shared by every dialect --------------------------------
+
+
+def clean_file_name(raw: str, field: str = "fileName") -> str:
+    """A file name as ImageKit keeps it: letters, digits, '.', '-', '_'; anything else becomes '_'."""
+    name = unicodedata.normalize("NFC", raw.strip())
+    if not name:
+        raise BadRequest(f"Your request contains an empty {field}.", field=field)
+    if any(sep in name for sep in ("/", "\\", "\x00")) or name in (".", "..") or name.startswith(".."):
+        raise BadRequest(
+            f"Your request contains an invalid {field}: it must be a plain name, without path separators "
+            "or '..'.",
+            field=field,
+        )
+    if len(name) > MAX_NAME_LENGTH:
+        raise BadRequest(f"{field} is longer than {MAX_NAME_LENGTH} characters.", field=field)
+    return "".join(ch if (ch.isalnum() or ch in ".-_") else "_" for ch in name)
+
+
+def clean_folder(raw: str, field: str = "folder") -> str:
+    """A folder path as '/a/b/'; '.' and '..' segments are refused, other odd characters become '_'."""
+    parts = [p for p in raw.replace("\\", "/").split("/") if p.strip()]
+    if any(p.strip() in (".", "..") or "\x00" in p for p in parts):
+        raise BadRequest(f"Your request contains an invalid {field}: '.' and '..' are not allowed.", field=field)
+    if len(parts) > MAX_FOLDER_DEPTH or any(len(p) > MAX_NAME_LENGTH for p in parts):
+        raise BadRequest(f"Your request contains an invalid {field}: it is too deep or too long.", field=field)
+    cleaned = ["".join(ch if (ch.isalnum() or ch in "-_") else "_" for ch in p.strip()) for p in parts]
+    return "/" + "".join(p + "/" for p in cleaned)
+
+
+def clean_tags(tags: list[str], field: str = "tags") -> tuple[str, ...]:
+    result: list[str] = []
+    for tag in tags:
+        if not isinstance(tag, str):
+            raise BadRequest(f"{field} must be a list of strings.", field=field)
+        tag = tag.strip()
+        if not tag:
+            continue
+        if len(tag) > MAX_TAG_LENGTH:
+            raise BadRequest(f"A tag in {field} is longer than {MAX_TAG_LENGTH} characters.", field=field)
+        if tag not in result:
+            result.append(tag)
+    if len(result) > MAX_TAGS:
+        raise BadRequest(f"{field} can hold at most {MAX_TAGS} tags.", field=field)
+    return tuple(result)
+
+
+def clean_metadata(raw: object, field: str = "customMetadata", *, allow_null: bool = False) -> dict[str, Any]:
+    """Custom metadata: up to 50 keys of [A-Za-z0-9_-.:], scalar values or lists of scalars."""
+    if not isinstance(raw, dict):
+        raise BadRequest(f"{field} must be a JSON object.", field=field)
+    if len(raw) > MAX_METADATA_KEYS:
+        raise BadRequest(f"{field} can hold at most {MAX_METADATA_KEYS} keys.", field=field)
+    for key, value in raw.items():
+        if not METADATA_KEY.match(key):
+            raise BadRequest(
+                f"{field} key {key[:70]!r} is invalid: use 1-64 letters, digits, '_', '-', '.' or ':'.",
+                field=field,
+            )
+        values = value if isinstance(value, list) else [value]
+        for item in values:
+            if item is None and allow_null and not isinstance(value, list):
+                continue
+            if not isinstance(item, (str, int, float, bool)) or isinstance(item, float) and item != item:
+                raise BadRequest(f"{field}.{key} must be a string, number, boolean or a list of them.", field=field)
+            if isinstance(item, str) and len(item) > MAX_METADATA_VALUE:
+                raise BadRequest(f"{field}.{key} is longer than {MAX_METADATA_VALUE} characters.", field=field)
+    return dict(raw)
+
+
+def clean_coordinates(raw: str | None, field: str = "customCoordinates") -> str | None:
+    if raw is None or raw == "":
+        return None
+    if not COORDINATES.match(raw.replace(" ", "")):
+        raise BadRequest(f"{field} must be 'x,y,width,height' in whole pixels, e.g. '10,10,100,100'.", field=field)
+    return raw.replace(" ", "")
+
+
+def clean_description(raw: str | None, field: str = "description") -> str | None:
+    if raw is not None and len(raw) > MAX_DESCRIPTION:
+        raise BadRequest(f"{field} is longer than {MAX_DESCRIPTION} characters.", field=field)
+    return raw
+
+
+def unique_name(name: str) -> str:
+    """ImageKit's unique file name: '_' and 9 random characters before the extension."""
+    stem, dot, ext = name.rpartition(".")
+    suffix = "_" + "".join(secrets.choice(UNIQUE_ALPHABET) for _ in range(9))
+    return f"{stem}{suffix}.{ext}" if dot and stem else name + suffix
+
+
+def parent_folders(folder: str) -> list[str]:
+    """'/a/b/' -> ['/a/', '/a/b/']."""
+    parts = [p for p in folder.split("/") if p]
+    return ["/" + "".join(p + "/" for p in parts[: i + 1]) for i in range(len(parts))]
+
+
+# ---- requests -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewFile:
+    """What an upload asks for, already parsed and cleaned by a dialect."""
+
+    data: bytes
+    file_name: str
+    folder: str = "/"
+    use_unique_file_name: bool = True
+    tags: tuple[str, ...] | None = None
+    custom_metadata: dict[str, Any] | None = None
+    custom_coordinates: str | None = None
+    description: str | None = None
+    is_private: bool = False
+    is_published: bool = True
+    overwrite_file: bool = True
+    overwrite_tags: bool = True
+    overwrite_custom_metadata: bool = True
+    overwrite_ai_tags: bool = True
+
+
+_UNSET: Any = object()
+
+
+@dataclass(frozen=True)
+class FileChanges:
+    """A details update; fields left as UNSET are not touched."""
+
+    tags: tuple[str, ...] | None = _UNSET
+    custom_coordinates: str | None = _UNSET
+    custom_metadata: dict[str, Any] = _UNSET  # merged; a None value removes the key
+    description: str | None = _UNSET
+    remove_ai_tags: list[str] | str = _UNSET  # names, or "all"
+    is_published: bool = _UNSET
+
+
+UNSET = _UNSET
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    kind: str = "file"  # file | file-version | folder | all
+    folder: str | None = None
+    search: Node | None = None
+    sort: tuple[str, str] = ("CREATED", "ASC")
+    limit: int = 1000
+    skip: int = 0
+
+
+# ---- the library ------------------------------------------------------------
+
+
+class Library:
+    """Files, versions and folders, over one database and one blob store."""
+
+    def __init__(self, settings: Settings, db: Database, blobs: BlobStore):
+        self.settings = settings
+        self.db = db
+        self.blobs = blobs
+        self.limits = engine.Limits(max_megapixels=settings.max_megapixels, max_side=settings.max_side)
+
+    # -- uploads
+
+    async def upload(self, new: NewFile) -> File:
+        """Check the image, store its bytes, then record the file (or a new version) in one transaction."""
+        if not new.data:
+            raise BadRequest("Your request contains an empty file.", field="file")
+        if len(new.data) > self.settings.max_upload_bytes:
+            raise PayloadTooLarge(
+                f"Your request contains invalid file parameter. The file size ({len(new.data)} bytes) exceeds "
+                f"the limit of {self.settings.max_upload_bytes} bytes.",
+                field="file",
+            )
+        info = await self._inspect(new.data)
+        sha = await to_thread.run_sync(self.blobs.put, new.data)
+        try:
+            return self._record_upload(new, info, sha)
+        except BaseException:
+            self._drop_unused({sha})
+            raise
+
+    async def _inspect(self, data: bytes) -> engine.ImageInfo:
+        try:
+            return await to_thread.run_sync(engine.inspect_image, data, self.limits)
+        except engine.ImageRejected as exc:
+            raise BadRequest(f"Your request contains invalid file parameter: {exc.message}", field="file") from None
+        except Exception as exc:  # a decoder failing on client bytes is still the client's bad file
+            log.warning("image decoder failed on an upload: %r", exc)
+            raise BadRequest(
+                "Your request contains invalid file parameter: the image could not be decoded (corrupt or truncated).",
+                field="file",
+            ) from None
+
+    def _record_upload(self, new: NewFile, info: engine.ImageInfo, sha: str) -> File:
+        now = now_iso()
+        name = unique_name(new.file_name) if new.use_unique_file_name else new.file_name
+        with self.db.transaction():
+            existing = self.db.get_file_by_path(new.folder + name)
+            while existing is not None and new.use_unique_file_name:
+                name = unique_name(new.file_name)
+                existing = self.db.get_file_by_path(new.folder + name)
+            if existing is not None and not new.overwrite_file:
+                raise Conflict(
+                    "A file with the same name already exists at the exact location. We could not overwrite it "
+                    "because both overwriteFile and useUniqueFileName are set to false.",
+                    field="overwriteFile",
+                )
+            self.db.ensure_folders(parent_folders(new.folder), now, new_id)
+            if existing is not None:
+                return self._add_upload_version(existing, new, info, sha, now)
+            file_id = new_id()
+            version = Version(
+                id=file_id, file_id=file_id, number=1, blob=sha, mime=info.mime, size=len(new.data),
+                width=info.width, height=info.height, has_alpha=info.has_alpha, created_at=now,
+            )  # fmt: skip
+            file = File(
+                id=file_id,
+                uuid=str(uuid.uuid4()),
+                name=name,
+                folder=new.folder,
+                path=new.folder + name,
+                original_filename=new.file_name,
+                version=version,
+                tags=new.tags or (),
+                custom_metadata=new.custom_metadata or {},
+                custom_coordinates=new.custom_coordinates,
+                description=new.description,
+                is_private=new.is_private,
+                is_published=new.is_published,
+                stored_at=now,
+                created_at=now,
+                updated_at=now,
+            )
+            self.db.insert_file(file)
+            return file
+
+    def _add_upload_version(self, file: File, new: NewFile, info: engine.ImageInfo, sha: str, now: str) -> File:
+        version = Version(
+            id=new_id(), file_id=file.id, number=self.db.next_version_number(file.id), blob=sha,
+            mime=info.mime, size=len(new.data), width=info.width, height=info.height,
+            has_alpha=info.has_alpha, created_at=now,
+        )  # fmt: skip
+        self.db.insert_version(version)
+
+        def pick(given: Any, old: Any, overwrite: bool, empty: Any) -> Any:
+            if given is not None:
+                return given
+            return empty if overwrite else old
+
+        updated = replace(
+            file,
+            version=version,
+            tags=pick(new.tags, file.tags, new.overwrite_tags, ()),
+            custom_metadata=pick(new.custom_metadata, file.custom_metadata, new.overwrite_custom_metadata, {}),
+            ai_tags=None if new.overwrite_ai_tags else file.ai_tags,
+            custom_coordinates=new.custom_coordinates or file.custom_coordinates,
+            description=new.description if new.description is not None else file.description,
+            is_private=new.is_private,
+            is_published=new.is_published,
+            updated_at=now,
+        )
+        self.db.update_file(updated)
+        return updated
+
+    def check_upload_signature(self, *, public_key: str, token: str, expire: str, signature: str) -> None:
+        """Client-side upload auth: HMAC-SHA1(private key, token + expire), expire within the hour, token once."""
+        if not hmac.compare_digest(public_key, self.settings.imagekit_public_key):
+            raise Unauthorized("Your request contains an invalid publicKey.", field="publicKey")
+        if not token or len(token) > 256:
+            raise BadRequest("Your request contains an invalid token parameter.", field="token")
+        now = int(time.time())
+        if not expire.isdigit() or not now < int(expire) <= now + 3600:
+            raise BadRequest(
+                "Your request contains invalid expire parameter. Expire parameter should be a Unix time in less "
+                "than 1 hour into the future.",
+                field="expire",
+            )
+        expected = hmac.new(
+            self.settings.imagekit_private_key.encode(), (token + expire).encode(), hashlib.sha1
+        ).hexdigest()
+        if not hmac.compare_digest(expected, signature.lower()):
+            raise Unauthorized("Your request contains an invalid signature parameter.", field="signature")
+        self.consume_token(token, int(expire), now)
+
+    def consume_token(self, token: str, expire: int, now: int) -> None:
+        """Mark a client-side upload token used; a second use is refused."""
+        with self.db.transaction():
+            fresh = self.db.use_upload_token(token, expire, now)
+        if not fresh:
+            raise Conflict("The token has been used before. Generate a new token for every upload.", field="token")
+
+    # -- reads
+
+    def get(self, file_id: str) -> File:
+        file = self.db.get_file(file_id) if _looks_like_id(file_id) else None
+        if file is None:
+            raise NotFound(NOT_FOUND, field="fileId")
+        return file
+
+    def count(self) -> int:
+        return self.db.count_files()
+
+    def list(self, query: ListQuery) -> list[File | Folder | tuple[File, Version]]:
+        """Folders first (for 'folder' and 'all'), then files or old versions, paged by skip/limit."""
+        items: list[File | Folder | tuple[File, Version]] = []
+        if query.kind in ("folder", "all"):
+            items.extend(self.db.list_folders(query.folder))
+        skip = max(0, query.skip - len(items))
+        items = items[query.skip :][: query.limit]
+        remaining = query.limit - len(items)
+        if remaining <= 0 or query.kind == "folder":
+            return items
+        args = dict(folder=query.folder, search=query.search, sort=query.sort, limit=remaining, skip=skip)
+        if query.kind == "file-version":
+            items.extend(self.db.list_old_versions(**args))  # type: ignore[arg-type]
+        else:
+            items.extend(self.db.list_files(**args))  # type: ignore[arg-type]
+        return items
+
+    # -- changes
+
+    def update(self, file_id: str, changes: FileChanges) -> File:
+        with self.db.transaction():
+            file = self.get(file_id)
+            updated = file
+            if changes.tags is not UNSET:
+                updated = replace(updated, tags=changes.tags or ())
+            if changes.custom_coordinates is not UNSET:
+                updated = replace(updated, custom_coordinates=changes.custom_coordinates)
+            if changes.description is not UNSET:
+                updated = replace(updated, description=changes.description)
+            if changes.custom_metadata is not UNSET:
+                merged = {**file.custom_metadata, **changes.custom_metadata}
+                clean = {k: v for k, v in merged.items() if v is not None}
+                if len(clean) > MAX_METADATA_KEYS:
+                    raise BadRequest(f"customMetadata can hold at most {MAX_METADATA_KEYS} keys.", field="customMetadata")
+                updated = replace(updated, custom_metadata=clean)
+            if changes.remove_ai_tags is not UNSET and updated.ai_tags:
+                drop = changes.remove_ai_tags
+                kept = [] if drop == "all" else [t for t in updated.ai_tags if t.get("name") not in drop]
+                updated = replace(updated, ai_tags=kept or None)
+            if changes.is_published is not UNSET:
+                updated = replace(updated, is_published=changes.is_published)
+            updated = replace(updated, updated_at=now_iso())
+            self.db.update_file(updated)
+            return updated
+
+    def delete(self, file_id: str) -> None:
+        with self.db.transaction():
+            file = self.get(file_id)
+            blobs = self.db.blobs_of(file.id)
+            self.db.delete_file(file.id)
+        self._drop_unused(blobs)
+
+    def delete_many(self, file_ids: list[str]) -> tuple[list[str], list[str]]:
+        """Delete the files that exist; return (deleted, missing). Nothing is deleted when none exist."""
+        with self.db.transaction():
+            wanted = list(dict.fromkeys(file_ids))
+            found = self.db.existing_file_ids([i for i in wanted if _looks_like_id(i)])
+            blobs: set[str] = set()
+            for file_id in wanted:
+                if file_id in found:
+                    blobs |= self.db.blobs_of(file_id)
+                    self.db.delete_file(file_id)
+        self._drop_unused(blobs)
+        return [i for i in wanted if i in found], [i for i in wanted if i not in found]
+
+    # -- versions
+
+    def versions(self, file_id: str) -> tuple[File, list[Version]]:
+        file = self.get(file_id)
+        return file, self.db.list_versions(file.id)
+
+    def version(self, file_id: str, version_id: str) -> tuple[File, Version]:
+        file = self.get(file_id)
+        version = self.db.get_version(file.id, version_id) if _looks_like_id(version_id) else None
+        if version is None:
+            raise NotFound("The requested asset does not exist.", field="versionId")
+        return file, version
+
+    def delete_version(self, file_id: str, version_id: str) -> None:
+        with self.db.transaction():
+            file, version = self.version(file_id, version_id)
+            if version.id == file.version.id:
+                raise BadRequest("You cannot delete current version of a file.", field="versionId")
+            self.db.delete_version(version.id)
+        self._drop_unused({b for b in (version.blob, version.thumb_blob) if b})
+
+    def restore_version(self, file_id: str, version_id: str) -> File:
+        with self.db.transaction():
+            file, version = self.version(file_id, version_id)
+            restored = replace(file, version=version, updated_at=now_iso())
+            self.db.update_file(restored)
+            return restored
+
+    # -- bytes
+
+    def media(self, path: str, version_id: str | None = None) -> tuple[File, Version]:
+        file = self.db.get_file_by_path(path)
+        if file is None:
+            raise NotFound(NOT_FOUND)
+        if version_id is None:
+            return file, file.version
+        return self.version(file.id, version_id)
+
+    async def read(self, version: Version) -> bytes:
+        return await to_thread.run_sync(self.blobs.read, version.blob)
+
+    async def thumbnail(self, version: Version) -> tuple[bytes, str]:
+        """A small preview, made on first request and kept as a blob."""
+        if version.thumb_blob and self.blobs.exists(version.thumb_blob):
+            data = await to_thread.run_sync(self.blobs.read, version.thumb_blob)
+            return data, _mime_of_thumbnail(data)
+        original = await self.read(version)
+        data, mime = await to_thread.run_sync(engine.thumbnail, original)
+        sha = await to_thread.run_sync(self.blobs.put, data)
+        with self.db.transaction():
+            self.db.set_thumbnail(version.id, sha)
+        return data, mime
+
+    def _drop_unused(self, blobs: set[str]) -> None:
+        for sha in self.db.unreferenced(blobs):
+            self.blobs.delete(sha)
+
+
+def _mime_of_thumbnail(data: bytes) -> str:
+    if data.startswith(b"\x89PNG"):
+        return "image/png"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return "image/jpeg"
+
+
+def _looks_like_id(value: str) -> bool:
+    return bool(re.fullmatch(r"[0-9a-f]{24}", value))
+
+
+def parse_json_object(raw: str, field: str) -> dict[str, Any]:
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise BadRequest(f"{field} must be a valid JSON object.", field=field) from None
+    if not isinstance(value, dict):
+        raise BadRequest(f"{field} must be a JSON object.", field=field)
+    return value

@@ -1,0 +1,96 @@
+"""ASGI middleware: request ids, one log line per request, and the request body cap."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .errors import PayloadTooLarge
+
+log = logging.getLogger("cutout.http")
+
+# Multipart framing and text fields travel beside the file itself.
+BODY_OVERHEAD = 1024 * 1024
+
+
+class BodyTooLarge(PayloadTooLarge):
+    pass
+
+
+class RequestContext:
+    """Adds `x-ik-requestId` to every response, caps request bodies, and logs each request."""
+
+    def __init__(self, app: ASGIApp, *, max_body: int):
+        self.app = app
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = secrets.token_hex(12)
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        status = 0
+        limit = self.max_body * 4 // 3 + BODY_OVERHEAD  # base64 text fields are a third larger
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        received = 0
+
+        async def capped_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(f"The request body is larger than the limit of {limit} bytes.")
+            return message
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-ik-requestid", request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            if declared.isdigit() and int(declared) > limit:
+                await _too_large(send_with_id, limit)
+                return
+            try:
+                await self.app(scope, capped_receive, send_with_id)
+            except BodyTooLarge:
+                if status == 0:
+                    await _too_large(send_with_id, limit)
+        finally:
+            log.info(
+                json.dumps(
+                    {
+                        "event": "request",
+                        "request_id": request_id,
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "status": status,
+                        "ms": round((time.perf_counter() - started) * 1000, 1),
+                    }
+                )
+            )
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    body = json.dumps(
+        {"message": f"The request body is larger than the limit of {limit} bytes.", "help": "See CUTOUT_MAX_UPLOAD_BYTES."}
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

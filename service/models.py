@@ -1,0 +1,72 @@
+"""Domain records: what the library stores, independent of any wire format."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+
+def new_id() -> str:
+    """A 24-character lowercase hex id, the shape of ImageKit's fileId."""
+    return secrets.token_hex(12)
+
+
+def now_iso() -> str:
+    """Current UTC time, ISO 8601 with milliseconds and `Z` (sorts as text)."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Version:
+    id: str
+    file_id: str
+    number: int
+    blob: str
+    mime: str
+    size: int
+    width: int
+    height: int
+    has_alpha: bool
+    created_at: str
+    thumb_blob: str | None = None
+
+    @property
+    def name(self) -> str:
+        return f"Version {self.number}"
+
+
+@dataclass(frozen=True)
+class File:
+    id: str
+    uuid: str
+    name: str
+    folder: str  # "/" or "/a/b/"
+    path: str  # folder + name
+    original_filename: str
+    version: Version  # the current version
+    tags: tuple[str, ...] = ()
+    custom_metadata: dict[str, Any] = field(default_factory=dict)
+    custom_coordinates: str | None = None
+    description: str | None = None
+    ai_tags: list[dict[str, Any]] | None = None
+    appdata: dict[str, Any] = field(default_factory=dict)
+    is_private: bool = False
+    is_published: bool = True
+    stored_at: str | None = None
+    removed_at: str | None = None
+    created_at: str = ""
+    updated_at: str = ""
+
+
+@dataclass(frozen=True)
+class Folder:
+    id: str
+    path: str  # "/a/b/"
+    created_at: str
+    updated_at: str
+
+    @property
+    def name(self) -> str:
+        return self.path.rstrip("/").rsplit("/", 1)[-1]

@@ -1,0 +1,111 @@
+"""Settings: the only place that reads the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+DEFAULT_RETRY_SCHEDULE = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value the service cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path("data")
+    public_url: str = ""
+    imagekit_private_key: str = ""
+    imagekit_public_key: str = ""
+    uploadcare_public_key: str = ""
+    uploadcare_secret_key: str = ""
+    webhook_secret: str = ""
+    webhook_retry_schedule: tuple[float, ...] = DEFAULT_RETRY_SCHEDULE
+    egress_allow: tuple[str, ...] = ()
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    max_upload_bytes: int = 26_214_400
+    max_megapixels: float = 50.0
+    max_side: int = 12_000
+    model_path: str = ""
+    log_level: str = "info"
+
+    @property
+    def base_url(self) -> str:
+        """Base of every URL the API returns, without a trailing slash."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def has_keys(self) -> bool:
+        return all(
+            (
+                self.imagekit_private_key,
+                self.imagekit_public_key,
+                self.uploadcare_public_key,
+                self.uploadcare_secret_key,
+                self.webhook_secret,
+            )
+        )
+
+    def with_changes(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from CUTOUT_* variables (and $PORT), with embedded defaults."""
+        env = os.environ if environ is None else environ
+        defaults = cls()
+
+        def text(name: str, default: str) -> str:
+            return env.get(name, "").strip() or default
+
+        def number(name: str, default: float, kind: type = int, minimum: float = 1) -> float:
+            raw = env.get(name, "").strip()
+            if not raw:
+                return default
+            try:
+                value = kind(raw)
+            except ValueError:
+                raise SettingsError(f"{name} must be a {kind.__name__}, got {raw!r}") from None
+            if value < minimum:
+                raise SettingsError(f"{name} must be at least {minimum}, got {raw!r}")
+            return value
+
+        def items(name: str) -> tuple[str, ...]:
+            return tuple(part.strip() for part in env.get(name, "").split(",") if part.strip())
+
+        schedule_raw = items("CUTOUT_WEBHOOK_RETRY_SCHEDULE")
+        try:
+            schedule = tuple(float(s) for s in schedule_raw) or DEFAULT_RETRY_SCHEDULE
+        except ValueError:
+            raise SettingsError(
+                "CUTOUT_WEBHOOK_RETRY_SCHEDULE must be comma-separated seconds, "
+                f"got {env.get('CUTOUT_WEBHOOK_RETRY_SCHEDULE')!r}"
+            ) from None
+        if any(s < 0 for s in schedule):
+            raise SettingsError("CUTOUT_WEBHOOK_RETRY_SCHEDULE must not hold negative seconds")
+
+        port_default = int(number("PORT", defaults.port, minimum=0))
+        return cls(
+            host=text("CUTOUT_HOST", defaults.host),
+            port=int(number("CUTOUT_PORT", port_default, minimum=0)),
+            data_dir=Path(text("CUTOUT_DATA_DIR", str(defaults.data_dir))),
+            public_url=text("CUTOUT_PUBLIC_URL", ""),
+            imagekit_private_key=text("CUTOUT_IMAGEKIT_PRIVATE_KEY", ""),
+            imagekit_public_key=text("CUTOUT_IMAGEKIT_PUBLIC_KEY", ""),
+            uploadcare_public_key=text("CUTOUT_UPLOADCARE_PUBLIC_KEY", ""),
+            uploadcare_secret_key=text("CUTOUT_UPLOADCARE_SECRET_KEY", ""),
+            webhook_secret=text("CUTOUT_WEBHOOK_SECRET", ""),
+            webhook_retry_schedule=schedule,
+            egress_allow=items("CUTOUT_EGRESS_ALLOW"),
+            workers=int(number("CUTOUT_WORKERS", defaults.workers)),
+            max_upload_bytes=int(number("CUTOUT_MAX_UPLOAD_BYTES", defaults.max_upload_bytes)),
+            max_megapixels=float(number("CUTOUT_MAX_MEGAPIXELS", defaults.max_megapixels, float, 0.01)),
+            max_side=int(number("CUTOUT_MAX_SIDE", defaults.max_side)),
+            model_path=text("CUTOUT_MODEL_PATH", ""),
+            log_level=text("CUTOUT_LOG_LEVEL", defaults.log_level).lower(),
+        )
