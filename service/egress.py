@@ -52,8 +52,8 @@ def embedded_ipv4(ip: IPAddress) -> ipaddress.IPv4Address | None:
 def is_public(ip: IPAddress) -> bool:
     """True only for globally routable unicast addresses, looking through IPv6 wrappers."""
     inner = embedded_ipv4(ip)
-    if inner is not None and not is_public(inner):
-        return False
+    if inner is not None:  # the packet really goes to the embedded IPv4 host
+        return is_public(inner)
     return ip.is_global and not (ip.is_multicast or ip.is_reserved or ip.is_unspecified)
 
 

@@ -107,8 +107,9 @@ class _Parser:
         if token == ("punct", "("):
             self.take()
             node = self.expression()
-            if self.take() != ("punct", ")"):
+            if self.peek() != ("punct", ")"):
                 raise _problem("a '(' is not closed")
+            self.take()
             return node
         return self.comparison()
 

@@ -1,0 +1,144 @@
+"""Safe egress: URLs given by clients never reach loopback, private or metadata addresses."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+
+from service.egress import Egress, EgressBlocked, is_public
+
+from .conftest import image_bytes
+
+BLOCKED = [
+    "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0",
+    "224.0.0.1", "255.255.255.255", "240.0.0.1", "::1", "::", "fe80::1", "fc00::1", "ff02::1",
+    "::ffff:127.0.0.1", "::ffff:169.254.169.254", "2002:7f00:1::1", "2002:a9fe:a9fe::1",
+    "64:ff9b::a9fe:a9fe", "64:ff9b::7f00:1", "::127.0.0.1",
+]  # fmt: skip
+PUBLIC = ["93.184.216.34", "1.1.1.1", "2606:4700:4700::1111", "::ffff:1.1.1.1", "64:ff9b::101:101"]
+
+
+@pytest.mark.parametrize("address", BLOCKED)
+def test_blocked_addresses(address: str) -> None:
+    assert not is_public(ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize("address", PUBLIC)
+def test_public_addresses(address: str) -> None:
+    assert is_public(ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize(
+    "url,reason",
+    [
+        ("ftp://example.com/a.png", "http and https"),
+        ("file:///etc/passwd", "http and https"),
+        ("http://localhost/a.png", "non-public"),
+        ("http://127.0.0.1:8000/a.png", "non-public"),
+        ("http://[::1]/a.png", "non-public"),
+        ("http://[::ffff:7f00:1]/a.png", "non-public"),
+        ("http://169.254.169.254/latest/meta-data/", "non-public"),
+        ("http://0x7f000001/", "non-public"),
+        ("http://user:pw@1.1.1.1/", "credentials"),
+        ("http://1.1.1.1:8080/", "port 8080"),
+        ("http://no-such-host.invalid/", "does not resolve"),
+    ],
+)
+def test_check_refuses(url: str, reason: str) -> None:
+    async def run() -> None:
+        egress = Egress()
+        try:
+            with pytest.raises(EgressBlocked, match=reason):
+                await egress.check(url)
+        finally:
+            await egress.aclose()
+
+    asyncio.run(run())
+
+
+class Origin:
+    """A real HTTP server on 127.0.0.1 that serves an image and counts the requests it gets."""
+
+    def __init__(self) -> None:
+        self.hits: list[str] = []
+        self.redirect_to: str | None = None
+        origin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                origin.hits.append(self.path)
+                if self.path == "/redirect" and origin.redirect_to:
+                    self.send_response(302)
+                    self.send_header("Location", origin.redirect_to)
+                    self.end_headers()
+                    return
+                body = image_bytes()
+                self.send_response(200)
+                self.send_header("Content-Type", "image/png")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def origin() -> Iterator[Origin]:
+    server = Origin()
+    yield server
+    server.close()
+
+
+def url_upload(server, url: str) -> httpx.Response:  # type: ignore[no-untyped-def]
+    return httpx.post(
+        f"{server.url}/api/v1/files/upload", auth=server.auth(), files={"file": (None, url)}, data={"fileName": "u.png"}
+    )
+
+
+def test_upload_from_url_when_allowed(make_server, origin: Origin) -> None:  # type: ignore[no-untyped-def]
+    server = make_server(egress_allow=("127.0.0.0/8",))
+    response = url_upload(server, f"{origin.url}/photo.png")
+    assert response.status_code == 200, response.text
+    assert response.json()["size"] == len(image_bytes())
+    assert origin.hits == ["/photo.png"]
+
+
+def test_upload_from_url_never_reaches_loopback_by_default(make_server, origin: Origin) -> None:  # type: ignore[no-untyped-def]
+    server = make_server()
+    port = origin.url.rsplit(":", 1)[1]
+    for url in [
+        f"{origin.url}/a.png",
+        f"http://localhost:{port}/a.png",
+        f"http://[::ffff:127.0.0.1]:{port}/a.png",
+        f"http://[::1]:{port}/a.png",
+    ]:
+        response = url_upload(server, url)
+        assert response.status_code == 400, url
+        assert "could not be fetched" in response.json()["message"]
+    assert origin.hits == []
+    assert server.file_count() == 0
+
+
+def test_redirects_are_checked_again(make_server, origin: Origin) -> None:  # type: ignore[no-untyped-def]
+    server = make_server(egress_allow=("127.0.0.0/8",))
+    origin.redirect_to = "http://169.254.169.254/latest/meta-data/"
+    response = url_upload(server, f"{origin.url}/redirect")
+    assert response.status_code == 400
+    assert "non-public" in response.json()["message"]
+    assert origin.hits == ["/redirect"]
+    assert server.file_count() == 0
