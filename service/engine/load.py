@@ -163,19 +163,18 @@ def load_pixels(im: Image.Image, fmt: str) -> Image.Image:
 def inspect_image(data: bytes, limits: Limits) -> ImageInfo:
     """Identify an upload and prove it decodes, strictly and cheaply (header check first)."""
     fmt, im = open_image(data, limits)
-    width, height = _oriented_size(im)
-    info = ImageInfo(fmt, MIME[fmt], width, height, has_alpha(im))
+    width, height = im.size
+    transparent = has_alpha(im)
     if fmt == "jpeg":
         # A 1/8-scale decode still walks every entropy-coded segment, so it
         # finds truncation at a fraction of the cost of a full decode.
-        im.draft("RGB", (max(1, im.width // 8), max(1, im.height // 8)))
+        im.draft("RGB", (max(1, width // 8), max(1, height // 8)))
     load_pixels(im, fmt)
-    return info
-
-
-def _oriented_size(im: Image.Image) -> tuple[int, int]:
-    orientation = im.getexif().get(0x0112, 1)
-    return (im.height, im.width) if orientation in (5, 6, 7, 8) else im.size
+    # Read after decoding: PNG keeps EXIF past the pixel data. Orientations
+    # 5-8 turn the picture a quarter, swapping the sides the client sees.
+    if im.getexif().get(0x0112, 1) in (5, 6, 7, 8):
+        width, height = height, width
+    return ImageInfo(fmt, MIME[fmt], width, height, transparent)
 
 
 def decode(data: bytes, limits: Limits) -> tuple[str, Image.Image]:
