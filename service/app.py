@@ -8,18 +8,22 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from anyio import to_thread
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from . import engine
 from .blobs import BlobStore
 from .db import Database
 from .dialects import imagekit
 from .egress import Egress
+from .jobs import Runner
 from .keys import resolve_keys
 from .library import Library
+from .metrics import Metrics
 from .middleware import RequestContext
 from .services import Services
 from .settings import Settings
@@ -31,6 +35,23 @@ async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
+async def readyz(request: Request) -> Response:
+    services: Services = request.app.state.services
+    checks = {"model": services.model_ready}
+    try:
+        services.library.db.check_writable()
+        checks["database"] = True
+    except Exception:
+        checks["database"] = False
+    ready = all(checks.values())
+    return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503)
+
+
+async def metrics(request: Request) -> Response:
+    services: Services = request.app.state.services
+    return Response(services.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
 async def server_error(request: Request, exc: Exception) -> Response:
     # Never let a stack trace leave the server; the log line carries the request id.
     log.exception("unhandled error on %s %s", request.method, request.url.path)
@@ -40,11 +61,16 @@ async def server_error(request: Request, exc: Exception) -> Response:
     )
 
 
-def create_app(settings: Settings) -> Starlette:
-    """Build the service for `settings`; keys missing from settings are read from (or created in) the data dir."""
+def create_app(settings: Settings, *, segmenter: engine.Segmenter | None = None) -> Starlette:
+    """Build the service for `settings`.
+
+    Keys missing from settings are read from (or created in) the data dir.
+    `segmenter` is the engine's one seam; the real U2-Net-p model is the default.
+    """
     settings, generated = resolve_keys(settings)
     if generated:
         print_keys(settings)
+    meter = Metrics()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -52,22 +78,33 @@ def create_app(settings: Settings) -> Starlette:
         data_dir.mkdir(parents=True, exist_ok=True)
         db = Database(data_dir / "cutout.db")
         egress = Egress(settings.egress_allow)
-        app.state.services = Services(
-            settings=settings,
-            library=Library(settings, db, BlobStore(data_dir / "blobs")),
-            egress=egress,
-        )
+        library = Library(settings, db, BlobStore(data_dir / "blobs"))
+        model = segmenter or engine.U2NetSegmenter(settings.model_path or None, threads=settings.threads_per_job)
+        runner = Runner(library, egress, settings, model, meter)
+        services = Services(settings=settings, library=library, egress=egress, metrics=meter, runner=runner)
+        meter.watch_queue(library.job_counts)
+        app.state.services = services
+        if isinstance(model, engine.U2NetSegmenter):
+            await to_thread.run_sync(model.session)  # load once, before the first job
+        services.model_ready = True
+        runner.start()
         try:
             yield
         finally:
+            await runner.stop()
             await egress.aclose()
             db.close()
 
-    routes = [Route("/healthz", healthz, methods=["GET"]), *imagekit.routes]
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+        *imagekit.routes,
+    ]
     return Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(RequestContext, max_body=settings.max_upload_bytes)],
+        middleware=[Middleware(RequestContext, max_body=settings.max_upload_bytes, observe=meter.observe_request)],
         exception_handlers={Exception: server_error},
     )
 

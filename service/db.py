@@ -18,7 +18,7 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from .errors import BadRequest
-from .models import File, Folder, Version
+from .models import File, Folder, Job, JobStatus, Version
 from .search import BoolOp, Compare, Node
 
 migrations = Migrations("cutout")
@@ -79,6 +79,36 @@ def m001_library(db: sqlite_utils.Database) -> None:
             token TEXT PRIMARY KEY,
             expire INTEGER NOT NULL
         );
+        """
+    )
+
+
+@migrations()
+def m002_jobs(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE jobs (
+            id TEXT PRIMARY KEY,
+            file_id TEXT NOT NULL,
+            source_version TEXT NOT NULL,
+            extension TEXT NOT NULL,
+            options TEXT NOT NULL,
+            dialect TEXT NOT NULL,
+            webhook_url TEXT,
+            status TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            lease_owner TEXT,
+            lease_expires REAL,
+            run_after REAL NOT NULL,
+            result_version TEXT,
+            result_file TEXT,
+            error_reason TEXT,
+            error_message TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX jobs_ready ON jobs(status, run_after);
+        CREATE INDEX jobs_file ON jobs(file_id);
         """
     )
 
@@ -144,6 +174,29 @@ def _file(row: sqlite3.Row) -> File:
     )
 
 
+def _job(row: sqlite3.Row) -> Job:
+    return Job(
+        id=row["id"],
+        file_id=row["file_id"],
+        source_version=row["source_version"],
+        extension=row["extension"],
+        options=json.loads(row["options"]),
+        dialect=row["dialect"],
+        status=JobStatus(row["status"]),
+        attempts=row["attempts"],
+        webhook_url=row["webhook_url"],
+        lease_owner=row["lease_owner"],
+        lease_expires=row["lease_expires"],
+        run_after=row["run_after"],
+        result_version=row["result_version"],
+        result_file=row["result_file"],
+        error_reason=row["error_reason"],
+        error_message=row["error_message"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
 def _folder(row: sqlite3.Row) -> Folder:
     return Folder(id=row["id"], path=row["path"], created_at=row["created_at"], updated_at=row["updated_at"])
 
@@ -166,6 +219,7 @@ class Database:
         self.conn = conn
         self.db = sqlite_utils.Database(conn)
         migrations.apply(self.db)
+        self.jobs = Jobs(conn)
 
     def close(self) -> None:
         self.conn.close()
@@ -367,6 +421,88 @@ class Database:
         self.conn.execute("DELETE FROM upload_tokens WHERE expire < ?", [now])
         cursor = self.conn.execute("INSERT OR IGNORE INTO upload_tokens (token, expire) VALUES (?, ?)", [token, expire])
         return cursor.rowcount == 1
+
+
+class Jobs:
+    """The durable job queue's statements; callers hold the write transaction."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def insert(self, job: Job) -> None:
+        self.conn.execute(
+            """INSERT INTO jobs (id, file_id, source_version, extension, options, dialect, webhook_url, status,
+                   attempts, run_after, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)""",
+            [
+                job.id, job.file_id, job.source_version, job.extension, json.dumps(job.options), job.dialect,
+                job.webhook_url, job.status, job.attempts, job.run_after, job.created_at, job.updated_at,
+            ],
+        )  # fmt: skip
+
+    def get(self, job_id: str) -> Job | None:
+        row = self.conn.execute("SELECT * FROM jobs WHERE id = ?", [job_id]).fetchone()
+        return _job(row) if row else None
+
+    def for_file(self, file_id: str) -> list[Job]:
+        rows = self.conn.execute("SELECT * FROM jobs WHERE file_id = ? ORDER BY created_at, rowid", [file_id])
+        return [_job(r) for r in rows]
+
+    def unfinished(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM jobs WHERE status IN ('queued', 'running')").fetchone()[0]
+
+    def counts(self) -> dict[str, int]:
+        rows = self.conn.execute("SELECT status, count(*) AS n FROM jobs GROUP BY status")
+        return {JobStatus(r["status"]).value: r["n"] for r in rows}
+
+    def claim(self, owner: str, now: float, lease: float) -> Job | None:
+        """Lease the oldest runnable job: queued and due, or running with an expired lease."""
+        row = self.conn.execute(
+            """UPDATE jobs SET status = 'running', lease_owner = ?, lease_expires = ?, attempts = attempts + 1
+               WHERE id = (
+                   SELECT id FROM jobs
+                   WHERE (status = 'queued' AND run_after <= ?) OR (status = 'running' AND lease_expires < ?)
+                   ORDER BY run_after, rowid LIMIT 1)
+               RETURNING *""",
+            [owner, now + lease, now, now],
+        ).fetchone()
+        return _job(row) if row else None
+
+    def heartbeat(self, job_id: str, owner: str, until: float) -> bool:
+        cursor = self.conn.execute(
+            "UPDATE jobs SET lease_expires = ? WHERE id = ? AND lease_owner = ? AND status = 'running'",
+            [until, job_id, owner],
+        )
+        return cursor.rowcount == 1
+
+    def finish(self, job: Job, owner: str, now: str) -> bool:
+        """Write the job's final or retry state, fenced on the lease owner; False if the lease was lost."""
+        cursor = self.conn.execute(
+            """UPDATE jobs SET status = ?, lease_owner = NULL, lease_expires = NULL, run_after = ?,
+                   result_version = ?, result_file = ?, error_reason = ?, error_message = ?, updated_at = ?
+               WHERE id = ? AND lease_owner = ? AND status = 'running'""",
+            [
+                job.status, job.run_after, job.result_version, job.result_file, job.error_reason,
+                job.error_message, now, job.id, owner,
+            ],
+        )  # fmt: skip
+        return cursor.rowcount == 1
+
+    def release(self, owner: str) -> int:
+        """Hand back every lease `owner` holds (graceful shutdown)."""
+        cursor = self.conn.execute(
+            """UPDATE jobs SET status = 'queued', lease_owner = NULL, lease_expires = NULL,
+                   attempts = max(attempts - 1, 0)
+               WHERE lease_owner = ? AND status = 'running'""",
+            [owner],
+        )
+        return cursor.rowcount
+
+    def next_due(self) -> float | None:
+        row = self.conn.execute(
+            """SELECT min(CASE WHEN status = 'queued' THEN run_after ELSE lease_expires END)
+               FROM jobs WHERE status IN ('queued', 'running')"""
+        ).fetchone()
+        return row[0]
 
 
 def _format_of(mime: str) -> str:

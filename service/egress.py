@@ -26,9 +26,10 @@ MAX_REDIRECTS = 5
 class EgressBlocked(Exception):
     """The URL may not be fetched; the message says why."""
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, *, transient: bool = False):
         super().__init__(message)
         self.message = message
+        self.transient = transient  # worth retrying later: timeouts, connection errors, 429 and 5xx
 
 
 def embedded_ipv4(ip: IPAddress) -> ipaddress.IPv4Address | None:
@@ -87,8 +88,11 @@ class Egress:
             return True
         return ip is not None and any(ip in net for net in self.allowed_networks)
 
-    async def check(self, url: str) -> Target:
-        """Validate `url` and resolve its host; raise EgressBlocked naming the problem."""
+    def check_static(self, url: str) -> tuple[str, int, IPAddress | None]:
+        """Everything that can be checked without DNS: scheme, credentials, literal addresses, localhost.
+
+        Used at request time, so a URL that is certainly blocked is refused before anything is stored.
+        """
         try:
             parts = urlsplit(url)
             port = parts.port
@@ -107,6 +111,23 @@ class Egress:
         except ValueError:
             literal = None
         if literal is not None:
+            self._check_address(host, port, literal)
+        elif (host.lower() == "localhost" or host.lower().endswith(".localhost")) and not self._allowed(host, None):
+            raise EgressBlocked(f"the host {host!r} is non-public")
+        return host, port, literal
+
+    def _check_address(self, host: str, port: int, ip: IPAddress) -> None:
+        if self._allowed(host, ip):
+            return
+        if not is_public(ip):
+            raise EgressBlocked(f"the host {host!r} resolves to a non-public address ({ip})")
+        if port not in (80, 443):
+            raise EgressBlocked(f"port {port} is not allowed; use 80 or 443")
+
+    async def check(self, url: str) -> Target:
+        """Validate `url` and resolve its host; raise EgressBlocked naming the problem."""
+        host, port, literal = self.check_static(url)
+        if literal is not None:
             addresses: tuple[IPAddress, ...] = (literal,)
         else:
             try:
@@ -114,15 +135,10 @@ class Egress:
             except (socket.gaierror, UnicodeError):
                 raise EgressBlocked(f"the host {host!r} does not resolve") from None
             addresses = tuple(dict.fromkeys(ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos))
-        if not addresses:
-            raise EgressBlocked(f"the host {host!r} does not resolve")
-        for ip in addresses:
-            if self._allowed(host, ip):
-                continue
-            if not is_public(ip):
-                raise EgressBlocked(f"the host {host!r} resolves to a non-public address ({ip})")
-            if port not in (80, 443):
-                raise EgressBlocked(f"port {port} is not allowed; use 80 or 443")
+            if not addresses:
+                raise EgressBlocked(f"the host {host!r} does not resolve")
+            for ip in addresses:
+                self._check_address(host, port, ip)
         return Target(url=url, host=host, port=port, addresses=addresses)
 
     def _pinned(self, target: Target, method: str, body: bytes | None, headers: dict[str, str]) -> httpx.Request:
@@ -151,7 +167,10 @@ class Egress:
                             url = str(httpx.URL(url).join(response.headers.get("location", "")))
                             continue
                         if response.status_code != 200:
-                            raise EgressBlocked(f"the server answered HTTP {response.status_code}")
+                            raise EgressBlocked(
+                                f"the server answered HTTP {response.status_code}",
+                                transient=response.status_code == 429 or response.status_code >= 500,
+                            )
                         declared = response.headers.get("content-length", "")
                         if declared.isdigit() and int(declared) > max_bytes:
                             raise EgressBlocked(f"the response is larger than {max_bytes} bytes")
@@ -166,6 +185,6 @@ class Egress:
                         await response.aclose()
                 raise EgressBlocked(f"more than {MAX_REDIRECTS} redirects")
         except TimeoutError:
-            raise EgressBlocked(f"the download took longer than {self.timeout:.0f} s") from None
+            raise EgressBlocked(f"the download took longer than {self.timeout:.0f} s", transient=True) from None
         except httpx.HTTPError as exc:
-            raise EgressBlocked(f"the download failed ({type(exc).__name__})") from None
+            raise EgressBlocked(f"the download failed ({type(exc).__name__})", transient=True) from None

@@ -20,8 +20,8 @@ from anyio import to_thread
 from . import engine
 from .blobs import BlobStore
 from .db import Database
-from .errors import BadRequest, Conflict, NotFound, PayloadTooLarge, Unauthorized
-from .models import File, Folder, Version, new_id, now_iso
+from .errors import BadRequest, Conflict, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized
+from .models import File, Folder, Job, JobStatus, Version, new_id, now_iso
 from .search import Node
 from .settings import Settings
 
@@ -159,6 +159,16 @@ class NewFile:
     overwrite_ai_tags: bool = True
 
 
+@dataclass(frozen=True)
+class ExtensionRequest:
+    """One extension to run on a file, with options already validated by the engine."""
+
+    name: str
+    options: dict[str, Any]
+    dialect: str = "imagekit"
+    webhook_url: str | None = None
+
+
 _UNSET: Any = object()
 
 
@@ -201,7 +211,7 @@ class Library:
 
     # -- uploads
 
-    async def upload(self, new: NewFile) -> File:
+    async def upload(self, new: NewFile, extensions: list[ExtensionRequest] = []) -> tuple[File, list[Job]]:
         """Check the image, store its bytes, then record the file (or a new version) in one transaction."""
         if not new.data:
             raise BadRequest("Your request contains an empty file.", field="file")
@@ -214,7 +224,7 @@ class Library:
         info = await self._inspect(new.data)
         sha = await to_thread.run_sync(self.blobs.put, new.data)
         try:
-            return self._record_upload(new, info, sha)
+            return self._record_upload(new, info, sha, extensions)
         except BaseException:
             self._drop_unused({sha})
             raise
@@ -231,10 +241,13 @@ class Library:
                 field="file",
             ) from None
 
-    def _record_upload(self, new: NewFile, info: engine.ImageInfo, sha: str) -> File:
+    def _record_upload(
+        self, new: NewFile, info: engine.ImageInfo, sha: str, extensions: list[ExtensionRequest]
+    ) -> tuple[File, list[Job]]:
         now = now_iso()
         name = unique_name(new.file_name) if new.use_unique_file_name else new.file_name
         with self.db.transaction():
+            self._check_capacity(len(extensions))
             existing = self.db.get_file_by_path(new.folder + name)
             while existing is not None and new.use_unique_file_name:
                 name = unique_name(new.file_name)
@@ -247,7 +260,8 @@ class Library:
                 )
             self.db.ensure_folders(parent_folders(new.folder), now, new_id)
             if existing is not None:
-                return self._add_upload_version(existing, new, info, sha, now)
+                file = self._add_upload_version(existing, new, info, sha, now)
+                return file, self._enqueue(file, extensions, now)
             file_id = new_id()
             version = Version(
                 id=file_id, file_id=file_id, number=1, blob=sha, mime=info.mime, size=len(new.data),
@@ -272,7 +286,7 @@ class Library:
                 updated_at=now,
             )
             self.db.insert_file(file)
-            return file
+            return file, self._enqueue(file, extensions, now)
 
     def _add_upload_version(self, file: File, new: NewFile, info: engine.ImageInfo, sha: str, now: str) -> File:
         version = Version(
@@ -359,8 +373,12 @@ class Library:
 
     # -- changes
 
-    def update(self, file_id: str, changes: FileChanges) -> File:
+    def update(
+        self, file_id: str, changes: FileChanges, extensions: list[ExtensionRequest] = []
+    ) -> tuple[File, list[Job]]:
+        """Apply `changes` and queue `extensions` on the file's current version, in one transaction."""
         with self.db.transaction():
+            self._check_capacity(len(extensions))
             file = self.get(file_id)
             updated = file
             if changes.tags is not UNSET:
@@ -383,7 +401,90 @@ class Library:
                 updated = replace(updated, is_published=changes.is_published)
             updated = replace(updated, updated_at=now_iso())
             self.db.update_file(updated)
-            return updated
+            return updated, self._enqueue(updated, extensions, updated.updated_at)
+
+    # -- jobs
+
+    def _check_capacity(self, wanted: int) -> None:
+        if wanted and self.db.jobs.unfinished() + wanted > self.settings.max_queue:
+            raise TooManyRequests(
+                f"The extension queue is full ({self.settings.max_queue} jobs). Retry later.",
+                retry_after=self.settings.queue_retry_after,
+            )
+
+    def _enqueue(self, file: File, extensions: list[ExtensionRequest], now: str) -> list[Job]:
+        jobs = []
+        for ext in extensions:
+            job = Job(
+                id=new_id(), file_id=file.id, source_version=file.version.id, extension=ext.name,
+                options=ext.options, dialect=ext.dialect, status=JobStatus.QUEUED, webhook_url=ext.webhook_url,
+                run_after=time.time(), created_at=now, updated_at=now,
+            )  # fmt: skip
+            self.db.jobs.insert(job)
+            jobs.append(job)
+        return jobs
+
+    def jobs_of(self, file_id: str) -> list[Job]:
+        return self.db.jobs.for_file(file_id)
+
+    def claim_job(self, owner: str, lease: float) -> Job | None:
+        with self.db.transaction():
+            return self.db.jobs.claim(owner, time.time(), lease)
+
+    def heartbeat(self, job: Job, owner: str, lease: float) -> bool:
+        with self.db.transaction():
+            return self.db.jobs.heartbeat(job.id, owner, time.time() + lease)
+
+    def complete_job(self, job: Job, owner: str, result: engine.Result, sha: str) -> File | None:
+        """Record the cut-out as a new version of the file; None when the lease was lost (nothing written)."""
+        now = now_iso()
+        with self.db.transaction():
+            file = self.db.get_file(job.file_id)
+            if file is None:
+                self.db.jobs.finish(
+                    replace(job, status=JobStatus.FAILED, error_reason="file_deleted",
+                            error_message="The file was deleted before the extension finished."),
+                    owner, now,
+                )  # fmt: skip
+                completed = None
+            else:
+                version = Version(
+                    id=new_id(), file_id=file.id, number=self.db.next_version_number(file.id), blob=sha,
+                    mime=result.mime, size=len(result.data), width=result.width, height=result.height,
+                    has_alpha=result.has_alpha, created_at=now,
+                )  # fmt: skip
+                done = replace(job, status=JobStatus.SUCCEEDED, result_version=version.id)
+                if not self.db.jobs.finish(done, owner, now):
+                    return None
+                self.db.insert_version(version)
+                completed = replace(file, version=version, updated_at=now)
+                self.db.update_file(completed)
+        if completed is None:
+            self._drop_unused({sha})
+        return completed
+
+    def fail_job(self, job: Job, owner: str, reason: str, message: str, retry_in: float | None) -> Job | None:
+        """Requeue after `retry_in` seconds, or fail for good when it is None; None when the lease was lost."""
+        if retry_in is not None:
+            updated = replace(job, status=JobStatus.QUEUED, run_after=time.time() + retry_in,
+                              error_reason=reason, error_message=message)  # fmt: skip
+        else:
+            updated = replace(job, status=JobStatus.FAILED, error_reason=reason, error_message=message)
+        with self.db.transaction():
+            return updated if self.db.jobs.finish(updated, owner, now_iso()) else None
+
+    def release_jobs(self, owner: str) -> int:
+        with self.db.transaction():
+            return self.db.jobs.release(owner)
+
+    def job_counts(self) -> dict[str, int]:
+        return self.db.jobs.counts()
+
+    def next_job_due(self) -> float | None:
+        return self.db.jobs.next_due()
+
+    def drop_blob_if_unused(self, sha: str) -> None:
+        self._drop_unused({sha})
 
     def delete(self, file_id: str) -> None:
         with self.db.transaction():

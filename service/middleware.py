@@ -6,6 +6,7 @@ import json
 import logging
 import secrets
 import time
+from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -24,9 +25,16 @@ class BodyTooLarge(PayloadTooLarge):
 class RequestContext:
     """Adds `x-ik-requestId` to every response, caps request bodies, and logs each request."""
 
-    def __init__(self, app: ASGIApp, *, max_body: int):
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body: int,
+        observe: Callable[[str, str, int, float], None] = lambda method, route, status, seconds: None,
+    ):
         self.app = app
         self.max_body = max_body
+        self.observe = observe
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -68,6 +76,9 @@ class RequestContext:
                 if status == 0:
                     await _too_large(send_with_id, limit)
         finally:
+            elapsed = time.perf_counter() - started
+            route = getattr(scope.get("route"), "path", "unmatched")
+            self.observe(scope["method"], route, status, elapsed)
             log.info(
                 json.dumps(
                     {
@@ -76,7 +87,7 @@ class RequestContext:
                         "method": scope["method"],
                         "path": scope["path"],
                         "status": status,
-                        "ms": round((time.perf_counter() - started) * 1000, 1),
+                        "ms": round(elapsed * 1000, 1),
                     }
                 )
             )

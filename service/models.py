@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from enum import StrEnum
 from typing import Any
 
 
@@ -70,3 +71,38 @@ class Folder:
     @property
     def name(self) -> str:
         return self.path.rstrip("/").rsplit("/", 1)[-1]
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+    @property
+    def final(self) -> bool:
+        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One requested extension run on one version of a file."""
+
+    id: str
+    file_id: str
+    source_version: str
+    extension: str
+    options: dict[str, Any]
+    dialect: str
+    status: JobStatus
+    attempts: int = 0
+    webhook_url: str | None = None
+    lease_owner: str | None = None
+    lease_expires: float | None = None
+    run_after: float = 0.0
+    result_version: str | None = None
+    result_file: str | None = None
+    error_reason: str | None = None
+    error_message: str | None = None
+    created_at: str = ""
+    updated_at: str = ""

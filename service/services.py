@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from typing import TYPE_CHECKING
+
 from .egress import Egress
 from .library import Library
+from .metrics import Metrics
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .jobs import Runner
 
 
 @dataclass
@@ -14,3 +20,6 @@ class Services:
     settings: Settings
     library: Library
     egress: Egress
+    metrics: Metrics
+    runner: Runner
+    model_ready: bool = False

@@ -33,6 +33,12 @@ class Settings:
     max_side: int = 12_000
     model_path: str = ""
     log_level: str = "info"
+    max_queue: int = 1000
+    queue_retry_after: int = 30
+    job_lease_seconds: float = 30.0
+    job_max_attempts: int = 3
+    job_retry_base_seconds: float = 2.0
+    model_threads: int = 0  # 0: cores divided among the workers
 
     @property
     def base_url(self) -> str:
@@ -50,6 +56,11 @@ class Settings:
                 self.webhook_secret,
             )
         )
+
+    @property
+    def threads_per_job(self) -> int:
+        """onnxruntime threads per job, so that the workers together fill the cores without oversubscribing."""
+        return self.model_threads or max(1, (os.cpu_count() or 1) // self.workers)
 
     def with_changes(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -108,4 +119,7 @@ class Settings:
             max_side=int(number("CUTOUT_MAX_SIDE", defaults.max_side)),
             model_path=text("CUTOUT_MODEL_PATH", ""),
             log_level=text("CUTOUT_LOG_LEVEL", defaults.log_level).lower(),
+            max_queue=int(number("CUTOUT_MAX_QUEUE", defaults.max_queue)),
+            job_lease_seconds=float(number("CUTOUT_JOB_LEASE_SECONDS", defaults.job_lease_seconds, float, 1)),
+            model_threads=int(number("CUTOUT_MODEL_THREADS", defaults.model_threads, minimum=0)),
         )

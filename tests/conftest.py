@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 import uvicorn
 from PIL import Image
 
 from service.app import create_app
+from service.engine import Segmenter, U2NetSegmenter
 from service.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,6 +42,30 @@ def wait_for(condition: Callable[[], object], *, timeout: float = 20.0, interval
         time.sleep(interval)
 
 
+class CornerSegmenter:
+    """Fast deterministic stand-in for the model: the subject is every pixel unlike the top-left corner."""
+
+    def __init__(self, fail_times: int = 0) -> None:
+        self.calls = 0
+        self.fail_times = fail_times
+
+    def __call__(self, rgb: Image.Image) -> np.ndarray:
+        self.calls += 1
+        if self.calls <= self.fail_times:
+            raise RuntimeError("simulated model failure")
+        pixels = np.asarray(rgb.convert("RGB"), dtype=np.float32)
+        distance = np.abs(pixels - pixels[0, 0]).sum(axis=2)
+        return (distance > 60).astype(np.float32)
+
+
+@pytest.fixture(scope="session")
+def real_model() -> U2NetSegmenter:
+    """The real U2-Net-p, loaded once for the whole session."""
+    model = U2NetSegmenter(threads=2)
+    model.session()
+    return model
+
+
 @dataclass
 class RunningServer:
     url: str
@@ -57,6 +83,20 @@ class RunningServer:
 
         with sqlite3.connect(self.data_dir / "cutout.db") as conn:
             return conn.execute("SELECT count(*) FROM files").fetchone()[0]
+
+    def jobs(self) -> list[dict[str, object]]:
+        import sqlite3
+
+        with sqlite3.connect(self.data_dir / "cutout.db") as conn:
+            conn.row_factory = sqlite3.Row
+            return [dict(r) for r in conn.execute("SELECT * FROM jobs ORDER BY rowid")]
+
+    def wait_jobs_done(self, timeout: float = 60.0) -> list[dict[str, object]]:
+        def done() -> list[dict[str, object]] | None:
+            jobs = self.jobs()
+            return jobs if jobs and all(j["status"] in ("succeeded", "failed") for j in jobs) else None
+
+        return wait_for(done, timeout=timeout)  # type: ignore[return-value]
 
     def blob_count(self) -> int:
         return sum(1 for p in (self.data_dir / "blobs").rglob("*") if p.is_file())
@@ -76,12 +116,13 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
         webhook_retry_schedule=(0.2, 0.4, 0.8),
         egress_allow=(),
         workers=1,
+        job_retry_base_seconds=0.1,
     )
     return base.with_changes(**overrides)
 
 
-def run_server(settings: Settings) -> Iterator[RunningServer]:
-    app = create_app(settings)
+def run_server(settings: Settings, segmenter: Segmenter) -> Iterator[RunningServer]:
+    app = create_app(settings, segmenter=segmenter)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -100,8 +141,9 @@ def make_server(tmp_path: Path) -> Iterator[Callable[..., RunningServer]]:
     """Start a server with settings overrides; every server started is stopped at teardown."""
     running: list[Iterator[RunningServer]] = []
 
-    def start(**overrides: object) -> RunningServer:
-        gen = run_server(make_settings(tmp_path / f"data{len(running)}", **overrides))
+    def start(segmenter: Segmenter | None = None, **overrides: object) -> RunningServer:
+        settings = make_settings(tmp_path / f"data{len(running)}", **overrides)
+        gen = run_server(settings, segmenter or CornerSegmenter())
         running.append(gen)
         return next(gen)
 

@@ -70,7 +70,13 @@ BAD_FIELDS = [
     ({"folder": "/a/./b"}, "folder"),
     ({"tags": "x" * 500}, "tags"),
     ({"description": "d" * 5000}, "description"),
-    ({"extensions": '[{"name": "remove-bg"}]'}, "extensions"),
+    ({"extensions": '[{"name": "google-auto-tagging"}]'}, "google-auto-tagging"),
+    ({"extensions": '[{"name": "remove-bg", "options": {"bg_color": "nope"}}]'}, "bg_color"),
+    ({"extensions": '[{"name": "remove-bg", "options": {"sparkle": true}}]'}, "sparkle"),
+    ({"extensions": '[{"name": "remove-bg", "options": {"bg_color": "fff", "bg_image_url": "https://a.b/c.png"}}]'}, "bg_"),
+    ({"extensions": '[{"name": "remove-bg", "options": {"bg_image_url": "http://169.254.169.254/x"}}]'}, "bg_image_url"),
+    ({"extensions": '{"name": "remove-bg"}'}, "extensions"),
+    ({"extensions": '[{"name": "remove-bg"}]', "webhookUrl": "ftp://x"}, "webhookUrl"),
     ({"unknownField": "1"}, "unknownField"),
     ({"transformation": '{"pre": "w-100"}'}, "transformation"),
 ]
@@ -131,7 +137,8 @@ def test_base64_and_data_uri_uploads(http: httpx.Client, server: RunningServer) 
         ({"removeAITags": 3}, "removeAITags"),
         ({"publish": {"isPublished": "yes"}}, "publish"),
         ({"nope": 1}, "nope"),
-        ({"extensions": [{"name": "remove-bg"}]}, "extensions"),
+        ({"extensions": [{"name": "remove-bg", "options": {"scale": "300%"}}]}, "scale"),
+        ({"extensions": [{"name": "ai-auto-description"}]}, "ai-auto-description"),
     ],
 )
 def test_bad_patch_bodies(body: dict[str, object], named: str, http: httpx.Client, server: RunningServer) -> None:

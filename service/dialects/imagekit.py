@@ -18,10 +18,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .. import engine
 from ..egress import EgressBlocked
 from ..errors import APIError, BadRequest, NotFound, Unauthorized
 from ..library import (
-    UNSET,
+    ExtensionRequest,
     FileChanges,
     Library,
     ListQuery,
@@ -34,7 +35,7 @@ from ..library import (
     clean_tags,
     parse_json_object,
 )
-from ..models import File, Folder, Version
+from ..models import File, Folder, Job, JobStatus, Version
 from ..search import parse as parse_search
 from ..services import Services
 
@@ -218,11 +219,72 @@ def bool_field(form: FormData, name: str, default: bool) -> bool:
     return value.lower() == "true"
 
 
-def reject_extensions(raw: object) -> None:
-    if raw not in (None, "", []):
-        raise BadRequest(
-            "extensions are not available on this server yet; remove the extensions field.", field="extensions"
-        )
+SUPPORTED_EXTENSIONS = ("remove-bg",)
+EXTENSION_STATUS = {
+    JobStatus.QUEUED: "pending",
+    JobStatus.RUNNING: "pending",
+    JobStatus.SUCCEEDED: "success",
+    JobStatus.FAILED: "failed",
+}
+
+
+def checked_url(request: Request, raw: object, field: str) -> str:
+    """A URL we will call later: refused now when it is certainly not allowed."""
+    if not isinstance(raw, str) or not raw.strip():
+        raise BadRequest(f"{field} must be an http(s) URL.", field=field)
+    if len(raw) > 2048:
+        raise BadRequest(f"{field} is longer than 2048 characters.", field=field)
+    try:
+        services(request).egress.check_static(raw.strip())
+    except EgressBlocked as exc:
+        raise BadRequest(f"{field} is not allowed: {exc.message}.", field=field) from None
+    return raw.strip()
+
+
+def parse_extensions(request: Request, raw: object, webhook_url: object) -> list[ExtensionRequest]:
+    """The `extensions` array (a JSON string in uploads), validated before anything is stored."""
+    if raw is None or raw == "":
+        return []
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            raise BadRequest("extensions must be a JSON array.", field="extensions") from None
+    if not isinstance(raw, list):
+        raise BadRequest("extensions must be a JSON array.", field="extensions")
+    hook = checked_url(request, webhook_url, "webhookUrl") if webhook_url not in (None, "") else None
+    result: list[ExtensionRequest] = []
+    for index, item in enumerate(raw):
+        where = f"extensions[{index}]"
+        if not isinstance(item, dict):
+            raise BadRequest(f"{where} must be an object with a name.", field="extensions")
+        name = item.get("name")
+        if name not in SUPPORTED_EXTENSIONS:
+            raise BadRequest(
+                f"{where}.name {str(name)[:64]!r} is not a supported extension; supported: "
+                f"{', '.join(SUPPORTED_EXTENSIONS)}.",
+                field="extensions",
+            )
+        extra = sorted(set(item) - {"name", "options"})
+        if extra:
+            raise BadRequest(f"{where} has an unknown key {extra[0][:64]!r}.", field="extensions")
+        if any(r.name == name for r in result):
+            raise BadRequest(f"{where}: {name} is requested twice.", field="extensions")
+        options = item.get("options") or {}
+        if not isinstance(options, dict):
+            raise BadRequest(f"{where}.options must be an object.", field="extensions")
+        try:
+            parsed = engine.parse_options(options)
+        except engine.OptionError as exc:
+            raise BadRequest(f"{where}.options.{exc.option}: {exc.reason}", field="extensions") from None
+        if parsed.bg_image_url:
+            checked_url(request, parsed.bg_image_url, f"{where}.options.bg_image_url")
+        result.append(ExtensionRequest(name=str(name), options=options, dialect="imagekit", webhook_url=hook))
+    return result
+
+
+def extension_status(jobs: list[Job]) -> dict[str, str]:
+    return {job.extension: EXTENSION_STATUS[job.status] for job in jobs}
 
 
 async def file_bytes(request: Request, form: FormData) -> bytes:
@@ -351,7 +413,7 @@ async def _upload(request: Request, *, v2: bool) -> Response:
         for name in UNSUPPORTED_UPLOAD_FIELDS & set(form.keys()):
             raise BadRequest(f"{name} is not supported by this server.", field=name)
         authorize_upload(request, form, v2=v2)
-        reject_extensions(text_field(form, "extensions"))
+        extensions = parse_extensions(request, text_field(form, "extensions"), text_field(form, "webhookUrl"))
         file_name = text_field(form, "fileName")
         if file_name is None:
             raise BadRequest("Your request is missing fileName parameter.", field="fileName")
@@ -382,8 +444,12 @@ async def _upload(request: Request, *, v2: bool) -> Response:
         data = await file_bytes(request, form)
     finally:
         await form.close()
-    file = await library(request).upload(NewFile(**{**new.__dict__, "data": data}))
-    return JSONResponse(upload_response(request, file, response_fields))
+    file, jobs = await library(request).upload(NewFile(**{**new.__dict__, "data": data}), extensions)
+    body = upload_response(request, file, response_fields)
+    if jobs:
+        services(request).runner.notify()
+        body["extensionStatus"] = extension_status(jobs)
+    return JSONResponse(body)
 
 
 @endpoint
@@ -410,7 +476,7 @@ async def update_details(request: Request) -> Response:
     unknown = sorted(set(body) - PATCH_FIELDS)
     if unknown:
         raise BadRequest(f"Your request contains an unknown field: {unknown[0][:64]}.", field=unknown[0][:64])
-    reject_extensions(body.get("extensions"))
+    extensions = parse_extensions(request, body.get("extensions"), body.get("webhookUrl"))
     changes: dict[str, Any] = {}
     if "publish" in body:
         publish = body["publish"]
@@ -441,10 +507,12 @@ async def update_details(request: Request) -> Response:
         if value != "all" and not (isinstance(value, list) and all(isinstance(t, str) for t in value)):
             raise BadRequest('removeAITags must be an array of strings or "all".', field="removeAITags")
         changes["remove_ai_tags"] = value
-    if "webhookUrl" in body and not isinstance(body["webhookUrl"], str):
-        raise BadRequest("webhookUrl must be a string.", field="webhookUrl")
-    file = library(request).update(request.path_params["file_id"], FileChanges(**changes))
-    return JSONResponse(details(request, file))
+    file, jobs = library(request).update(request.path_params["file_id"], FileChanges(**changes), extensions)
+    body = details(request, file)
+    if jobs:
+        services(request).runner.notify()
+        body["extensionStatus"] = extension_status(jobs)
+    return JSONResponse(body)
 
 
 @endpoint

@@ -1,0 +1,212 @@
+"""The in-process job runner: claims leased jobs from SQLite and runs the engine off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import secrets
+import socket
+import time
+import numpy as np
+from anyio import to_thread
+from PIL import Image
+
+from . import engine
+from .egress import Egress, EgressBlocked
+from .errors import NotFound
+from .library import Library
+from .metrics import Metrics
+from .models import Job, JobStatus
+from .settings import Settings
+
+log = logging.getLogger("cutout.jobs")
+
+POLL_SECONDS = 1.0
+SHUTDOWN_GRACE_SECONDS = 10.0
+
+
+class PermanentFailure(Exception):
+    """A job that cannot succeed on retry; `reason` is a short machine-readable code."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+class TimedSegmenter:
+    """Wraps the segmenter to measure model time alone."""
+
+    def __init__(self, segmenter: engine.Segmenter, metrics: Metrics):
+        self.segmenter = segmenter
+        self.metrics = metrics
+
+    def __call__(self, rgb: Image.Image) -> np.ndarray:
+        started = time.perf_counter()
+        try:
+            return self.segmenter(rgb)
+        finally:
+            self.metrics.model.observe(time.perf_counter() - started)
+
+
+class Runner:
+    """Runs up to `settings.workers` jobs at once, each under a heartbeated lease."""
+
+    def __init__(
+        self,
+        library: Library,
+        egress: Egress,
+        settings: Settings,
+        segmenter: engine.Segmenter,
+        metrics: Metrics,
+    ):
+        self.library = library
+        self.egress = egress
+        self.settings = settings
+        self.segmenter = TimedSegmenter(segmenter, metrics)
+        self.metrics = metrics
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self.limits = library.limits
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._running: set[asyncio.Task[None]] = set()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    def start(self) -> None:
+        self._loop_task = asyncio.create_task(self._loop(), name="cutout-runner")
+
+    def notify(self) -> None:
+        """New work was queued: look now instead of at the next poll."""
+        self._wake.set()
+
+    async def join(self, timeout: float = 120.0) -> None:
+        """Wait until no job is queued or running (tests, burst mode)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            counts = self.library.job_counts()
+            if not counts.get(JobStatus.QUEUED, 0) and not counts.get(JobStatus.RUNNING, 0) and not self._running:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"jobs still pending after {timeout} s: {counts}")
+            self._wake.set()
+            await asyncio.sleep(0.02)
+
+    async def stop(self) -> None:
+        """Stop claiming, let running jobs finish for a grace period, then hand their leases back."""
+        self._stopping = True
+        self._wake.set()
+        if self._loop_task:
+            await self._loop_task
+        if self._running:
+            await asyncio.wait(self._running, timeout=SHUTDOWN_GRACE_SECONDS)
+        for task in self._running:
+            task.cancel()
+        released = self.library.release_jobs(self.owner)
+        if released:
+            log.info(json.dumps({"event": "jobs_released", "count": released}))
+
+    async def _loop(self) -> None:
+        while not self._stopping:
+            while len(self._running) < self.settings.workers and not self._stopping:
+                job = self.library.claim_job(self.owner, self.settings.job_lease_seconds)
+                if job is None:
+                    break
+                task = asyncio.create_task(self._run(job))
+                self._running.add(task)
+                task.add_done_callback(self._finished)
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self._sleep_seconds())
+            except TimeoutError:
+                pass
+
+    def _sleep_seconds(self) -> float:
+        due = self.library.next_job_due()
+        if due is None:
+            return POLL_SECONDS
+        return min(POLL_SECONDS, max(0.01, due - time.time()))
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        self._wake.set()
+
+    async def _run(self, job: Job) -> None:
+        started = time.perf_counter()
+        heartbeat = asyncio.create_task(self._heartbeat(job))
+        outcome = "failed"
+        try:
+            result = await self._cut_out(job)
+            sha = await to_thread.run_sync(self.library.blobs.put, result.data)
+            if self.library.complete_job(job, self.owner, result, sha) is None:
+                outcome = "lost_lease"
+                self.library.drop_blob_if_unused(sha)
+            else:
+                outcome = "succeeded"
+        except PermanentFailure as exc:
+            self.library.fail_job(job, self.owner, exc.reason, exc.message, retry_in=None)
+        except asyncio.CancelledError:
+            outcome = "cancelled"
+            raise
+        except Exception as exc:
+            log.exception("job %s failed on attempt %d", job.id, job.attempts)
+            message = f"{type(exc).__name__}: {exc}"[:500]
+            retry_in = None
+            if job.attempts < self.settings.job_max_attempts:
+                retry_in = self.settings.job_retry_base_seconds * 2 ** (job.attempts - 1)
+                outcome = "retry"
+            self.library.fail_job(job, self.owner, "internal_error", message, retry_in=retry_in)
+        finally:
+            heartbeat.cancel()
+            elapsed = time.perf_counter() - started
+            self.metrics.observe_job(outcome, elapsed)
+            log.info(
+                json.dumps(
+                    {
+                        "event": "job",
+                        "job_id": job.id,
+                        "file_id": job.file_id,
+                        "extension": job.extension,
+                        "attempt": job.attempts,
+                        "outcome": outcome,
+                        "seconds": round(elapsed, 3),
+                    }
+                )
+            )
+
+    async def _cut_out(self, job: Job) -> engine.Result:
+        try:
+            options = engine.parse_options(job.options)
+        except engine.OptionError as exc:
+            raise PermanentFailure("invalid_option", exc.message) from None
+        try:
+            _, version = self.library.version(job.file_id, job.source_version)
+        except NotFound:
+            raise PermanentFailure("file_deleted", "The file or its version was deleted before the job ran.") from None
+        data = await self.library.read(version)
+        background = None
+        if options.bg_image_url:
+            try:
+                background = await self.egress.fetch(options.bg_image_url, max_bytes=self.settings.max_upload_bytes)
+            except EgressBlocked as exc:
+                if exc.transient:
+                    raise
+                raise PermanentFailure("bg_image_url_unavailable", f"bg_image_url could not be fetched: {exc.message}") from None
+        try:
+            return await to_thread.run_sync(
+                lambda: engine.remove_background(
+                    data, options, segmenter=self.segmenter, bg_image=background, limits=self.limits
+                )
+            )
+        except engine.EngineError as exc:
+            raise PermanentFailure("image_rejected", exc.message) from None
+
+    async def _heartbeat(self, job: Job) -> None:
+        interval = self.settings.job_lease_seconds / 3
+        while True:
+            await asyncio.sleep(interval)
+            if not self.library.heartbeat(job, self.owner, self.settings.job_lease_seconds):
+                log.warning("job %s lost its lease", job.id)
+                return
