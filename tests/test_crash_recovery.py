@@ -1,0 +1,112 @@
+"""Nothing accepted is lost: a server killed with SIGKILL mid-run finishes every job after restart."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from service.db import Database
+from service.library import ExtensionRequest, Library, NewFile
+from service.blobs import BlobStore
+from service import engine
+
+from .conftest import ROOT, free_port, make_settings, photo_bytes, wait_for
+
+PHOTOS = ["coffee.png", "chelsea.png", "astronaut.png", "rocket.jpg"]
+
+
+def jobs(data_dir: Path) -> list[dict[str, object]]:
+    with sqlite3.connect(data_dir / "cutout.db") as conn:
+        conn.row_factory = sqlite3.Row
+        return [dict(r) for r in conn.execute("SELECT * FROM jobs")]
+
+
+def test_sigkill_with_jobs_queued_and_running(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("CUTOUT_")},
+        "CUTOUT_PORT": str(port),
+        "CUTOUT_DATA_DIR": str(data_dir),
+        "CUTOUT_IMAGEKIT_PRIVATE_KEY": "private_crash",
+        "CUTOUT_WORKERS": "2",
+        "CUTOUT_JOB_LEASE_SECONDS": "2",
+    }
+    url = f"http://127.0.0.1:{port}"
+
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen([sys.executable, "-m", "service"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def ready() -> bool:
+        try:
+            return httpx.get(f"{url}/readyz", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    server = start()
+    try:
+        wait_for(ready, timeout=60)
+        file_ids = []
+        for i in range(8):
+            name = PHOTOS[i % len(PHOTOS)]
+            response = httpx.post(
+                f"{url}/api/v1/files/upload",
+                auth=("private_crash", ""),
+                files={"file": (name, photo_bytes(name))},
+                data={"fileName": name, "extensions": json.dumps([{"name": "remove-bg"}])},
+                timeout=30,
+            )
+            assert response.status_code == 200, response.text
+            assert response.json()["extensionStatus"] == {"remove-bg": "pending"}
+            file_ids.append(response.json()["fileId"])
+        # Kill while at least one job is running and others are still queued.
+        wait_for(lambda: any(j["status"] == "running" for j in jobs(data_dir)), timeout=60, interval=0.005)
+        states = [j["status"] for j in jobs(data_dir)]
+        assert "queued" in states
+    finally:
+        server.send_signal(signal.SIGKILL)
+        server.wait(timeout=20)
+
+    server = start()
+    try:
+        wait_for(ready, timeout=60)
+        wait_for(lambda: all(j["status"] == "succeeded" for j in jobs(data_dir)), timeout=180)
+        for file_id in file_ids:
+            versions = httpx.get(f"{url}/v1/files/{file_id}/versions", auth=("private_crash", ""), timeout=10).json()
+            assert [v["versionInfo"]["name"] for v in versions] == ["Version 1", "Version 2"], file_id
+            assert versions[1]["hasAlpha"] is True
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_completion_is_fenced_on_the_lease_owner(tmp_path: Path) -> None:
+    """A worker whose lease expired and was re-claimed cannot add a second version."""
+    import asyncio
+
+    settings = make_settings(tmp_path)
+    library = Library(settings, Database(tmp_path / "cutout.db"), BlobStore(tmp_path / "blobs"))
+    new = NewFile(data=photo_bytes("coffee.png"), file_name="c.png")
+    file, [job] = asyncio.run(library.upload(new, [ExtensionRequest("remove-bg", {})]))
+
+    first = library.claim_job("worker-a", lease=-1)  # already expired: as if worker-a hung or died
+    assert first is not None and first.attempts == 1
+    second = library.claim_job("worker-b", lease=30)
+    assert second is not None and second.id == job.id and second.attempts == 2
+    assert library.claim_job("worker-c", lease=30) is None
+
+    result = engine.Result(data=photo_bytes("coffee.png"), mime="image/png", width=600, height=400, has_alpha=True, format="png")
+    sha = library.blobs.put(result.data)
+    assert library.complete_job(first, "worker-a", result, sha) is None
+    assert library.complete_job(second, "worker-b", result, sha) is not None
+    assert library.complete_job(second, "worker-b", result, sha) is None
+    _, versions = library.versions(file.id)
+    assert [v.number for v in versions] == [1, 2]
+    assert library.job_counts() == {"succeeded": 1}
