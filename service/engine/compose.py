@@ -1,7 +1,7 @@
 """From image + mask to the final picture: edges, geometry, shadow, background.
 
 Everything at full resolution is uint8 numpy or Pillow C code; the only
-float work happens on edge pixels and on a <= 512-pixel proxy of the image.
+float work happens on edge pixels and on a <= 256-pixel proxy of the image.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from .options import Length, Options
 # Alpha above this (of 255) counts as subject when measuring its box: the
 # model's faint noise far from the subject must not stretch a crop.
 SUBJECT_THRESHOLD = 25
-PROXY_SIDE = 512
+PROXY_SIDE = 256
 # u2netp's min-max stretch leaves the subject's plateau at 250-254 and the
 # background's at 1-5, never exactly 255 / 0; those levels are model noise, not
 # transparency, so they are snapped (2% of the range at either end).
@@ -76,23 +76,27 @@ def hard_edges(alpha: np.ndarray) -> np.ndarray:
     return np.asarray(binary.filter(ImageFilter.BoxBlur(1)))
 
 
-def _box_blur(values: np.ndarray, radius: int) -> np.ndarray:
-    """Separable mean filter over (h, w, c) float32 with edge clamping."""
+def _box_blurs(values: np.ndarray, radii: tuple[int, ...]) -> list[np.ndarray]:
+    """Separable mean filters of (h, w, c) float32 at several radii, edges clamped.
+
+    One padded running sum per axis serves every radius.
+    """
+    widest = max(radii)
+    results = [values] * len(radii)
     for axis in (0, 1):
-        padded = np.concatenate(
-            [
-                np.repeat(np.take(values, [0], axis=axis), radius + 1, axis=axis),
-                values,
-                np.repeat(np.take(values, [-1], axis=axis), radius, axis=axis),
-            ],
-            axis=axis,
-        )
-        summed = np.cumsum(padded, axis=axis, dtype=np.float32)
+        padding = [(0, 0)] * values.ndim
+        padding[axis] = (widest + 1, widest)
         length = values.shape[axis]
-        upper = np.take(summed, np.arange(2 * radius + 1, 2 * radius + 1 + length), axis=axis)
-        lower = np.take(summed, np.arange(0, length), axis=axis)
-        values = (upper - lower) * np.float32(1.0 / (2 * radius + 1))
-    return values
+        blurred = []
+        for index, radius in enumerate(radii):
+            summed = np.cumsum(np.pad(results[index], padding, mode="edge"), axis=axis, dtype=np.float32)
+            upper = [slice(None)] * values.ndim
+            lower = [slice(None)] * values.ndim
+            upper[axis] = slice(widest + 1 + radius, widest + 1 + radius + length)
+            lower[axis] = slice(widest - radius, widest - radius + length)
+            blurred.append((summed[tuple(upper)] - summed[tuple(lower)]) * np.float32(1.0 / (2 * radius + 1)))
+        results = blurred
+    return results
 
 
 def _local_means(image: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -108,8 +112,7 @@ def _local_means(image: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, np.n
     a = alpha[..., None]
     weights = np.concatenate([a**32, (1 - a) ** 32], axis=2)
     stacked = np.concatenate([image * weights[..., :1], image * weights[..., 1:], weights], axis=2)
-    near = _box_blur(stacked, max(2, round(side / 64)))
-    wide = _box_blur(stacked, max(8, round(side / 8)))
+    near, wide = _box_blurs(stacked, (max(2, round(side / 32)), max(8, round(side / 4))))
     mixed = near + np.float32(0.05) * wide
     eps = np.float32(1e-6)
     fg_weight, bg_weight = mixed[..., 6:7], mixed[..., 7:8]
@@ -121,7 +124,7 @@ def _local_means(image: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, np.n
 def decontaminate(rgba: np.ndarray) -> None:
     """Replace the colour of soft-edge pixels with an estimate of the pure foreground, in place.
 
-    The local means come from a proxy of at most 512 px (box-reduced in
+    The local means come from a proxy of at most 256 px (box-reduced in
     Pillow's C code), so their cost does not grow with the photo; only pixels
     with 0 < a < 1 are touched at full resolution, with the same blur-fusion
     step F = F~ + a (I - a F~ - (1 - a) B~).

