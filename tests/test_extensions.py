@@ -190,3 +190,32 @@ def test_readyz_and_metrics(make_server) -> None:  # type: ignore[no-untyped-def
     assert 'cutout_job_duration_seconds_count{outcome="succeeded"} 1.0' in text
     assert "cutout_model_duration_seconds_count 1.0" in text
     assert 'cutout_http_request_duration_seconds_count{method="POST",route="/api/v1/files/upload",status="200"} 1.0' in text
+
+
+def test_graceful_shutdown_hands_back_running_jobs(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from .conftest import make_settings, run_server
+
+    segmenter = BlockingSegmenter()
+    settings = make_settings(tmp_path / "data")
+    running = run_server(settings, segmenter)
+    server = next(running)
+    client = sdk(server)
+    uploaded = client.files.upload(file=scene(), file_name="s.png", extensions=[{"name": "remove-bg"}])
+    wait_for(lambda: [j["status"] for j in server.jobs()] == ["running"])
+    monkeypatch.setattr("service.jobs.SHUTDOWN_GRACE_SECONDS", 0.2)
+    try:
+        next(running, None)  # stop the server while the job is still inside the model
+    finally:
+        segmenter.release.set()
+    [job] = server.jobs()
+    assert job["status"] == "queued" and job["lease_owner"] is None and job["attempts"] == 0
+
+    restarted = run_server(settings, CornerSegmenter())
+    again = next(restarted)
+    try:
+        [job] = again.wait_jobs_done()
+        assert job["status"] == "succeeded"
+        assert sdk(again).files.get(uploaded.file_id).version_info.name == "Version 2"
+        assert [v.version_info.name for v in sdk(again).files.versions.list(uploaded.file_id)] == ["Version 1", "Version 2"]
+    finally:
+        next(restarted, None)
