@@ -304,55 +304,28 @@ class Database:
         self.conn.execute("DELETE FROM files WHERE id = ?", [file_id])
 
     def list_files(
-        self,
-        *,
-        folder: str | None,
-        search: Node | None,
-        sort: tuple[str, str],
-        limit: int,
-        skip: int,
+        self, *, folder: str | None, search: Node | None, sort: tuple[str, str], limit: int, skip: int
     ) -> list[File]:
-        where, params = ["f.removed_at IS NULL"], []
-        if folder is not None:
-            where.append("f.folder = ?")
-            params.append(folder)
-        if search is not None:
-            clause, clause_params = _compile(search, "f", "v")
-            where.append(clause)
-            params.extend(clause_params)
+        where, params = _listing_filter(["f.removed_at IS NULL"], folder, search, "v")
         column, direction = SORTS[sort[0]], sort[1]
-        sql = (
-            _FILE_SELECT
-            + f" WHERE {' AND '.join(where)} ORDER BY {column} {direction}, f.rowid {direction}"
-            + " LIMIT ? OFFSET ?"
-        )
+        sql = f"{_FILE_SELECT} WHERE {where} ORDER BY {column} {direction}, f.rowid {direction} LIMIT ? OFFSET ?"
         return [_file(row) for row in self._all(sql, [*params, limit, skip])]
 
     def list_old_versions(
         self, *, folder: str | None, search: Node | None, sort: tuple[str, str], limit: int, skip: int
     ) -> list[tuple[File, Version]]:
         """Non-current versions, each with the file it belongs to."""
-        where, params = ["f.removed_at IS NULL", "o.id != f.current_version"], []
-        if folder is not None:
-            where.append("f.folder = ?")
-            params.append(folder)
-        if search is not None:
-            clause, clause_params = _compile(search, "f", "o")
-            where.append(clause)
-            params.extend(clause_params)
-        column = SORTS[sort[0]].replace("v.", "o.")
+        base = ["f.removed_at IS NULL", "o.id != f.current_version"]
+        where, params = _listing_filter(base, folder, search, "o")
+        column, direction = SORTS[sort[0]].replace("v.", "o."), sort[1]
+        old = ", ".join(f"o.{c} AS o_{c}" for c in _VERSION_COLUMNS)
         sql = (
-            _FILE_SELECT.replace("FROM files f", "FROM versions o JOIN files f ON f.id = o.file_id")
-            + f" WHERE {' AND '.join(where)} ORDER BY {column} {sort[1]}, o.rowid LIMIT ? OFFSET ?"
+            _FILE_SELECT.replace("SELECT f.*,", f"SELECT f.*, {old},").replace(
+                "FROM files f", "FROM versions o JOIN files f ON f.id = o.file_id"
+            )
+            + f" WHERE {where} ORDER BY {column} {direction}, o.rowid {direction} LIMIT ? OFFSET ?"
         )
-        rows = self._all(sql.replace("SELECT f.*", "SELECT f.*, o.id AS o_id"), [*params, limit, skip])
-        result = []
-        for row in rows:
-            file = _file(row)
-            version = self.get_version(file.id, row["o_id"])
-            assert version is not None
-            result.append((file, version))
-        return result
+        return [(_file(row), _version(row, "o_")) for row in self._all(sql, [*params, limit, skip])]
 
     # versions ----------------------------------------------------------
 
@@ -503,6 +476,22 @@ class Jobs:
                FROM jobs WHERE status IN ('queued', 'running')"""
         ).fetchone()
         return row[0]
+
+
+_VERSION_COLUMNS = ("id", "number", "blob", "mime", "size", "width", "height", "has_alpha", "thumb_blob", "created_at")
+
+
+def _listing_filter(base: list[str], folder: str | None, search: Node | None, v: str) -> tuple[str, list[Any]]:
+    """The WHERE clause of a listing: `base`, the folder, and the compiled searchQuery."""
+    where, params = list(base), []
+    if folder is not None:
+        where.append("f.folder = ?")
+        params.append(folder)
+    if search is not None:
+        clause, clause_params = _compile(search, "f", v)
+        where.append(f"({clause})")
+        params.extend(clause_params)
+    return " AND ".join(where), params
 
 
 def _format_of(mime: str) -> str:

@@ -102,6 +102,9 @@ def test_versions_after_overwrite(client: ImageKit, server: RunningServer) -> No
     assert details.tags == ["one"]  # overwriteTags=false kept them
     versions = client.files.versions.list(first.file_id)
     assert [v.version_info.name for v in versions] == ["Version 1", "Version 2"]
+    old_listed = client.assets.list(type="file-version", search_query='width < 70 OR tags IN ["none"]')
+    assert [(v.file_id, v.version_info.name, v.width) for v in old_listed] == [(first.file_id, "Version 1", 64)]
+    assert client.assets.list(type="file-version", search_query="width > 70") == []
     assert versions[0].version_info.id == first.file_id
     old = client.files.versions.get(first.file_id, file_id=first.file_id)
     assert old.width == 64
