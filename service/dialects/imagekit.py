@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import functools
 import hashlib
 import hmac
@@ -283,8 +284,12 @@ def parse_extensions(request: Request, raw: object, webhook_url: object) -> list
     return result
 
 
-def extension_status(jobs: list[Job]) -> dict[str, str]:
-    return {job.extension: EXTENSION_STATUS[job.status] for job in jobs}
+def with_extension_status(request: Request, body: dict[str, Any], jobs: list[Job]) -> dict[str, Any]:
+    """Wake the runner for new jobs and report them; `extensionStatus` appears only when extensions were asked."""
+    if jobs:
+        services(request).runner.notify()
+        body["extensionStatus"] = {job.extension: EXTENSION_STATUS[job.status] for job in jobs}
+    return body
 
 
 async def file_bytes(request: Request, form: FormData) -> bytes:
@@ -444,12 +449,8 @@ async def _upload(request: Request, *, v2: bool) -> Response:
         data = await file_bytes(request, form)
     finally:
         await form.close()
-    file, jobs = await library(request).upload(NewFile(**{**new.__dict__, "data": data}), extensions)
-    body = upload_response(request, file, response_fields)
-    if jobs:
-        services(request).runner.notify()
-        body["extensionStatus"] = extension_status(jobs)
-    return JSONResponse(body)
+    file, jobs = await library(request).upload(dataclasses.replace(new, data=data), extensions)
+    return JSONResponse(with_extension_status(request, upload_response(request, file, response_fields), jobs))
 
 
 @endpoint
@@ -508,11 +509,7 @@ async def update_details(request: Request) -> Response:
             raise BadRequest('removeAITags must be an array of strings or "all".', field="removeAITags")
         changes["remove_ai_tags"] = value
     file, jobs = library(request).update(request.path_params["file_id"], FileChanges(**changes), extensions)
-    body = details(request, file)
-    if jobs:
-        services(request).runner.notify()
-        body["extensionStatus"] = extension_status(jobs)
-    return JSONResponse(body)
+    return JSONResponse(with_extension_status(request, details(request, file), jobs))
 
 
 @endpoint
