@@ -180,7 +180,7 @@ def inspect_image(data: bytes, limits: Limits) -> ImageInfo:
 def decode(data: bytes, limits: Limits) -> tuple[str, Image.Image]:
     """Bytes -> upright image in RGB, or RGBA when the source has transparency."""
     fmt, im = open_image(data, limits)
-    return fmt, upright(normalise_mode(load_pixels(im, fmt)))
+    return fmt, normalise_mode(upright(load_pixels(im, fmt)))
 
 
 def decode_for_model(data: bytes, limits: Limits, at_least: int) -> Image.Image | None:
@@ -193,7 +193,7 @@ def decode_for_model(data: bytes, limits: Limits, at_least: int) -> Image.Image 
     if fmt != "jpeg" or min(im.size) < 2 * at_least:
         return None
     im.draft("RGB", (at_least, at_least))
-    return upright(normalise_mode(load_pixels(im, fmt)))
+    return normalise_mode(upright(load_pixels(im, fmt)))
 
 
 def upright(im: Image.Image) -> Image.Image:
@@ -216,6 +216,8 @@ def normalise_mode(im: Image.Image) -> Image.Image:
 
 def _sixteen_bit_to_rgb(im: Image.Image) -> Image.Image:
     values = np.asarray(im.convert("I"), dtype=np.int64)
-    peak = 65535 if values.max(initial=0) > 255 else 255
+    # "I;16*" is 16-bit by definition; plain "I" says nothing of its range.
+    wide = im.mode.startswith("I;16") or values.max(initial=0) > 255
+    peak = 65535 if wide else 255
     grey = np.clip(values * 255 // peak, 0, 255).astype(np.uint8)
     return Image.fromarray(grey).convert("RGB")

@@ -106,7 +106,7 @@ def thumbnail(data: bytes, size: int = 256, limits: Limits | None = None) -> tup
     fmt, im = open_image(data, limits)
     if fmt == "jpeg":
         im.draft("RGB", (size, size))
-    image = upright(normalise_mode(load_pixels(im, fmt)))
+    image = normalise_mode(upright(load_pixels(im, fmt)))
     transparent = image.mode == "RGBA"
     image.thumbnail((size, size), Image.Resampling.LANCZOS, reducing_gap=2.0)
     out = io.BytesIO()

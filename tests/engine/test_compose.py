@@ -229,3 +229,19 @@ def test_jpg_with_a_transparent_result_is_refused_at_run_time(fake):
     with pytest.raises(OptionError) as caught:
         remove_background(encode(scene((64, 64), (16, 16, 48, 48))), parse_options({"format": "jpg"}, has_bg_image=True), segmenter=fake)
     assert caught.value.option == "format"
+
+
+def test_large_photos_are_segmented_on_a_reduced_view(fake):
+    picture = cut(scene((3000, 1500), (1000, 500, 2000, 1000)), fake)
+    assert fake.calls == [(1500, 750)]  # box-reduced 2x (short side stays >= 640) before the model
+    assert picture.size == (3000, 1500)
+    x0, y0, x1, y1 = opaque_box(alpha_of(picture))
+    assert abs(x0 - 1000) <= 2 and abs(y0 - 500) <= 2 and abs(x1 - 2000) <= 2 and abs(y1 - 1000) <= 2
+
+
+def test_large_jpegs_are_decoded_at_reduced_scale_for_the_model(fake):
+    data = encode(scene((2800, 1400), (700, 350, 2100, 1050)), "JPEG", quality=95)
+    picture = decode(remove_background(data, parse_options({}), segmenter=fake).data)
+    assert fake.calls == [(1400, 700)]  # JPEG DCT scaling by 1/2 keeps both sides >= 640
+    x0, y0, x1, y1 = opaque_box(alpha_of(picture))
+    assert abs(x0 - 700) <= 3 and abs(y0 - 350) <= 3 and abs(x1 - 2100) <= 3 and abs(y1 - 1050) <= 3
