@@ -251,16 +251,9 @@ class Database:
         row = self._one(_FILE_SELECT + " WHERE f.id = ? AND f.removed_at IS NULL", [file_id])
         return _file(row) if row else None
 
-    def get_file_by_uuid(self, uuid: str) -> File | None:
-        row = self._one(_FILE_SELECT + " WHERE f.uuid = ?", [uuid])
-        return _file(row) if row else None
-
     def get_file_by_path(self, path: str) -> File | None:
         row = self._one(_FILE_SELECT + " WHERE f.path = ? AND f.removed_at IS NULL", [path])
         return _file(row) if row else None
-
-    def count_files(self) -> int:
-        return self._one("SELECT count(*) FROM files")[0]  # type: ignore[index]
 
     def existing_file_ids(self, ids: Sequence[str]) -> set[str]:
         marks = ",".join("?" * len(ids))

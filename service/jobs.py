@@ -140,11 +140,8 @@ class Runner:
         try:
             result = await self._cut_out(job)
             sha = await to_thread.run_sync(self.library.blobs.put, result.data)
-            if self.library.complete_job(job, self.owner, result, sha) is None:
-                outcome = "lost_lease"
-                self.library.drop_blob_if_unused(sha)
-            else:
-                outcome = "succeeded"
+            completed = self.library.complete_job(job, self.owner, result, sha)
+            outcome = "succeeded" if completed is not None else "discarded"
         except PermanentFailure as exc:
             self.library.fail_job(job, self.owner, exc.reason, exc.message, retry_in=None)
         except asyncio.CancelledError:

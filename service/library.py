@@ -351,9 +351,6 @@ class Library:
             raise NotFound(NOT_FOUND, field="fileId")
         return file
 
-    def count(self) -> int:
-        return self.db.count_files()
-
     def list(self, query: ListQuery) -> list[File | Folder | tuple[File, Version]]:
         """Folders first (for 'folder' and 'all'), then files or old versions, paged by skip/limit."""
         items: list[File | Folder | tuple[File, Version]] = []
@@ -454,12 +451,12 @@ class Library:
                     has_alpha=result.has_alpha, created_at=now,
                 )  # fmt: skip
                 done = replace(job, status=JobStatus.SUCCEEDED, result_version=version.id)
-                if not self.db.jobs.finish(done, owner, now):
-                    return None
-                self.db.insert_version(version)
-                completed = replace(file, version=version, updated_at=now)
-                self.db.update_file(completed)
-        if completed is None:
+                completed = None
+                if self.db.jobs.finish(done, owner, now):
+                    self.db.insert_version(version)
+                    completed = replace(file, version=version, updated_at=now)
+                    self.db.update_file(completed)
+        if completed is None:  # file gone or lease lost: the result blob belongs to nobody
             self._drop_unused({sha})
         return completed
 
@@ -482,9 +479,6 @@ class Library:
 
     def next_job_due(self) -> float | None:
         return self.db.jobs.next_due()
-
-    def drop_blob_if_unused(self, sha: str) -> None:
-        self._drop_unused({sha})
 
     def delete(self, file_id: str) -> None:
         with self.db.transaction():
