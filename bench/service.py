@@ -47,6 +47,7 @@ import sys
 import tempfile
 import threading
 import time
+import typing
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -203,7 +204,23 @@ def stub_model() -> bytes:
 # ---- the service under test ---------------------------------------------------------
 
 
-class Server:
+class _Process:
+    """A server subprocess with a log file; subclasses start it in __enter__."""
+
+    proc: subprocess.Popen[bytes] | None
+    _log: typing.IO[bytes]
+
+    def __exit__(self, *exc: object) -> None:
+        stop(self.proc)
+        self._log.close()
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+
+class Server(_Process):
     """`python -m service` on 127.0.0.1 with its own data dir; a context manager."""
 
     def __init__(self, folder: Path, name: str, **env: str):
@@ -234,14 +251,6 @@ class Server:
         wait_ready(self.base + "/readyz", self.proc, self.log_path)
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        stop(self.proc)
-        self._log.close()
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
 
     def client(self, timeout: float = 60.0):
         import httpx
@@ -463,7 +472,7 @@ def phase_uploads(server: Server, plain: list[Image_], heavy: list[Image_], coun
     return {"idle": idle, "busy": busy, "min_depth": min(during), "fed": feeder.fed, "counts": done}
 
 
-class Peer:
+class Peer(_Process):
     """`rembg s --no-ui` (u2netp) from the peer venv on 127.0.0.1."""
 
     def __init__(self, folder: Path):
@@ -489,14 +498,6 @@ class Peer:
         wait_ready(self.base + "/api", self.proc, self.log_path)
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        stop(self.proc)
-        self._log.close()
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
 
     def remove(self, client, image: Image_) -> float:
         started = time.perf_counter()
