@@ -18,7 +18,8 @@ from starlette.routing import Route
 from . import engine
 from .blobs import BlobStore
 from .db import Database
-from .dialects import imagekit
+from .dialects import imagekit, native
+from .dispatcher import Dispatcher
 from .egress import Egress
 from .jobs import Runner
 from .keys import resolve_keys
@@ -27,6 +28,7 @@ from .metrics import Metrics
 from .middleware import RequestContext
 from .services import Services
 from .settings import Settings
+from .webhooks import Webhooks
 
 log = logging.getLogger("cutout")
 
@@ -78,20 +80,27 @@ def create_app(settings: Settings, *, segmenter: engine.Segmenter | None = None)
         data_dir.mkdir(parents=True, exist_ok=True)
         db = Database(data_dir / "cutout.db")
         egress = Egress(settings.egress_allow)
-        library = Library(settings, db, BlobStore(data_dir / "blobs"))
+        webhooks = Webhooks(settings, db, {"imagekit": imagekit.webhook_format(settings.base_url)})
+        library = Library(settings, db, BlobStore(data_dir / "blobs"), webhooks)
         model = segmenter or engine.U2NetSegmenter(settings.model_path or None, threads=settings.threads_per_job)
         runner = Runner(library, egress, settings, model, meter)
-        services = Services(settings=settings, library=library, egress=egress, metrics=meter, runner=runner)
-        meter.watch_queue(library.job_counts)
+        dispatcher = Dispatcher(webhooks, egress, settings, meter)
+        services = Services(
+            settings=settings, library=library, egress=egress, metrics=meter, runner=runner, webhooks=webhooks,
+            dispatcher=dispatcher,
+        )  # fmt: skip
+        meter.watch_queue(library.job_counts, webhooks.counts)
         app.state.services = services
         if isinstance(model, engine.U2NetSegmenter):
             await to_thread.run_sync(model.session)  # load once, before the first job
         services.model_ready = True
         runner.start()
+        dispatcher.start()
         try:
             yield
         finally:
             await runner.stop()
+            await dispatcher.stop()
             await egress.aclose()
             db.close()
 
@@ -100,6 +109,7 @@ def create_app(settings: Settings, *, segmenter: engine.Segmenter | None = None)
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         *imagekit.routes,
+        *native.routes,
     ]
     return Starlette(
         routes=routes,

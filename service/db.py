@@ -18,7 +18,7 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from .errors import BadRequest
-from .models import File, Folder, Job, JobStatus, Version
+from .models import Attempt, Delivery, DeliveryState, Endpoint, File, Folder, Job, JobStatus, Version
 from .search import BoolOp, Compare, Node
 
 migrations = Migrations("cutout")
@@ -109,6 +109,58 @@ def m002_jobs(db: sqlite_utils.Database) -> None:
         );
         CREATE INDEX jobs_ready ON jobs(status, run_after);
         CREATE INDEX jobs_file ON jobs(file_id);
+        """
+    )
+
+
+@migrations()
+def m003_webhooks(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE webhook_endpoints (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            url TEXT NOT NULL,
+            events TEXT NOT NULL DEFAULT '[]',
+            secret TEXT NOT NULL,
+            format TEXT NOT NULL,
+            description TEXT NOT NULL DEFAULT '',
+            active INTEGER NOT NULL DEFAULT 1,
+            signing_secret TEXT,
+            version TEXT NOT NULL DEFAULT '0.7',
+            disabled_reason TEXT,
+            failing_since REAL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE deliveries (
+            id TEXT PRIMARY KEY,
+            endpoint_id INTEGER,
+            event TEXT NOT NULL,
+            url TEXT NOT NULL,
+            body BLOB NOT NULL,
+            format TEXT NOT NULL,
+            file_id TEXT,
+            state TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at REAL NOT NULL,
+            last_status INTEGER,
+            last_error TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX deliveries_due ON deliveries(state, next_attempt_at);
+        CREATE INDEX deliveries_file ON deliveries(file_id);
+        CREATE INDEX deliveries_endpoint ON deliveries(endpoint_id);
+        CREATE TABLE delivery_attempts (
+            delivery_id TEXT NOT NULL REFERENCES deliveries(id) ON DELETE CASCADE,
+            number INTEGER NOT NULL,
+            at TEXT NOT NULL,
+            status_code INTEGER,
+            latency_ms INTEGER NOT NULL,
+            response TEXT NOT NULL,
+            error TEXT,
+            PRIMARY KEY (delivery_id, number)
+        );
         """
     )
 
@@ -220,6 +272,7 @@ class Database:
         self.db = sqlite_utils.Database(conn)
         migrations.apply(self.db)
         self.jobs = Jobs(conn)
+        self.webhooks = WebhookStore(conn)
 
     def close(self) -> None:
         self.conn.close()
@@ -469,6 +522,185 @@ class Jobs:
                FROM jobs WHERE status IN ('queued', 'running')"""
         ).fetchone()
         return row[0]
+
+
+class WebhookStore:
+    """Endpoints, the delivery outbox and its attempts; callers hold the write transaction for changes."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    # endpoints
+
+    def insert_endpoint(self, e: Endpoint) -> Endpoint:
+        row = self.conn.execute(
+            """INSERT INTO webhook_endpoints (url, events, secret, format, description, active, signing_secret,
+                   version, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?) RETURNING *""",
+            [
+                e.url, json.dumps(list(e.events)), e.secret, e.format, e.description, int(e.active),
+                e.signing_secret, e.version, e.created_at, e.updated_at,
+            ],
+        ).fetchone()  # fmt: skip
+        return _endpoint(row)
+
+    def update_endpoint(self, e: Endpoint) -> None:
+        self.conn.execute(
+            """UPDATE webhook_endpoints SET url = ?, events = ?, secret = ?, description = ?, active = ?,
+                   signing_secret = ?, version = ?, disabled_reason = ?, failing_since = ?, updated_at = ?
+               WHERE id = ?""",
+            [
+                e.url, json.dumps(list(e.events)), e.secret, e.description, int(e.active), e.signing_secret,
+                e.version, e.disabled_reason, e.failing_since, e.updated_at, e.id,
+            ],
+        )  # fmt: skip
+
+    def get_endpoint(self, endpoint_id: int) -> Endpoint | None:
+        row = self.conn.execute("SELECT * FROM webhook_endpoints WHERE id = ?", [endpoint_id]).fetchone()
+        return _endpoint(row) if row else None
+
+    def list_endpoints(self, format: str | None = None) -> list[Endpoint]:
+        rows = self.conn.execute(
+            "SELECT * FROM webhook_endpoints WHERE ? IS NULL OR format = ? ORDER BY id", [format, format]
+        )
+        return [_endpoint(r) for r in rows]
+
+    def delete_endpoint(self, endpoint_id: int) -> bool:
+        return self.conn.execute("DELETE FROM webhook_endpoints WHERE id = ?", [endpoint_id]).rowcount == 1
+
+    def delete_endpoints_by_url(self, url: str, format: str) -> int:
+        return self.conn.execute(
+            "DELETE FROM webhook_endpoints WHERE url = ? AND format = ?", [url, format]
+        ).rowcount
+
+    # deliveries
+
+    def insert_delivery(self, d: Delivery) -> None:
+        self.conn.execute(
+            """INSERT INTO deliveries (id, endpoint_id, event, url, body, format, file_id, state, attempts,
+                   next_attempt_at, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)""",
+            [
+                d.id, d.endpoint_id, d.event, d.url, d.body, d.format, d.file_id, d.state, d.attempts,
+                d.next_attempt_at, d.created_at, d.updated_at,
+            ],
+        )  # fmt: skip
+
+    def get_delivery(self, delivery_id: str) -> Delivery | None:
+        row = self.conn.execute("SELECT * FROM deliveries WHERE id = ?", [delivery_id]).fetchone()
+        return _delivery(row) if row else None
+
+    def due(self, now: float, limit: int, exclude: Sequence[str] = ()) -> list[Delivery]:
+        marks = ",".join("?" * len(exclude))
+        rows = self.conn.execute(
+            f"""SELECT * FROM deliveries WHERE state = 'pending' AND next_attempt_at <= ?
+                {f"AND id NOT IN ({marks})" if exclude else ""}
+                ORDER BY next_attempt_at, rowid LIMIT ?""",
+            [now, *exclude, limit],
+        )
+        return [_delivery(r) for r in rows]
+
+    def next_due(self) -> float | None:
+        return self.conn.execute(
+            "SELECT min(next_attempt_at) FROM deliveries WHERE state = 'pending'"
+        ).fetchone()[0]
+
+    def record_attempt(self, d: Delivery, attempt: Attempt) -> None:
+        """Store one attempt and the delivery's state after it."""
+        self.conn.execute(
+            """INSERT OR REPLACE INTO delivery_attempts (delivery_id, number, at, status_code, latency_ms,
+                   response, error) VALUES (?,?,?,?,?,?,?)""",
+            [d.id, attempt.number, attempt.at, attempt.status_code, attempt.latency_ms, attempt.response,
+             attempt.error],
+        )  # fmt: skip
+        self.update_delivery(d)
+
+    def update_delivery(self, d: Delivery) -> None:
+        self.conn.execute(
+            """UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?, last_status = ?,
+                   last_error = ?, updated_at = ? WHERE id = ?""",
+            [d.state, d.attempts, d.next_attempt_at, d.last_status, d.last_error, d.updated_at, d.id],
+        )
+
+    def fail_pending_of(self, endpoint_id: int, reason: str, now: str) -> int:
+        """Give up the endpoint's pending deliveries (it was disabled or deleted)."""
+        return self.conn.execute(
+            """UPDATE deliveries SET state = 'failed', last_error = ?, updated_at = ?
+               WHERE endpoint_id = ? AND state = 'pending'""",
+            [reason, now, endpoint_id],
+        ).rowcount
+
+    def attempts(self, delivery_id: str) -> list[Attempt]:
+        rows = self.conn.execute(
+            "SELECT * FROM delivery_attempts WHERE delivery_id = ? ORDER BY number", [delivery_id]
+        )
+        return [
+            Attempt(number=r["number"], at=r["at"], status_code=r["status_code"], latency_ms=r["latency_ms"],
+                    response=r["response"], error=r["error"])
+            for r in rows
+        ]  # fmt: skip
+
+    def list_deliveries(
+        self,
+        *,
+        state: str | None = None,
+        event: str | None = None,
+        file_id: str | None = None,
+        endpoint_id: int | None = None,
+        limit: int = 100,
+        skip: int = 0,
+    ) -> list[Delivery]:
+        where, params = ["1=1"], []
+        for column, value in (("state", state), ("event", event), ("file_id", file_id),
+                              ("endpoint_id", endpoint_id)):  # fmt: skip
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        rows = self.conn.execute(
+            f"SELECT * FROM deliveries WHERE {' AND '.join(where)} ORDER BY created_at DESC, rowid DESC "
+            "LIMIT ? OFFSET ?",
+            [*params, limit, skip],
+        )
+        return [_delivery(r) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        rows = self.conn.execute("SELECT state, count(*) AS n FROM deliveries GROUP BY state")
+        return {r["state"]: r["n"] for r in rows}
+
+
+def _endpoint(row: sqlite3.Row) -> Endpoint:
+    return Endpoint(
+        id=row["id"],
+        url=row["url"],
+        events=tuple(json.loads(row["events"])),
+        secret=row["secret"],
+        format=row["format"],
+        description=row["description"],
+        active=bool(row["active"]),
+        signing_secret=row["signing_secret"],
+        version=row["version"],
+        disabled_reason=row["disabled_reason"],
+        failing_since=row["failing_since"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _delivery(row: sqlite3.Row) -> Delivery:
+    return Delivery(
+        id=row["id"],
+        endpoint_id=row["endpoint_id"],
+        event=row["event"],
+        url=row["url"],
+        body=bytes(row["body"]),
+        format=row["format"],
+        file_id=row["file_id"],
+        state=DeliveryState(row["state"]),
+        attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at"],
+        last_status=row["last_status"],
+        last_error=row["last_error"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
 
 
 _VERSION_COLUMNS = ("id", "number", "blob", "mime", "size", "width", "height", "has_alpha", "thumb_blob", "created_at")

@@ -59,6 +59,15 @@ def is_public(ip: IPAddress) -> bool:
 
 
 @dataclass(frozen=True)
+class Reply:
+    """What a POST got back: the status, the headers, and the start of the body."""
+
+    status: int
+    headers: httpx.Headers
+    excerpt: bytes
+
+
+@dataclass(frozen=True)
 class Target:
     url: str
     host: str
@@ -188,3 +197,26 @@ class Egress:
             raise EgressBlocked(f"the download took longer than {self.timeout:.0f} s", transient=True) from None
         except httpx.HTTPError as exc:
             raise EgressBlocked(f"the download failed ({type(exc).__name__})", transient=True) from None
+
+    async def post(
+        self, url: str, *, body: bytes, headers: dict[str, str], timeout: float, max_excerpt: int = 2048
+    ) -> Reply:
+        """POST `body` once, never following a redirect; `timeout` covers resolving, sending and reading."""
+        try:
+            with anyio.fail_after(timeout):
+                target = await self.check(url)
+                request = self._pinned(target, "POST", body, headers)
+                response = await self.client.send(request, stream=True)
+                try:
+                    excerpt = b""
+                    async for chunk in response.aiter_bytes():
+                        excerpt += chunk
+                        if len(excerpt) >= max_excerpt:
+                            break
+                    return Reply(response.status_code, response.headers, excerpt[:max_excerpt])
+                finally:
+                    await response.aclose()
+        except TimeoutError:
+            raise EgressBlocked(f"no answer within {timeout:.0f} s", transient=True) from None
+        except httpx.HTTPError as exc:
+            raise EgressBlocked(f"the request failed ({type(exc).__name__})", transient=True) from None

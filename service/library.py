@@ -24,6 +24,7 @@ from .errors import BadRequest, Conflict, NotFound, PayloadTooLarge, TooManyRequ
 from .models import File, Folder, Job, JobStatus, Version, new_id, now_iso
 from .search import Node
 from .settings import Settings
+from .webhooks import Event, Webhooks
 
 MAX_TAGS = 100
 MAX_TAG_LENGTH = 128
@@ -203,10 +204,11 @@ class ListQuery:
 class Library:
     """Files, versions and folders, over one database and one blob store."""
 
-    def __init__(self, settings: Settings, db: Database, blobs: BlobStore):
+    def __init__(self, settings: Settings, db: Database, blobs: BlobStore, webhooks: Webhooks):
         self.settings = settings
         self.db = db
         self.blobs = blobs
+        self.webhooks = webhooks  # every change records its events here, inside its own transaction
         self.limits = engine.Limits(max_megapixels=settings.max_megapixels, max_side=settings.max_side)
 
     # -- uploads
@@ -261,6 +263,7 @@ class Library:
             self.db.ensure_folders(parent_folders(new.folder), now, new_id)
             if existing is not None:
                 file = self._add_upload_version(existing, new, info, sha, now)
+                self.webhooks.record(Event("file-version.created", file, version=file.version))
                 return file, self._enqueue(file, extensions, now)
             file_id = new_id()
             version = Version(
@@ -286,6 +289,7 @@ class Library:
                 updated_at=now,
             )
             self.db.insert_file(file)
+            self.webhooks.record(Event("file.created", file))
             return file, self._enqueue(file, extensions, now)
 
     def _add_upload_version(self, file: File, new: NewFile, info: engine.ImageInfo, sha: str, now: str) -> File:
@@ -398,6 +402,7 @@ class Library:
                 updated = replace(updated, is_published=changes.is_published)
             updated = replace(updated, updated_at=now_iso())
             self.db.update_file(updated)
+            self.webhooks.record(Event("file.updated", updated))
             return updated, self._enqueue(updated, extensions, updated.updated_at)
 
     # -- jobs
@@ -438,11 +443,10 @@ class Library:
         with self.db.transaction():
             file = self.db.get_file(job.file_id)
             if file is None:
-                self.db.jobs.finish(
-                    replace(job, status=JobStatus.FAILED, error_reason="file_deleted",
-                            error_message="The file was deleted before the extension finished."),
-                    owner, now,
-                )  # fmt: skip
+                failed = replace(job, status=JobStatus.FAILED, error_reason="file_deleted",
+                                 error_message="The file was deleted before the extension finished.")  # fmt: skip
+                if self.db.jobs.finish(failed, owner, now):
+                    self.webhooks.record(Event("extension.failed", None, file_id=job.file_id, job=failed))
                 completed = None
             else:
                 version = Version(
@@ -456,6 +460,8 @@ class Library:
                     self.db.insert_version(version)
                     completed = replace(file, version=version, updated_at=now)
                     self.db.update_file(completed)
+                    self.webhooks.record(Event("file-version.created", completed, version=version))
+                    self.webhooks.record(Event("extension.succeeded", completed, job=done))
         if completed is None:  # file gone or lease lost: the result blob belongs to nobody
             self._drop_unused({sha})
         return completed
@@ -468,7 +474,12 @@ class Library:
         else:
             updated = replace(job, status=JobStatus.FAILED, error_reason=reason, error_message=message)
         with self.db.transaction():
-            return updated if self.db.jobs.finish(updated, owner, now_iso()) else None
+            if not self.db.jobs.finish(updated, owner, now_iso()):
+                return None
+            if retry_in is None:
+                file = self.db.get_file(job.file_id)
+                self.webhooks.record(Event("extension.failed", file, file_id=job.file_id, job=updated))
+            return updated
 
     def release_jobs(self, owner: str) -> int:
         with self.db.transaction():
@@ -485,6 +496,7 @@ class Library:
             file = self.get(file_id)
             blobs = self.db.blobs_of(file.id)
             self.db.delete_file(file.id)
+            self.webhooks.record(Event("file.deleted", file))
         self._drop_unused(blobs)
 
     def delete_many(self, file_ids: list[str]) -> tuple[list[str], list[str]]:
@@ -494,9 +506,11 @@ class Library:
             found = self.db.existing_file_ids([i for i in wanted if _looks_like_id(i)])
             blobs: set[str] = set()
             for file_id in wanted:
-                if file_id in found:
+                file = self.db.get_file(file_id) if file_id in found else None
+                if file is not None:
                     blobs |= self.db.blobs_of(file_id)
                     self.db.delete_file(file_id)
+                    self.webhooks.record(Event("file.deleted", file))
         self._drop_unused(blobs)
         return [i for i in wanted if i in found], [i for i in wanted if i not in found]
 
@@ -519,6 +533,7 @@ class Library:
             if version.id == file.version.id:
                 raise BadRequest("You cannot delete current version of a file.", field="versionId")
             self.db.delete_version(version.id)
+            self.webhooks.record(Event("file-version.deleted", file, version=version))
         self._drop_unused({b for b in (version.blob, version.thumb_blob) if b})
 
     def restore_version(self, file_id: str, version_id: str) -> File:
@@ -526,6 +541,7 @@ class Library:
             file, version = self.version(file_id, version_id)
             restored = replace(file, version=version, updated_at=now_iso())
             self.db.update_file(restored)
+            self.webhooks.record(Event("file.updated", restored))
             return restored
 
     # -- bytes

@@ -8,17 +8,18 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from .models import JobStatus
+from .models import DeliveryState, JobStatus
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 JOB_BUCKETS = (0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64, 128)
 
 
 class _QueueCollector(Collector):
-    """Reads queue depth and jobs by state from the database at scrape time."""
+    """Reads queue depth, jobs by state and deliveries by state from the database at scrape time."""
 
-    def __init__(self, counts: Callable[[], dict[str, int]]):
+    def __init__(self, counts: Callable[[], dict[str, int]], deliveries: Callable[[], dict[str, int]]):
         self.counts = counts
+        self.deliveries = deliveries
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         counts = self.counts()
@@ -29,6 +30,13 @@ class _QueueCollector(Collector):
         for state in JobStatus:
             by_state.add_metric([state.value], counts.get(state, 0))
         yield by_state
+        deliveries = self.deliveries()
+        by_delivery_state = GaugeMetricFamily(
+            "cutout_webhook_deliveries", "Webhook deliveries by state", labels=["state"]
+        )
+        for delivery_state in DeliveryState:
+            by_delivery_state.add_metric([delivery_state.value], deliveries.get(delivery_state, 0))
+        yield by_delivery_state
 
 
 class Metrics:
@@ -49,9 +57,12 @@ class Metrics:
         self.jobs_finished = Counter(
             "cutout_jobs_finished", "Job runs by outcome", ["outcome"], registry=self.registry
         )
+        self.delivery_attempts = Counter(
+            "cutout_webhook_attempts", "Webhook delivery attempts by outcome", ["outcome"], registry=self.registry
+        )
 
-    def watch_queue(self, counts: Callable[[], dict[str, int]]) -> None:
-        self.registry.register(_QueueCollector(counts))
+    def watch_queue(self, jobs: Callable[[], dict[str, int]], deliveries: Callable[[], dict[str, int]]) -> None:
+        self.registry.register(_QueueCollector(jobs, deliveries))
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         self.http.labels(method, route, str(status)).observe(seconds)
@@ -59,6 +70,9 @@ class Metrics:
     def observe_job(self, outcome: str, seconds: float) -> None:
         self.job.labels(outcome).observe(seconds)
         self.jobs_finished.labels(outcome).inc()
+
+    def observe_delivery(self, outcome: str) -> None:
+        self.delivery_attempts.labels(outcome).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -106,3 +106,58 @@ class Job:
     error_message: str | None = None
     created_at: str = ""
     updated_at: str = ""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A registered webhook URL: the events it wants, its secret, and the wire format of its payloads."""
+
+    id: int
+    url: str
+    events: tuple[str, ...]  # event names in the endpoint's format; empty means every event
+    secret: str  # whsec_...: Standard Webhooks and x-ik-signature
+    format: str = "imagekit"  # imagekit | uploadcare
+    description: str = ""
+    active: bool = True
+    signing_secret: str | None = None  # Uploadcare's optional X-Uc-Signature secret
+    version: str = "0.7"  # Uploadcare's payload version
+    disabled_reason: str | None = None
+    failing_since: float | None = None  # unix time of the first failure since the last success
+    created_at: str = ""
+    updated_at: str = ""
+
+
+class DeliveryState(StrEnum):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Attempt:
+    number: int
+    at: str
+    status_code: int | None
+    latency_ms: int
+    response: str  # the first 2 KB of the response body
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One event to one URL; its body is fixed when the event happens, its signature at each attempt."""
+
+    id: str  # msg_...: the webhook-id, the same on every attempt
+    event: str
+    url: str
+    body: bytes
+    format: str
+    endpoint_id: int | None = None  # None: a per-request webhookUrl, signed with the service's secret
+    file_id: str | None = None
+    state: DeliveryState = DeliveryState.PENDING
+    attempts: int = 0
+    next_attempt_at: float = 0.0
+    last_status: int | None = None
+    last_error: str | None = None
+    created_at: str = ""
+    updated_at: str = ""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-
 from typing import TYPE_CHECKING
 
 from .egress import Egress
@@ -12,7 +11,9 @@ from .metrics import Metrics
 from .settings import Settings
 
 if TYPE_CHECKING:
+    from .dispatcher import Dispatcher
     from .jobs import Runner
+    from .webhooks import Webhooks
 
 
 @dataclass
@@ -22,4 +23,6 @@ class Services:
     egress: Egress
     metrics: Metrics
     runner: Runner
+    webhooks: Webhooks
+    dispatcher: Dispatcher
     model_ready: bool = False

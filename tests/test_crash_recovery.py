@@ -15,6 +15,8 @@ import httpx
 from service.db import Database
 from service.library import ExtensionRequest, Library, NewFile
 from service.blobs import BlobStore
+from service.dialects import imagekit
+from service.webhooks import Webhooks
 from service import engine
 
 from .conftest import ROOT, free_port, make_settings, photo_bytes, wait_for
@@ -92,7 +94,10 @@ def test_completion_is_fenced_on_the_lease_owner(tmp_path: Path) -> None:
     import asyncio
 
     settings = make_settings(tmp_path)
-    library = Library(settings, Database(tmp_path / "cutout.db"), BlobStore(tmp_path / "blobs"))
+    db = Database(tmp_path / "cutout.db")
+    webhooks = Webhooks(settings, db, {"imagekit": imagekit.webhook_format(settings.base_url)})
+    webhooks.create_endpoint("https://hooks.example.com/cutout", events=("extension.succeeded",))
+    library = Library(settings, db, BlobStore(tmp_path / "blobs"), webhooks)
     new = NewFile(data=photo_bytes("coffee.png"), file_name="c.png")
     file, [job] = asyncio.run(library.upload(new, [ExtensionRequest("remove-bg", {})]))
 
@@ -110,3 +115,4 @@ def test_completion_is_fenced_on_the_lease_owner(tmp_path: Path) -> None:
     _, versions = library.versions(file.id)
     assert [v.number for v in versions] == [1, 2]
     assert library.job_counts() == {"succeeded": 1}
+    assert [d.event for d in webhooks.deliveries()] == ["extension.succeeded"]  # one event, not one per run

@@ -36,9 +36,10 @@ from ..library import (
     clean_tags,
     parse_json_object,
 )
-from ..models import File, Folder, Job, JobStatus, Version
+from ..models import Endpoint, File, Folder, Job, JobStatus, Version
 from ..search import parse as parse_search
 from ..services import Services
+from ..webhooks import EVENT_KINDS, Event, WebhookFormat
 
 HELP = "For support, read the Cutout README or the API description at /openapi.json."
 NO_KEY = "Your request does not contain private API key."
@@ -118,26 +119,26 @@ def require_key(request: Request) -> None:
 # ---- shaping ------------------------------------------------------------------
 
 
-def media_endpoint(request: Request) -> str:
-    return services(request).settings.base_url + "/media"
+def base_url(request: Request) -> str:
+    return services(request).settings.base_url
 
 
-def file_url(request: Request, file: File, version: Version | None = None) -> str:
-    url = media_endpoint(request) + quote(file.path)
+def file_url(base: str, file: File, version: Version | None = None) -> str:
+    url = f"{base}/media{quote(file.path)}"
     if version is not None and version.id != file.version.id:
         url += f"?ik-obj-version={version.id}"
     return url
 
 
-def thumbnail_url(request: Request, file: File, version: Version | None = None) -> str:
-    url = f"{media_endpoint(request)}/tr:{THUMBNAIL}{quote(file.path)}"
+def thumbnail_url(base: str, file: File, version: Version | None = None) -> str:
+    url = f"{base}/media/tr:{THUMBNAIL}{quote(file.path)}"
     if version is not None and version.id != file.version.id:
         url += f"?ik-obj-version={version.id}"
     return url
 
 
-def details(request: Request, file: File, version: Version | None = None) -> dict[str, Any]:
-    """The FileDetails object of a file (its current version) or of one of its versions."""
+def details(base: str, file: File, version: Version | None = None) -> dict[str, Any]:
+    """The FileDetails object of a file (its current version) or of one of its versions; `base` is the public URL."""
     v = version or file.version
     body: dict[str, Any] = {
         "fileId": file.id,
@@ -150,8 +151,8 @@ def details(request: Request, file: File, version: Version | None = None) -> dic
         "isPrivateFile": file.is_private,
         "isPublished": file.is_published,
         "customCoordinates": file.custom_coordinates,
-        "url": file_url(request, file, v),
-        "thumbnail": thumbnail_url(request, file, v),
+        "url": file_url(base, file, v),
+        "thumbnail": thumbnail_url(base, file, v),
         "fileType": "image",
         "mime": v.mime,
         "width": v.width,
@@ -165,6 +166,37 @@ def details(request: Request, file: File, version: Version | None = None) -> dic
     if file.description is not None:
         body["description"] = file.description
     return body
+
+
+def webhook_format(base: str) -> WebhookFormat:
+    """ImageKit-style webhooks: the `{type, id, created_at, data}` envelope, and extension results."""
+
+    def extension_result(event: Event) -> dict[str, Any]:
+        job = event.job
+        assert job is not None
+        if event.kind == "extension.succeeded" and event.file is not None:
+            return {"service": job.extension, "status": "SUCCESS", "fileObject": details(base, event.file)}
+        return {
+            "service": job.extension,
+            "status": "FAILURE",
+            "fileId": event.file_id,
+            "error": {"reason": job.error_reason, "message": job.error_message},
+        }
+
+    def render(event: Event, name: str, endpoint: Endpoint) -> dict[str, Any]:
+        if event.kind.startswith("extension."):
+            data = extension_result(event)
+        else:
+            assert event.file is not None
+            data = details(base, event.file, event.version)
+        return {"type": name, "id": event.id, "created_at": event.at, "data": data}
+
+    return WebhookFormat(
+        name="imagekit",
+        events={kind: kind for kind in EVENT_KINDS if kind != "file.stored"},
+        render=render,
+        extension_result=extension_result,
+    )
 
 
 def folder_details(folder: Folder) -> dict[str, Any]:
@@ -184,8 +216,8 @@ def upload_response(request: Request, file: File, response_fields: set[str]) -> 
         "fileId": file.id,
         "name": file.name,
         "filePath": file.path,
-        "url": file_url(request, file),
-        "thumbnailUrl": thumbnail_url(request, file),
+        "url": file_url(base_url(request), file),
+        "thumbnailUrl": thumbnail_url(base_url(request), file),
         "width": file.version.width,
         "height": file.version.height,
         "size": file.version.size,
@@ -193,7 +225,7 @@ def upload_response(request: Request, file: File, response_fields: set[str]) -> 
         "versionInfo": {"id": file.version.id, "name": file.version.name},
         "AITags": file.ai_tags,
     }
-    full = details(request, file)
+    full = details(base_url(request), file)
     for name in response_fields & full.keys():
         body[name] = full[name]
     return body
@@ -467,7 +499,7 @@ async def upload_v2(request: Request) -> Response:
 async def get_details(request: Request) -> Response:
     require_key(request)
     file = library(request).get(request.path_params["file_id"])
-    return JSONResponse(details(request, file))
+    return JSONResponse(details(base_url(request), file))
 
 
 @endpoint
@@ -509,7 +541,7 @@ async def update_details(request: Request) -> Response:
             raise BadRequest('removeAITags must be an array of strings or "all".', field="removeAITags")
         changes["remove_ai_tags"] = value
     file, jobs = library(request).update(request.path_params["file_id"], FileChanges(**changes), extensions)
-    return JSONResponse(with_extension_status(request, details(request, file), jobs))
+    return JSONResponse(with_extension_status(request, details(base_url(request), file), jobs))
 
 
 @endpoint
@@ -548,8 +580,8 @@ def shape_listed(request: Request, item: File | Folder | tuple[File, Version]) -
     if isinstance(item, Folder):
         return folder_details(item)
     if isinstance(item, tuple):
-        return details(request, item[0], item[1])
-    return details(request, item)
+        return details(base_url(request), item[0], item[1])
+    return details(base_url(request), item)
 
 
 def int_param(raw: str | None, name: str, default: int, low: int, high: int) -> int:
@@ -593,14 +625,14 @@ async def bulk_delete(request: Request) -> Response:
 async def list_versions(request: Request) -> Response:
     require_key(request)
     file, versions = library(request).versions(request.path_params["file_id"])
-    return JSONResponse([details(request, file, v) for v in versions])
+    return JSONResponse([details(base_url(request), file, v) for v in versions])
 
 
 @endpoint
 async def get_version(request: Request) -> Response:
     require_key(request)
     file, version = library(request).version(request.path_params["file_id"], request.path_params["version_id"])
-    return JSONResponse(details(request, file, version))
+    return JSONResponse(details(base_url(request), file, version))
 
 
 @endpoint
@@ -614,7 +646,7 @@ async def delete_version(request: Request) -> Response:
 async def restore_version(request: Request) -> Response:
     require_key(request)
     file = library(request).restore_version(request.path_params["file_id"], request.path_params["version_id"])
-    return JSONResponse(details(request, file))
+    return JSONResponse(details(base_url(request), file))
 
 
 # ---- media ---------------------------------------------------------------------------

@@ -1,0 +1,187 @@
+"""The webhook dispatcher: sends due deliveries from the outbox, signs each attempt, schedules retries."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import random
+import time
+from collections.abc import Sequence
+
+from .egress import Egress, EgressBlocked
+from .metrics import Metrics
+from .models import Attempt, Delivery, Endpoint, now_iso
+from .settings import Settings
+from .signing import imagekit_signature, standard_headers, uploadcare_signature
+from .webhooks import Webhooks
+
+log = logging.getLogger("cutout.webhooks")
+
+ATTEMPT_TIMEOUT_SECONDS = 15.0
+DISABLE_AFTER_SECONDS = 5 * 24 * 3600  # an endpoint failing everything this long is turned off
+MAX_RETRY_AFTER_SECONDS = 24 * 3600
+CONCURRENCY = 8
+JITTER = 0.2
+IDLE_POLL_SECONDS = 5.0
+
+
+def retry_after_seconds(value: str | None, now: float) -> float | None:
+    """A Retry-After header (seconds or an HTTP date) as seconds from now, capped at a day."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        seconds = float(value)
+    else:
+        try:
+            seconds = email.utils.parsedate_to_datetime(value).timestamp() - now
+        except (TypeError, ValueError):
+            return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
+
+
+def plan_next(
+    *,
+    attempt: int,
+    status: int | None,
+    transient: bool,
+    retry_after: float | None,
+    schedule: Sequence[float],
+    failing_since: float | None,
+    now: float,
+    rng: random.Random | random.Random = random,  # type: ignore[assignment]
+) -> tuple[float | None, str | None]:
+    """After failed attempt number `attempt`: (when to try again or None to give up, reason to disable the endpoint).
+
+    `status` None means no HTTP answer; `transient` says whether that failure may pass.
+    """
+    if status == 410:
+        return None, "the endpoint answered 410 Gone"
+    if failing_since is not None and now - failing_since >= DISABLE_AFTER_SECONDS:
+        return None, "every delivery failed for 5 days"
+    if status is None and not transient:
+        return None, None
+    if attempt > len(schedule):
+        return None, None
+    delay = schedule[attempt - 1] * rng.uniform(1 - JITTER, 1 + JITTER)
+    if status in (429, 503) and retry_after is not None:
+        delay = retry_after
+    return now + delay, None
+
+
+def signed_headers(delivery: Delivery, secret: str, endpoint: Endpoint | None, now: float) -> dict[str, str]:
+    """The headers of one attempt: Standard Webhooks on every delivery, plus the dialect's own signature."""
+    headers = {"content-type": "application/json", "user-agent": "Cutout-Webhooks/1.0"}
+    headers.update(standard_headers(secret, delivery.id, int(now), delivery.body))
+    if delivery.format == "imagekit":
+        headers["x-ik-signature"] = imagekit_signature(secret, int(now * 1000), delivery.body)
+    elif delivery.format == "uploadcare" and endpoint is not None and endpoint.signing_secret:
+        headers["x-uc-signature"] = uploadcare_signature(endpoint.signing_secret, delivery.body)
+    return headers
+
+
+class Dispatcher:
+    """Sends up to CONCURRENCY deliveries at once; a crash leaves them pending, so they are sent after restart."""
+
+    def __init__(self, webhooks: Webhooks, egress: Egress, settings: Settings, metrics: Metrics):
+        self.webhooks = webhooks
+        self.egress = egress
+        self.schedule = settings.webhook_retry_schedule
+        self.metrics = metrics
+        self._wake = asyncio.Event()
+        self._inflight: dict[str, asyncio.Task[None]] = {}
+        self._task: asyncio.Task[None] | None = None
+        webhooks.listen(self.wake)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="cutout-dispatcher")
+
+    async def stop(self) -> None:
+        """Stop sending; attempts in flight are abandoned and stay pending (sent again after restart)."""
+        tasks = [t for t in (self._task, *self._inflight.values()) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _loop(self) -> None:
+        while True:
+            self._wake.clear()
+            free = CONCURRENCY - len(self._inflight)
+            if free > 0:
+                try:
+                    due = self.webhooks.due(free, set(self._inflight))
+                except Exception:
+                    log.exception("reading due deliveries failed")
+                    due = []
+                for delivery in due:
+                    task = asyncio.create_task(self._deliver(delivery))
+                    self._inflight[delivery.id] = task
+                    task.add_done_callback(lambda _t, key=delivery.id: self._done(key))
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self._sleep_seconds())
+            except TimeoutError:
+                pass
+
+    def _done(self, delivery_id: str) -> None:
+        self._inflight.pop(delivery_id, None)
+        self._wake.set()
+
+    def _sleep_seconds(self) -> float:
+        try:
+            due = self.webhooks.next_due()
+        except Exception:
+            return IDLE_POLL_SECONDS
+        if due is None:
+            return IDLE_POLL_SECONDS
+        return min(max(due - time.time(), 0.01), IDLE_POLL_SECONDS)
+
+    async def _deliver(self, delivery: Delivery) -> None:
+        try:
+            await self._attempt(delivery)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # one bad delivery must never stop the others
+            log.exception("delivery %s failed unexpectedly", delivery.id)
+
+    async def _attempt(self, delivery: Delivery) -> None:
+        secret, endpoint = self.webhooks.secret_for(delivery)
+        now = time.time()
+        started = time.perf_counter()
+        status: int | None = None
+        excerpt, error, transient, retry_after = "", None, True, None
+        if delivery.endpoint_id is not None and endpoint is None:
+            error, transient = "the endpoint was deleted", False
+        else:
+            try:
+                reply = await self.egress.post(
+                    delivery.url, body=delivery.body, headers=signed_headers(delivery, secret, endpoint, now),
+                    timeout=ATTEMPT_TIMEOUT_SECONDS,
+                )  # fmt: skip
+                status = reply.status
+                excerpt = reply.excerpt.decode("utf-8", "replace")
+                retry_after = retry_after_seconds(reply.headers.get("retry-after"), time.time())
+                if not 200 <= status < 300:
+                    error = f"the receiver answered HTTP {status}"
+            except EgressBlocked as exc:
+                error, transient = exc.message, exc.transient
+        latency_ms = int((time.perf_counter() - started) * 1000)
+        attempt = Attempt(
+            number=delivery.attempts + 1, at=now_iso(), status_code=status, latency_ms=latency_ms,
+            response=excerpt, error=error,
+        )  # fmt: skip
+        next_at, disable = (None, None)
+        if error is not None:
+            next_at, disable = plan_next(
+                attempt=attempt.number, status=status, transient=transient, retry_after=retry_after,
+                schedule=self.schedule, failing_since=endpoint.failing_since if endpoint else None, now=time.time(),
+            )  # fmt: skip
+        updated = self.webhooks.attempted(delivery, attempt, next_attempt_at=next_at, disable_reason=disable)
+        self.metrics.observe_delivery(updated.state.value if error is None or next_at is None else "retry")
+        log.info(
+            "webhook %s %s to %s: attempt %d, %s",
+            delivery.id, delivery.event, delivery.url, attempt.number, error or f"HTTP {status}",
+        )  # fmt: skip

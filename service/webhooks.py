@@ -1,0 +1,317 @@
+"""Webhook endpoints and the delivery outbox.
+
+The library reports every change as an `Event` inside the transaction that
+makes the change; `Webhooks.record` turns it into delivery rows (one per
+subscribed endpoint, plus the per-request `webhookUrl` of an extension) in
+that same transaction, so a change and its deliveries commit or vanish
+together. The dispatcher sends what is due. Each API dialect contributes a
+`WebhookFormat` that names and shapes its events; this module knows no wire
+format.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from .db import Database
+from .errors import BadRequest, NotFound
+from .models import Attempt, Delivery, DeliveryState, Endpoint, File, Job, Version, now_iso
+from .settings import Settings
+from .signing import new_secret
+
+# What the library reports; each format maps these to its own event names.
+EVENT_KINDS = (
+    "file.created",
+    "file.updated",
+    "file.deleted",
+    "file.stored",
+    "file-version.created",
+    "file-version.deleted",
+    "extension.succeeded",
+    "extension.failed",
+)
+MAX_EVENTS_PER_ENDPOINT = 32
+MAX_DESCRIPTION = 1024
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something that happened to a file, as the library saw it when it happened."""
+
+    kind: str
+    file: File | None  # None only when the file was deleted before an extension finished
+    file_id: str = ""  # defaults to file.id
+    version: Version | None = None  # file-version.*: the version created or deleted
+    job: Job | None = None  # extension.*: the finished job
+    initiator: dict[str, Any] | None = None  # who caused it, e.g. an add-on run (Uploadcare's `initiator`)
+    id: str = field(default_factory=lambda: "evt_" + secrets.token_hex(12))
+    at: str = field(default_factory=now_iso)
+
+    def __post_init__(self) -> None:
+        if not self.file_id and self.file is not None:
+            object.__setattr__(self, "file_id", self.file.id)
+
+
+@dataclass(frozen=True)
+class WebhookFormat:
+    """How one API dialect names and shapes its webhooks."""
+
+    name: str
+    events: dict[str, str]  # event kind -> this format's event name (kinds it lacks are not sent)
+    render: Callable[[Event, str, Endpoint], dict[str, Any]]  # (event, event name, endpoint) -> payload
+    # The payload POSTed to an extension's per-request webhookUrl; None when the format has none.
+    extension_result: Callable[[Event], dict[str, Any]] | None = None
+
+    @property
+    def event_names(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(self.events.values()))
+
+
+def body_of(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class Webhooks:
+    """Registered endpoints, the outbox of deliveries, and their log."""
+
+    def __init__(self, settings: Settings, db: Database, formats: dict[str, WebhookFormat]):
+        self.settings = settings
+        self.db = db
+        self.store = db.webhooks
+        self.formats = formats
+        self._listeners: list[Callable[[], None]] = []
+
+    def listen(self, callback: Callable[[], None]) -> None:
+        """Call `callback` whenever deliveries are added (the dispatcher's wake-up)."""
+        self._listeners.append(callback)
+
+    def _notify(self) -> None:
+        for callback in self._listeners:
+            callback()
+
+    # -- endpoints
+
+    def format(self, name: str) -> WebhookFormat:
+        if name not in self.formats:
+            raise BadRequest(f"format must be one of: {', '.join(self.formats)}.", field="format")
+        return self.formats[name]
+
+    def clean_events(self, format: str, events: object, field: str = "events") -> tuple[str, ...]:
+        known = self.format(format).event_names
+        if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
+            raise BadRequest(f"{field} must be a list of event names.", field=field)
+        if len(events) > MAX_EVENTS_PER_ENDPOINT:
+            raise BadRequest(f"{field} can hold at most {MAX_EVENTS_PER_ENDPOINT} names.", field=field)
+        for name in events:
+            if name not in known and name != "*":
+                raise BadRequest(
+                    f"{field} holds an unknown event {name[:64]!r}; known: {', '.join(known)}.", field=field
+                )
+        return () if "*" in events else tuple(dict.fromkeys(events))
+
+    def create_endpoint(
+        self,
+        url: str,
+        *,
+        format: str = "imagekit",
+        events: tuple[str, ...] = (),
+        description: str = "",
+        active: bool = True,
+        signing_secret: str | None = None,
+        version: str = "0.7",
+    ) -> Endpoint:
+        self.format(format)
+        if len(description) > MAX_DESCRIPTION:
+            raise BadRequest(f"description is longer than {MAX_DESCRIPTION} characters.", field="description")
+        now = now_iso()
+        endpoint = Endpoint(
+            id=0, url=url, events=events, secret=new_secret(), format=format, description=description,
+            active=active, signing_secret=signing_secret, version=version, created_at=now, updated_at=now,
+        )  # fmt: skip
+        with self.db.transaction():
+            return self.store.insert_endpoint(endpoint)
+
+    def endpoints(self, format: str | None = None) -> list[Endpoint]:
+        return self.store.list_endpoints(format)
+
+    def endpoint(self, endpoint_id: int, format: str | None = None) -> Endpoint:
+        endpoint = self.store.get_endpoint(endpoint_id)
+        if endpoint is None or (format is not None and endpoint.format != format):
+            raise NotFound("The webhook endpoint does not exist.", field="id")
+        return endpoint
+
+    def update_endpoint(self, endpoint_id: int, format: str | None = None, **changes: Any) -> Endpoint:
+        """Change url / events / description / active / signing_secret / version; re-enabling clears the reason."""
+        if len(changes.get("description") or "") > MAX_DESCRIPTION:
+            raise BadRequest(f"description is longer than {MAX_DESCRIPTION} characters.", field="description")
+        with self.db.transaction():
+            endpoint = self.endpoint(endpoint_id, format)
+            updated = replace(endpoint, **changes, updated_at=now_iso())
+            if changes.get("active") is True:
+                updated = replace(updated, disabled_reason=None, failing_since=None)
+            self.store.update_endpoint(updated)
+            if not updated.active:
+                self.store.fail_pending_of(endpoint.id, "the endpoint was disabled", updated.updated_at)
+            return updated
+
+    def rotate_secret(self, endpoint_id: int) -> Endpoint:
+        """A new secret, used from the next attempt on (pending deliveries are signed with it)."""
+        with self.db.transaction():
+            endpoint = replace(self.endpoint(endpoint_id), secret=new_secret(), updated_at=now_iso())
+            self.store.update_endpoint(endpoint)
+            return endpoint
+
+    def delete_endpoint(self, endpoint_id: int, format: str | None = None) -> None:
+        with self.db.transaction():
+            endpoint = self.endpoint(endpoint_id, format)
+            self.store.fail_pending_of(endpoint.id, "the endpoint was deleted", now_iso())
+            self.store.delete_endpoint(endpoint.id)
+
+    def delete_endpoints_by_url(self, url: str, format: str) -> int:
+        with self.db.transaction():
+            for endpoint in self.store.list_endpoints(format):
+                if endpoint.url == url:
+                    self.store.fail_pending_of(endpoint.id, "the endpoint was deleted", now_iso())
+            return self.store.delete_endpoints_by_url(url, format)
+
+    # -- the outbox
+
+    def record(self, event: Event) -> None:
+        """Write the deliveries `event` causes. The caller holds the transaction that made the change."""
+        assert event.kind in EVENT_KINDS, event.kind
+        now, due = now_iso(), time.time()
+        added = False
+        for endpoint in self.store.list_endpoints():
+            fmt = self.formats.get(endpoint.format)
+            name = fmt.events.get(event.kind) if fmt else None
+            if fmt is None or name is None or not endpoint.active:
+                continue
+            if endpoint.events and name not in endpoint.events:
+                continue
+            self.store.insert_delivery(
+                Delivery(
+                    id=_message_id(), event=name, url=endpoint.url, body=body_of(fmt.render(event, name, endpoint)),
+                    format=fmt.name, endpoint_id=endpoint.id, file_id=event.file_id, next_attempt_at=due,
+                    created_at=now, updated_at=now,
+                )  # fmt: skip
+            )
+            added = True
+        job = event.job
+        if job is not None and job.webhook_url and event.kind in ("extension.succeeded", "extension.failed"):
+            fmt = self.formats.get(job.dialect)
+            if fmt is not None and fmt.extension_result is not None:
+                self.store.insert_delivery(
+                    Delivery(
+                        id=_message_id(), event=event.kind, url=job.webhook_url,
+                        body=body_of(fmt.extension_result(event)), format=fmt.name, file_id=event.file_id,
+                        next_attempt_at=due, created_at=now, updated_at=now,
+                    )  # fmt: skip
+                )
+                added = True
+        if added:
+            self._notify()
+
+    # -- the dispatcher's side
+
+    def due(self, limit: int, exclude: set[str]) -> list[Delivery]:
+        return self.store.due(time.time(), limit, sorted(exclude))
+
+    def next_due(self) -> float | None:
+        return self.store.next_due()
+
+    def secret_for(self, delivery: Delivery) -> tuple[str, Endpoint | None]:
+        """The secret that signs `delivery` now, and its endpoint (None for a per-request webhookUrl)."""
+        if delivery.endpoint_id is None:
+            return self.settings.webhook_secret, None
+        endpoint = self.store.get_endpoint(delivery.endpoint_id)
+        return (endpoint.secret if endpoint else ""), endpoint
+
+    def attempted(
+        self,
+        delivery: Delivery,
+        attempt: Attempt,
+        *,
+        next_attempt_at: float | None,
+        disable_reason: str | None = None,
+    ) -> Delivery:
+        """Record an attempt. Success when the status is 2xx; else retry at `next_attempt_at` or give up.
+
+        `disable_reason` turns the endpoint off (410 Gone, or failing everything for days).
+        """
+        succeeded = attempt.status_code is not None and 200 <= attempt.status_code < 300
+        if succeeded:
+            state = DeliveryState.SUCCEEDED
+        elif next_attempt_at is not None and disable_reason is None:
+            state = DeliveryState.PENDING
+        else:
+            state = DeliveryState.FAILED
+        updated = replace(
+            delivery, state=state, attempts=attempt.number, last_status=attempt.status_code,
+            last_error=attempt.error, next_attempt_at=next_attempt_at or delivery.next_attempt_at,
+            updated_at=attempt.at,
+        )  # fmt: skip
+        with self.db.transaction():
+            current = self.store.get_delivery(delivery.id)
+            if current is None or current.state != DeliveryState.PENDING:
+                return current or updated  # deleted or given up meanwhile
+            self.store.record_attempt(updated, attempt)
+            endpoint = self.store.get_endpoint(delivery.endpoint_id) if delivery.endpoint_id else None
+            if endpoint is not None:
+                self._track_health(endpoint, succeeded, disable_reason, attempt.at)
+        return updated
+
+    def _track_health(self, endpoint: Endpoint, succeeded: bool, disable_reason: str | None, now: str) -> None:
+        if succeeded:
+            if endpoint.failing_since is not None:
+                self.store.update_endpoint(replace(endpoint, failing_since=None, updated_at=now))
+            return
+        if disable_reason is not None:
+            self.store.update_endpoint(
+                replace(endpoint, active=False, disabled_reason=disable_reason, updated_at=now)
+            )
+            self.store.fail_pending_of(endpoint.id, f"the endpoint was disabled: {disable_reason}", now)
+        elif endpoint.failing_since is None:
+            self.store.update_endpoint(replace(endpoint, failing_since=time.time(), updated_at=now))
+
+    # -- the log
+
+    def deliveries(self, **filters: Any) -> list[Delivery]:
+        return self.store.list_deliveries(**filters)
+
+    def delivery(self, delivery_id: str) -> tuple[Delivery, list[Attempt]]:
+        delivery = self.store.get_delivery(delivery_id) if len(delivery_id) <= 64 else None
+        if delivery is None:
+            raise NotFound("The delivery does not exist.", field="id")
+        return delivery, self.attempts(delivery.id)
+
+    def attempts(self, delivery_id: str) -> list[Attempt]:
+        return self.store.attempts(delivery_id)
+
+    def redeliver(self, delivery_id: str) -> Delivery:
+        """Send a delivery again now, with the same webhook-id and body (attempt numbers continue)."""
+        with self.db.transaction():
+            delivery, _ = self.delivery(delivery_id)
+            if delivery.endpoint_id is not None:
+                endpoint = self.store.get_endpoint(delivery.endpoint_id)
+                if endpoint is None or not endpoint.active:
+                    raise BadRequest(
+                        "The delivery's endpoint is deleted or disabled; enable it before redelivering.", field="id"
+                    )
+            updated = replace(
+                delivery, state=DeliveryState.PENDING, next_attempt_at=time.time(), updated_at=now_iso()
+            )
+            self.store.update_delivery(updated)
+        self._notify()
+        return updated
+
+    def counts(self) -> dict[str, int]:
+        return self.store.counts()
+
+
+def _message_id() -> str:
+    return "msg_" + secrets.token_hex(12)
