@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import io
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,6 +23,8 @@ from PIL import Image
 from service.app import create_app
 from service.engine import Segmenter, U2NetSegmenter
 from service.settings import Settings
+
+from .receiver import Receiver
 
 ROOT = Path(__file__).resolve().parent.parent
 PHOTOS = ROOT / "fixtures" / "photos"
@@ -178,3 +184,53 @@ def image_bytes(size: tuple[int, int] = (64, 48), fmt: str = "PNG", mode: str = 
     out = io.BytesIO()
     Image.new(mode, size, color).save(out, fmt)  # type: ignore[arg-type]
     return out.getvalue()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A real webhook receiver on 127.0.0.1 (servers reach it with egress_allow=("127.0.0.0/8",))."""
+    hooks = Receiver()
+    yield hooks
+    hooks.close()
+
+
+class ServiceProcess:
+    """A real `python -m service` process on a data dir, to be killed and restarted."""
+
+    def __init__(self, data_dir: Path, **env: str):
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.auth = ("private_process_key", "")
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("CUTOUT_")},
+            "CUTOUT_PORT": str(self.port),
+            "CUTOUT_DATA_DIR": str(data_dir),
+            "CUTOUT_IMAGEKIT_PRIVATE_KEY": self.auth[0],
+            **env,
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def _ready(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    def start(self) -> ServiceProcess:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "service"], cwd=ROOT, env=self.env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        wait_for(self._ready, timeout=60)
+        return self
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=20)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)

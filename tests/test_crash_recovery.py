@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -19,7 +15,7 @@ from service.dialects import imagekit
 from service.webhooks import Webhooks
 from service import engine
 
-from .conftest import ROOT, free_port, make_settings, photo_bytes, wait_for
+from .conftest import ServiceProcess, make_settings, photo_bytes, wait_for
 
 PHOTOS = ["coffee.png", "chelsea.png", "astronaut.png", "rocket.jpg"]
 
@@ -32,35 +28,15 @@ def jobs(data_dir: Path) -> list[dict[str, object]]:
 
 def test_sigkill_with_jobs_queued_and_running(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("CUTOUT_")},
-        "CUTOUT_PORT": str(port),
-        "CUTOUT_DATA_DIR": str(data_dir),
-        "CUTOUT_IMAGEKIT_PRIVATE_KEY": "private_crash",
-        "CUTOUT_WORKERS": "2",
-        "CUTOUT_JOB_LEASE_SECONDS": "2",
-    }
-    url = f"http://127.0.0.1:{port}"
-
-    def start() -> subprocess.Popen[bytes]:
-        return subprocess.Popen([sys.executable, "-m", "service"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def ready() -> bool:
-        try:
-            return httpx.get(f"{url}/readyz", timeout=1).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    server = start()
+    service = ServiceProcess(data_dir, CUTOUT_WORKERS="2", CUTOUT_JOB_LEASE_SECONDS="2")
+    service.start()
     try:
-        wait_for(ready, timeout=60)
         file_ids = []
         for i in range(8):
             name = PHOTOS[i % len(PHOTOS)]
             response = httpx.post(
-                f"{url}/api/v1/files/upload",
-                auth=("private_crash", ""),
+                f"{service.url}/api/v1/files/upload",
+                auth=service.auth,
                 files={"file": (name, photo_bytes(name))},
                 data={"fileName": name, "extensions": json.dumps([{"name": "remove-bg"}])},
                 timeout=30,
@@ -73,20 +49,17 @@ def test_sigkill_with_jobs_queued_and_running(tmp_path: Path) -> None:
         states = [j["status"] for j in jobs(data_dir)]
         assert "queued" in states
     finally:
-        server.send_signal(signal.SIGKILL)
-        server.wait(timeout=20)
+        service.kill()
 
-    server = start()
+    service.start()
     try:
-        wait_for(ready, timeout=60)
         wait_for(lambda: all(j["status"] == "succeeded" for j in jobs(data_dir)), timeout=180)
         for file_id in file_ids:
-            versions = httpx.get(f"{url}/v1/files/{file_id}/versions", auth=("private_crash", ""), timeout=10).json()
+            versions = httpx.get(f"{service.url}/v1/files/{file_id}/versions", auth=service.auth, timeout=10).json()
             assert [v["versionInfo"]["name"] for v in versions] == ["Version 1", "Version 2"], file_id
             assert versions[1]["hasAlpha"] is True
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        service.stop()
 
 
 def test_completion_is_fenced_on_the_lease_owner(tmp_path: Path) -> None:
