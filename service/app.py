@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from . import engine
+from . import engine, openapi
 from .blobs import BlobStore
 from .db import Database
 from .dialects import imagekit, native
@@ -104,7 +104,13 @@ def create_app(settings: Settings, *, segmenter: engine.Segmenter | None = None)
             await egress.aclose()
             db.close()
 
+    description = openapi.build()
+
+    async def openapi_json(request: Request) -> Response:
+        return JSONResponse(description)
+
     routes = [
+        Route("/openapi.json", openapi_json, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),

@@ -11,9 +11,11 @@ import numpy as np
 import pytest
 from imagekitio import ImageKit
 from PIL import Image
+from standardwebhooks import Webhook
 
 from service.engine import U2NetSegmenter
 
+from .receiver import Receiver
 from .conftest import CornerSegmenter, RunningServer, image_bytes, photo_bytes, wait_for
 
 
@@ -29,12 +31,13 @@ def wait_for_version(client: ImageKit, file_id: str, name: str, timeout: float =
     return wait_for(lambda: (d := client.files.get(file_id)).version_info.name == name and d, timeout=timeout)
 
 
-def test_upload_with_remove_bg_real_model(make_server, real_model: U2NetSegmenter) -> None:  # type: ignore[no-untyped-def]
-    server = make_server(segmenter=real_model)
+def test_upload_with_remove_bg_real_model(make_server, real_model: U2NetSegmenter, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]
+    server = make_server(segmenter=real_model, egress_allow=("127.0.0.0/8",))
     client = sdk(server)
     started = time.monotonic()
     uploaded = client.files.upload(
-        file=photo_bytes("coffee.png"), file_name="coffee.png", extensions=[{"name": "remove-bg"}]
+        file=photo_bytes("coffee.png"), file_name="coffee.png", extensions=[{"name": "remove-bg"}],
+        webhook_url=f"{receiver.url}/cutout",
     )
     assert time.monotonic() - started < 5  # answered before the model ran
     assert uploaded.extension_status.remove_bg == "pending"
@@ -51,6 +54,13 @@ def test_upload_with_remove_bg_real_model(make_server, real_model: U2NetSegmente
     original = client.files.versions.get(uploaded.file_id, file_id=uploaded.file_id)
     assert original.has_alpha is False and original.mime == "image/png"
     assert [j["status"] for j in server.jobs()] == ["succeeded"]
+
+    # The per-request webhook announces the new version, signed with the service's secret.
+    [hit] = wait_for(lambda: receiver.on("/cutout"))  # type: ignore[misc]
+    payload = Webhook(server.settings.webhook_secret).verify(hit.body, hit.headers)
+    assert payload["service"] == "remove-bg" and payload["status"] == "SUCCESS"
+    assert payload["fileObject"]["versionInfo"] == {"id": details.version_info.id, "name": "Version 2"}
+    assert payload["fileObject"]["hasAlpha"] is True and payload["fileObject"]["url"] == details.url
 
 
 def test_patch_with_remove_bg_real_model(make_server, real_model: U2NetSegmenter) -> None:  # type: ignore[no-untyped-def]
@@ -176,11 +186,14 @@ def test_full_queue_answers_429_and_stores_nothing(make_server) -> None:  # type
     assert all(j["status"] == "succeeded" for j in server.wait_jobs_done())
 
 
-def test_readyz_and_metrics(make_server) -> None:  # type: ignore[no-untyped-def]
-    server = make_server()
+def test_readyz_and_metrics(make_server, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]
+    server = make_server(egress_allow=("127.0.0.0/8",))
     client = sdk(server)
-    client.files.upload(file=scene(), file_name="s.png", extensions=[{"name": "remove-bg"}])
+    client.files.upload(
+        file=scene(), file_name="s.png", extensions=[{"name": "remove-bg"}], webhook_url=f"{receiver.url}/done"
+    )
     server.wait_jobs_done()
+    wait_for(lambda: receiver.on("/done"))
     with server.http() as http:
         ready = http.get("/readyz")
         assert ready.status_code == 200 and ready.json()["checks"] == {"model": True, "database": True}
@@ -189,6 +202,7 @@ def test_readyz_and_metrics(make_server) -> None:  # type: ignore[no-untyped-def
     assert "cutout_queue_depth 0.0" in text
     assert 'cutout_job_duration_seconds_count{outcome="succeeded"} 1.0' in text
     assert "cutout_model_duration_seconds_count 1.0" in text
+    assert wait_for(lambda: 'cutout_webhook_deliveries{state="succeeded"} 1.0' in httpx.get(f"{server.url}/metrics").text)
     assert 'cutout_http_request_duration_seconds_count{method="POST",route="/api/v1/files/upload",status="200"} 1.0' in text
 
 

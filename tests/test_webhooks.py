@@ -388,3 +388,13 @@ def test_pending_deliveries_survive_a_crash(tmp_path, receiver: Receiver) -> Non
         assert logged["event"] == "file.created" and logged["id"] == first.headers["webhook-id"]
     finally:
         service.stop()
+
+
+def test_openapi_describes_the_webhook_api(server: RunningServer) -> None:
+    document = httpx.get(f"{server.url}/openapi.json").json()
+    assert document["openapi"].startswith("3.1")
+    paths = document["paths"]
+    for path in ["/v1/webhooks/endpoints", "/v1/webhooks/endpoints/{id}", "/v1/webhooks/endpoints/{id}/rotate-secret",
+                 "/v1/webhooks/deliveries", "/v1/webhooks/deliveries/{id}/redeliver", "/api/v1/files/upload"]:  # fmt: skip
+        assert path in paths, path
+    assert set(paths["/v1/webhooks/endpoints/{id}"]) == {"get", "patch", "delete"}

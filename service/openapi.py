@@ -1,0 +1,329 @@
+"""The OpenAPI 3.1 description served at /openapi.json: every route of every dialect."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .webhooks import EVENT_KINDS
+
+Schema = dict[str, Any]
+
+IK_ERROR: Schema = {
+    "type": "object",
+    "required": ["message"],
+    "properties": {"message": {"type": "string"}, "help": {"type": "string"}},
+}
+OBJECT: Schema = {"type": "object"}
+FILE_DETAILS: Schema = {
+    "type": "object",
+    "required": ["fileId", "name", "filePath", "url", "versionInfo", "fileType", "mime", "size"],
+    "properties": {
+        "fileId": {"type": "string"},
+        "type": {"type": "string", "enum": ["file", "file-version"]},
+        "name": {"type": "string"},
+        "filePath": {"type": "string"},
+        "tags": {"type": ["array", "null"], "items": {"type": "string"}},
+        "AITags": {"type": ["array", "null"]},
+        "versionInfo": {
+            "type": "object",
+            "properties": {"id": {"type": "string"}, "name": {"type": "string"}},
+        },
+        "isPrivateFile": {"type": "boolean"},
+        "isPublished": {"type": "boolean"},
+        "customCoordinates": {"type": ["string", "null"]},
+        "url": {"type": "string"},
+        "thumbnail": {"type": "string"},
+        "fileType": {"type": "string"},
+        "mime": {"type": "string"},
+        "width": {"type": "integer"},
+        "height": {"type": "integer"},
+        "size": {"type": "integer"},
+        "hasAlpha": {"type": "boolean"},
+        "customMetadata": {"type": "object"},
+        "description": {"type": "string"},
+        "createdAt": {"type": "string"},
+        "updatedAt": {"type": "string"},
+    },
+}
+EXTENSIONS: Schema = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["name"],
+        "properties": {"name": {"type": "string", "enum": ["remove-bg"]}, "options": {"type": "object"}},
+    },
+}
+UPLOAD_FORM: Schema = {
+    "type": "object",
+    "required": ["file", "fileName"],
+    "properties": {
+        "file": {"type": "string", "format": "binary", "description": "a file part, an http(s) URL, or base64"},
+        "fileName": {"type": "string"},
+        "useUniqueFileName": {"type": "string", "enum": ["true", "false"]},
+        "tags": {"type": "string", "description": "comma-separated"},
+        "folder": {"type": "string"},
+        "isPrivateFile": {"type": "string", "enum": ["true", "false"]},
+        "isPublished": {"type": "string", "enum": ["true", "false"]},
+        "customCoordinates": {"type": "string"},
+        "customMetadata": {"type": "string", "description": "a JSON object"},
+        "responseFields": {"type": "string"},
+        "extensions": {"type": "string", "description": "a JSON array of extensions"},
+        "webhookUrl": {"type": "string"},
+        "overwriteFile": {"type": "string", "enum": ["true", "false"]},
+        "overwriteTags": {"type": "string", "enum": ["true", "false"]},
+        "overwriteCustomMetadata": {"type": "string", "enum": ["true", "false"]},
+        "overwriteAITags": {"type": "string", "enum": ["true", "false"]},
+        "description": {"type": "string"},
+        "publicKey": {"type": "string"},
+        "signature": {"type": "string"},
+        "expire": {"type": "string"},
+        "token": {"type": "string"},
+    },
+}
+ENDPOINT: Schema = {
+    "type": "object",
+    "required": ["id", "url", "events", "active", "secret"],
+    "properties": {
+        "id": {"type": "integer"},
+        "url": {"type": "string"},
+        "format": {"type": "string"},
+        "events": {"type": "array", "items": {"type": "string"}},
+        "description": {"type": "string"},
+        "active": {"type": "boolean"},
+        "disabledReason": {"type": ["string", "null"]},
+        "secret": {"type": "string"},
+        "createdAt": {"type": "string"},
+        "updatedAt": {"type": "string"},
+    },
+}
+ENDPOINT_INPUT: Schema = {
+    "type": "object",
+    "properties": {
+        "url": {"type": "string", "format": "uri"},
+        "events": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "event names of the endpoint's format, or ['*'] for all: " + ", ".join(EVENT_KINDS),
+        },
+        "description": {"type": "string", "maxLength": 1024},
+        "active": {"type": "boolean"},
+        "format": {"type": "string", "enum": ["imagekit", "uploadcare"]},
+    },
+    "additionalProperties": False,
+}
+DELIVERY: Schema = {
+    "type": "object",
+    "required": ["id", "event", "url", "state", "attempts"],
+    "properties": {
+        "id": {"type": "string"},
+        "event": {"type": "string"},
+        "url": {"type": "string"},
+        "endpointId": {"type": ["integer", "null"]},
+        "fileId": {"type": ["string", "null"]},
+        "state": {"type": "string", "enum": ["pending", "succeeded", "failed"]},
+        "attemptCount": {"type": "integer"},
+        "nextAttemptAt": {"type": ["string", "null"]},
+        "lastStatus": {"type": ["integer", "null"]},
+        "lastError": {"type": ["string", "null"]},
+        "payload": {"type": "object"},
+        "attempts": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "number": {"type": "integer"},
+                    "at": {"type": "string"},
+                    "statusCode": {"type": ["integer", "null"]},
+                    "latencyMs": {"type": "integer"},
+                    "response": {"type": "string"},
+                    "error": {"type": ["string", "null"]},
+                },
+            },
+        },
+        "createdAt": {"type": "string"},
+        "updatedAt": {"type": "string"},
+    },
+}
+
+
+def _json(schema: Schema) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _op(
+    summary: str,
+    ok: tuple[int, Schema | None],
+    *,
+    errors: tuple[int, ...] = (400, 401, 404),
+    body: dict[str, Any] | None = None,
+    params: list[dict[str, Any]] | None = None,
+    secured: bool = True,
+    tag: str = "ImageKit",
+) -> dict[str, Any]:
+    status, schema = ok
+    responses: dict[str, Any] = {str(status): {"description": "OK", **(_json(schema) if schema else {})}}
+    for code in errors:
+        responses[str(code)] = {"description": "Error", **_json(IK_ERROR)}
+    op: dict[str, Any] = {"summary": summary, "tags": [tag], "responses": responses}
+    if body is not None:
+        op["requestBody"] = body
+    if params:
+        op["parameters"] = params
+    if secured:
+        op["security"] = [{"basic": []}]
+    return op
+
+
+def _path(name: str, schema: Schema | None = None) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": schema or {"type": "string"}}
+
+
+def _query(name: str, schema: Schema) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema}
+
+
+def _imagekit_paths() -> dict[str, Any]:
+    file_id = _path("fileId")
+    version_id = _path("versionId")
+    upload = _op(
+        "Upload a file (optionally with extensions)", (200, OBJECT), errors=(400, 401, 403, 409, 413, 429),
+        body={"required": True, "content": {"multipart/form-data": {"schema": UPLOAD_FORM}}},
+    )  # fmt: skip
+    patch_body = {
+        "required": True,
+        **_json({
+            "type": "object",
+            "properties": {
+                "tags": {"type": ["array", "null"], "items": {"type": "string"}},
+                "customCoordinates": {"type": ["string", "null"]},
+                "customMetadata": {"type": "object"},
+                "description": {"type": "string"},
+                "extensions": EXTENSIONS,
+                "webhookUrl": {"type": "string"},
+                "removeAITags": {"oneOf": [{"type": "array", "items": {"type": "string"}}, {"const": "all"}]},
+                "publish": {"type": "object", "properties": {"isPublished": {"type": "boolean"}}},
+            },
+        }),
+    }  # fmt: skip
+    listing = [
+        _query("type", {"type": "string", "enum": ["file", "file-version", "folder", "all"]}),
+        _query("sort", {"type": "string"}),
+        _query("path", {"type": "string"}),
+        _query("searchQuery", {"type": "string"}),
+        _query("fileType", {"type": "string", "enum": ["all", "image", "non-image"]}),
+        _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
+        _query("skip", {"type": "integer", "minimum": 0}),
+    ]
+    return {
+        "/api/v1/files/upload": {"post": upload},
+        "/api/v2/files/upload": {"post": upload},
+        "/v1/files": {"get": _op("List files and folders", (200, {"type": "array"}), params=listing)},
+        "/v1/files/batch/deleteByFileIds": {
+            "post": _op(
+                "Delete up to 100 files", (200, OBJECT),
+                body={"required": True, **_json({
+                    "type": "object", "required": ["fileIds"],
+                    "properties": {"fileIds": {"type": "array", "items": {"type": "string"}, "maxItems": 100}},
+                })},
+            )  # fmt: skip
+        },
+        "/v1/files/{fileId}/details": {
+            "get": _op("File details", (200, FILE_DETAILS), params=[file_id]),
+            "patch": _op("Update file details, or run extensions", (200, FILE_DETAILS),
+                         errors=(400, 401, 404, 429), params=[file_id], body=patch_body),  # fmt: skip
+        },
+        "/v1/files/{fileId}": {"delete": _op("Delete a file and its versions", (204, None), params=[file_id])},
+        "/v1/files/{fileId}/versions": {
+            "get": _op("List versions", (200, {"type": "array", "items": FILE_DETAILS}), params=[file_id])
+        },
+        "/v1/files/{fileId}/versions/{versionId}": {
+            "get": _op("One version", (200, FILE_DETAILS), params=[file_id, version_id]),
+            "delete": _op("Delete a version (not the current one)", (204, None), params=[file_id, version_id]),
+        },
+        "/v1/files/{fileId}/versions/{versionId}/restore": {
+            "put": _op("Make a version current", (200, FILE_DETAILS), params=[file_id, version_id])
+        },
+        "/media/{filePath}": {
+            "get": _op(
+                "The file's bytes (signed URL for private files)", (200, None), errors=(400, 401, 404),
+                params=[_path("filePath"), _query("ik-t", {"type": "string"}), _query("ik-s", {"type": "string"}),
+                        _query("ik-obj-version", {"type": "string"})],
+                secured=False,
+            )  # fmt: skip
+        },
+    }
+
+
+def _native_paths() -> dict[str, Any]:
+    endpoint_id = _path("id", {"type": "integer", "minimum": 1})
+    delivery_id = _path("id")
+    tag = "Webhooks"
+    deliveries_query = [
+        _query("state", {"type": "string", "enum": ["pending", "succeeded", "failed"]}),
+        _query("event", {"type": "string"}),
+        _query("fileId", {"type": "string"}),
+        _query("endpointId", {"type": "integer", "minimum": 0}),
+        _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
+        _query("skip", {"type": "integer", "minimum": 0}),
+    ]
+    create_input = {**ENDPOINT_INPUT, "required": ["url"]}
+    return {
+        "/v1/webhooks/endpoints": {
+            "get": _op("List webhook endpoints", (200, {"type": "array", "items": ENDPOINT}), errors=(401,), tag=tag),
+            "post": _op("Register a webhook endpoint", (201, ENDPOINT), errors=(400, 401), tag=tag,
+                        body={"required": True, **_json(create_input)}),  # fmt: skip
+        },
+        "/v1/webhooks/endpoints/{id}": {
+            "get": _op("One endpoint", (200, ENDPOINT), params=[endpoint_id], tag=tag),
+            "patch": _op("Change an endpoint", (200, ENDPOINT), params=[endpoint_id], tag=tag,
+                         body={"required": True, **_json(ENDPOINT_INPUT)}),  # fmt: skip
+            "delete": _op("Remove an endpoint", (204, None), params=[endpoint_id], tag=tag),
+        },
+        "/v1/webhooks/endpoints/{id}/rotate-secret": {
+            "post": _op("Give an endpoint a new secret", (200, ENDPOINT), params=[endpoint_id], tag=tag)
+        },
+        "/v1/webhooks/deliveries": {
+            "get": _op("The delivery log", (200, {"type": "array", "items": DELIVERY}), errors=(400, 401),
+                       params=deliveries_query, tag=tag)  # fmt: skip
+        },
+        "/v1/webhooks/deliveries/{id}": {
+            "get": _op("One delivery with its attempts", (200, DELIVERY), params=[delivery_id], tag=tag)
+        },
+        "/v1/webhooks/deliveries/{id}/redeliver": {
+            "post": _op("Send a delivery again now", (202, DELIVERY), params=[delivery_id], tag=tag)
+        },
+    }
+
+
+def _operations_paths() -> dict[str, Any]:
+    def plain(summary: str, statuses: tuple[int, ...] = (200,)) -> dict[str, Any]:
+        return {
+            "get": {
+                "summary": summary,
+                "tags": ["Operations"],
+                "responses": {str(s): {"description": summary} for s in statuses},
+            }
+        }
+
+    return {
+        "/healthz": plain("Liveness"),
+        "/readyz": plain("Readiness: database writable and model loaded", (200, 503)),
+        "/metrics": plain("Prometheus metrics"),
+        "/openapi.json": plain("This description"),
+    }
+
+
+def build(extra_paths: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The whole document; dialects mounted elsewhere pass their paths in `extra_paths`."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Cutout",
+            "version": "1.0.0",
+            "description": "Self-hosted media library with background removal: ImageKit and Uploadcare wire "
+            "formats, and Cutout's own webhook API.",
+        },
+        "servers": [{"url": "/"}],
+        "components": {"securitySchemes": {"basic": {"type": "http", "scheme": "basic"}}},
+        "paths": {**_imagekit_paths(), **_native_paths(), **_operations_paths(), **(extra_paths or {})},
+    }
