@@ -142,10 +142,10 @@ class Egress:
             try:
                 infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
             except (socket.gaierror, UnicodeError):
-                raise EgressBlocked(f"the host {host!r} does not resolve") from None
+                raise EgressBlocked(f"the host {host!r} does not resolve", transient=True) from None
             addresses = tuple(dict.fromkeys(ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos))
             if not addresses:
-                raise EgressBlocked(f"the host {host!r} does not resolve")
+                raise EgressBlocked(f"the host {host!r} does not resolve", transient=True)
             for ip in addresses:
                 self._check_address(host, port, ip)
         return Target(url=url, host=host, port=port, addresses=addresses)

@@ -27,13 +27,21 @@ POLL_SECONDS = 1.0
 SHUTDOWN_GRACE_SECONDS = 10.0
 
 
-class PermanentFailure(Exception):
-    """A job that cannot succeed on retry; `reason` is a short machine-readable code."""
+class JobFailure(Exception):
+    """A job failed for a known reason; `reason` is a short machine-readable code."""
 
     def __init__(self, reason: str, message: str):
         super().__init__(message)
         self.reason = reason
         self.message = message
+
+
+class PermanentFailure(JobFailure):
+    """A job that cannot succeed on retry."""
+
+
+class TransientFailure(JobFailure):
+    """A job that may succeed later (a download that timed out, a host that did not resolve): retried."""
 
 
 class TimedSegmenter:
@@ -148,13 +156,16 @@ class Runner:
             outcome = "cancelled"
             raise
         except Exception as exc:
-            log.exception("job %s failed on attempt %d", job.id, job.attempts)
-            message = f"{type(exc).__name__}: {exc}"[:500]
+            if isinstance(exc, TransientFailure):
+                reason, message = exc.reason, exc.message
+            else:
+                log.exception("job %s failed on attempt %d", job.id, job.attempts)
+                reason, message = "internal_error", f"{type(exc).__name__}: {exc}"[:500]
             retry_in = None
             if job.attempts < self.settings.job_max_attempts:
                 retry_in = self.settings.job_retry_base_seconds * 2 ** (job.attempts - 1)
                 outcome = "retry"
-            self.library.fail_job(job, self.owner, "internal_error", message, retry_in=retry_in)
+            self.library.fail_job(job, self.owner, reason, message, retry_in=retry_in)
         finally:
             heartbeat.cancel()
             elapsed = time.perf_counter() - started
@@ -188,9 +199,8 @@ class Runner:
             try:
                 background = await self.egress.fetch(options.bg_image_url, max_bytes=self.settings.max_upload_bytes)
             except EgressBlocked as exc:
-                if exc.transient:
-                    raise
-                raise PermanentFailure("bg_image_url_unavailable", f"bg_image_url could not be fetched: {exc.message}") from None
+                failure = TransientFailure if exc.transient else PermanentFailure
+                raise failure("bg_image_url_unavailable", f"bg_image_url could not be fetched: {exc.message}") from None
         try:
             return await to_thread.run_sync(
                 lambda: engine.remove_background(
