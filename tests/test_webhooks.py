@@ -249,6 +249,13 @@ def test_endpoint_receives_file_events_signed_with_its_secret(make_server, recei
     assert events["file-version.created"]["versionInfo"]["name"] == "Version 2"
     assert events["extension.succeeded"]["status"] == "SUCCESS"
 
+    # The log filters by event, endpoint and file.
+    [deleted] = settled(server, 1, event="file.deleted")
+    assert deleted["state"] == "succeeded" and deleted["attempts"][0]["statusCode"] == 200  # type: ignore[index]
+    assert len(deliveries(server, endpointId=endpoint["id"])) == 5
+    assert len(deliveries(server, fileId=uploaded.file_id)) == 5
+    assert deliveries(server, endpointId=int(endpoint["id"]) + 1) == []  # type: ignore[call-overload]
+
 
 def test_endpoint_event_filter_crud_and_rotation(make_server, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]
     server = make_server(**ALLOW_LOOPBACK)
