@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import sys
@@ -18,7 +19,7 @@ from starlette.routing import Route
 from . import engine
 from .blobs import BlobStore
 from .db import Database
-from .dialects import imagekit
+from .dialects import imagekit, uploadcare
 from .egress import Egress
 from .jobs import Runner
 from .keys import resolve_keys
@@ -29,6 +30,7 @@ from .services import Services
 from .settings import Settings
 
 log = logging.getLogger("cutout")
+HOUSEKEEPING_SECONDS = 600.0
 
 
 async def healthz(request: Request) -> Response:
@@ -87,10 +89,14 @@ def create_app(settings: Settings, *, segmenter: engine.Segmenter | None = None)
         if isinstance(model, engine.U2NetSegmenter):
             await to_thread.run_sync(model.session)  # load once, before the first job
         services.model_ready = True
+        app.state.uploadcare = uploadcare.State.create(data_dir, settings.uploadcare_secret_key)
         runner.start()
+        housekeeping = asyncio.create_task(keep_house(library, app.state.uploadcare), name="cutout-housekeeping")
         try:
             yield
         finally:
+            housekeeping.cancel()
+            await app.state.uploadcare.aclose()
             await runner.stop()
             await egress.aclose()
             db.close()
@@ -100,6 +106,7 @@ def create_app(settings: Settings, *, segmenter: engine.Segmenter | None = None)
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         *imagekit.routes,
+        *uploadcare.routes,
     ]
     return Starlette(
         routes=routes,
@@ -107,6 +114,19 @@ def create_app(settings: Settings, *, segmenter: engine.Segmenter | None = None)
         middleware=[Middleware(RequestContext, max_body=settings.max_upload_bytes, observe=meter.observe_request)],
         exception_handlers={Exception: server_error},
     )
+
+
+async def keep_house(library: Library, state: uploadcare.State) -> None:
+    """Uploadcare semantics: files never stored go a day after upload; abandoned multipart sessions too."""
+    while True:
+        try:
+            expired = library.expire_unstored()
+            dropped = await to_thread.run_sync(state.multipart.sweep)
+            if expired or dropped:
+                log.info("housekeeping removed %d unstored files and %d multipart sessions", expired, dropped)
+        except Exception:
+            log.exception("housekeeping failed; trying again later")
+        await asyncio.sleep(HOUSEKEEPING_SECONDS)
 
 
 def print_keys(settings: Settings) -> None:

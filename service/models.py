@@ -106,3 +106,9 @@ class Job:
     error_message: str | None = None
     created_at: str = ""
     updated_at: str = ""
+
+    @property
+    def makes_new_file(self) -> bool:
+        """Uploadcare add-ons leave the source untouched and put the result in a new file."""
+        return self.dialect == "uploadcare"
+
