@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from ... import engine
 from ...errors import APIError, BadRequest, NotAcceptable, NotFound, Unauthorized
-from ...library import ExtensionRequest, FileChanges, UploadListQuery
+from ...library import MAX_METADATA_KEYS, ExtensionRequest, FileChanges, UploadListQuery
 from ...models import JobStatus
 from .shapes import (
     MAX_METADATA_VALUE,
@@ -39,6 +39,8 @@ BAD_CREDENTIALS = "Incorrect authentication credentials."
 MAX_BATCH = 100
 MAX_LIST_LIMIT = 1000
 LIST_PARAMS = {"stored", "removed", "limit", "ordering", "from", "include", "offset"}
+# pyuploadcare's FileList.count() sends its filters packed into this one parameter, which Uploadcare ignores.
+IGNORED_LIST_PARAMS = {"query_parameters"}
 # Uploadcare add-on name -> the library's extension
 ADDONS = {"remove_bg": "remove-bg"}
 REMOVE_BG_PARAMS = (
@@ -185,7 +187,7 @@ def uuid_list(body: Any) -> list[str]:
 @endpoint
 async def list_files(request: Request) -> Response:
     params = request.query_params
-    unknown = sorted(set(params) - LIST_PARAMS)
+    unknown = sorted(set(params) - LIST_PARAMS - IGNORED_LIST_PARAMS)
     if unknown:
         raise BadRequest(f"Unknown query parameter {unknown[0][:64]!r}; accepted: {', '.join(sorted(LIST_PARAMS))}.")
     ordering = params.get("ordering") or "datetime_uploaded"
@@ -206,6 +208,8 @@ async def list_files(request: Request) -> Response:
     page, total = lib.list_by_upload(query)
     # Pin the starting point, so files uploaded while a client pages do not shift the pages.
     pinned = {**params, "from": query.since or (page[0].created_at if page else None)}
+    for name in IGNORED_LIST_PARAMS:
+        pinned.pop(name, None)
     nxt = page_url(request, pinned, query.offset + query.limit) if len(page) == query.limit else None
     previous = page_url(request, pinned, max(0, query.offset - query.limit)) if query.offset else None
     return JSONResponse(
@@ -291,6 +295,8 @@ async def put_metadata_key(request: Request) -> Response:
         raise BadRequest(f"The value of metadata key {key!r} must be a JSON string of 1 to {MAX_METADATA_VALUE} characters.")
     lib = library(request)
     file = lib.get_by_uuid(parse_uuid(request.path_params["uuid"], "uuid"))
+    if key not in file.custom_metadata and len(file.custom_metadata) >= MAX_METADATA_KEYS:
+        raise BadRequest(f"A file can not have more than {MAX_METADATA_KEYS} metadata keys.")
     lib.update(file.id, FileChanges(custom_metadata={key: value}))
     return JSONResponse(value, 200 if key in file.custom_metadata else 201)
 

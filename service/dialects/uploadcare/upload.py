@@ -464,9 +464,11 @@ async def multipart_complete(request: Request) -> Response:
         try:
             session = await to_thread.run_sync(sessions.session, upload_uuid)
             if session is None:
-                if library(request).db.get_file_by_uuid(upload_uuid) is not None:
-                    raise BadRequest("File is already uploaded.", field="uuid")
-                raise NotFound("File is not found.", field="uuid")
+                try:
+                    library(request).get_live_or_removed(upload_uuid)
+                except NotFound:
+                    raise NotFound("File is not found.", field="uuid") from None
+                raise BadRequest("File is already uploaded.", field="uuid")
             data = await to_thread.run_sync(_assemble, sessions.folder(upload_uuid), session)
             new = NewFile(
                 data=data,
