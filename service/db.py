@@ -566,7 +566,9 @@ def _listing_filter(base: list[str], folder: str | None, search: Node | None, v:
 
 
 def _upload_filter(removed: bool, stored: bool | None) -> list[str]:
-    where = ["1=1"] if removed else ["f.removed_at IS NULL"]
+    if removed:  # a removed file is no longer stored, whatever it was before
+        return ["1=0"] if stored else ["1=1"]
+    where = ["f.removed_at IS NULL"]
     if stored is not None:
         where.append("f.stored_at IS NOT NULL" if stored else "f.stored_at IS NULL")
     return where

@@ -123,6 +123,8 @@ def test_sdk_with_a_wrong_secret_is_refused(server: RunningServer) -> None:
     [
         ({"limit": "0"}, "limit"),
         ({"limit": "1001"}, "limit"),
+        ({"limit": "9" * 5000}, "limit"),
+        ({"offset": "-1"}, "offset"),
         ({"ordering": "size"}, "ordering"),
         ({"stored": "maybe"}, "stored"),
         ({"from": "last tuesday"}, "from"),
@@ -292,6 +294,8 @@ def test_upload_errors_are_text_unless_jsonerrors(http: httpx.Client, server: Ru
         ({"signature": "00"}, 400, "`expire` is required."),
         ({"expire": "9999999999"}, 400, "`signature` is required."),
         ({"signature": "00", "expire": "soon"}, 400, "`expire` must be a UNIX timestamp."),
+        ({"signature": "00", "expire": "9" * 5000}, 400, "`expire` must be a UNIX timestamp."),
+        ({"signature": "00", "expire": "²"}, 400, "`expire` must be a UNIX timestamp."),
         ({"signature": "00", "expire": "9999999999"}, 403, "Invalid signature."),
         ({"signature": "{sig:1000}", "expire": "1000"}, 403, "Expired signature."),
         ({"UPLOADCARE_STORE": "yes"}, 400, "UPLOADCARE_STORE must be 0, 1 or auto"),
@@ -371,6 +375,7 @@ def test_multipart_errors(http: httpx.Client, server: RunningServer) -> None:
     assert "direct upload" in start(size="1000").text
     assert "project limit" in start(size=str(30 * 1024 * 1024)).text
     assert start(size="big").status_code == 400
+    assert start(size="1" * 5000).status_code == 400
     assert "content_type is required" in start(content_type="").text
     assert "Part Size" in start(part_size="1024").text
 

@@ -128,10 +128,11 @@ def test_store_delete_and_removed_listing(server: RunningServer, tmp_path: Path)
 
     blobs = server.blob_count()
     files[0].delete()
-    assert files[0].info["datetime_removed"] is not None
+    assert files[0].info["datetime_removed"] is not None and files[0].info["datetime_stored"] is None
     assert server.blob_count() == blobs - 1  # the bytes went with the file
     assert httpx.get(files[0].cdn_url).status_code == 404
     assert [f.uuid for f in client.list_files(removed=True)] == [files[0].uuid]
+    assert list(client.list_files(removed=True, stored=True)) == []
     assert sdk(server).file(files[0].uuid).update_info()["datetime_removed"] is not None
 
     missing = "00000000-0000-4000-8000-000000000000"

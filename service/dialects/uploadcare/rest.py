@@ -29,6 +29,7 @@ from .shapes import (
     metadata_strings,
     parse_uuid,
     services,
+    whole_number,
 )
 
 ACCEPT = "application/vnd.uploadcare-v0.7+json"
@@ -152,9 +153,10 @@ def bool_param(raw: str | None, name: str) -> bool | None:
 def int_param(raw: str | None, name: str, default: int, low: int, high: int) -> int:
     if raw is None or raw == "":
         return default
-    if not raw.strip().isdigit() or not low <= int(raw) <= high:
+    number = whole_number(raw)
+    if number is None or not low <= number <= high:
         raise BadRequest(f"{name} must be a whole number from {low} to {high}.")
-    return int(raw)
+    return number
 
 
 def iso_param(raw: str | None, name: str) -> str | None:

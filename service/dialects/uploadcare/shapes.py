@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from urllib.parse import quote
 
@@ -32,6 +33,12 @@ def parse_uuid(raw: str | None, field: str) -> str:
     if not looks_like_uuid(value):
         raise BadRequest(f"{field} is invalid: {value[:64]!r} is not a UUID.", field=field)
     return value
+
+
+def whole_number(raw: str | None) -> int | None:
+    """ASCII digits only, and few enough that int() cannot choke on them; None otherwise."""
+    text = (raw or "").strip()
+    return int(text) if re.fullmatch(r"[0-9]{1,15}", text) else None
 
 
 def clean_uploadcare_metadata(raw: dict[str, object], field: str = "metadata") -> dict[str, str]:
@@ -79,7 +86,7 @@ def file_object(request: Request, file: File, *, include_appdata: bool = False) 
     """The REST API v0.7 file object."""
     body: dict[str, Any] = {
         "datetime_removed": file.removed_at,
-        "datetime_stored": file.stored_at,
+        "datetime_stored": None if file.removed_at else file.stored_at,
         "datetime_uploaded": file.created_at,
         "is_image": True,
         "is_ready": True,

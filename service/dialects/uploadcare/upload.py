@@ -32,7 +32,7 @@ from ...egress import EgressBlocked
 from ...errors import APIError, BadRequest, Forbidden, NotFound
 from ...library import MAX_NAME_LENGTH, NewFile, clean_file_name, clean_tags
 from ...services import Services
-from .shapes import clean_uploadcare_metadata, library, parse_uuid, services, upload_info
+from .shapes import clean_uploadcare_metadata, library, parse_uuid, services, upload_info, whole_number
 
 log = logging.getLogger("cutout.uploadcare")
 
@@ -115,8 +115,7 @@ def _metadata_key(name: str) -> str | None:
     return name[len("metadata[") : -1] if name.startswith("metadata[") and name.endswith("]") else None
 
 
-def check_public_key(request: Request, form: FormData, name: str) -> None:
-    key = text(form, name)
+def check_public_key(request: Request, key: str | None, name: str) -> None:
     if not key:
         raise Forbidden(f"{name} is required.", field=name, extra={"error_code": "UploadcarePublicKeyRequiredError"})
     if not hmac.compare_digest(key.encode(), services(request).settings.uploadcare_public_key.encode()):
@@ -132,14 +131,15 @@ def check_signature(request: Request, form: FormData) -> None:
         raise BadRequest("`signature` is required.", field="signature", extra={"error_code": "SignatureRequiredError"})
     if not expire:
         raise BadRequest("`expire` is required.", field="expire", extra={"error_code": "SignatureExpirationRequiredError"})
-    if not expire.strip().isdigit():
+    expires = whole_number(expire)
+    if expires is None:
         raise BadRequest(
             "`expire` must be a UNIX timestamp.", field="expire", extra={"error_code": "SignatureExpirationInvalidError"}
         )
-    if int(expire) < time.time():
+    if expires < time.time():
         raise Forbidden("Expired signature.", field="expire", extra={"error_code": "SignatureExpirationError"})
     secret = services(request).settings.uploadcare_secret_key.encode()
-    expected = hmac.new(secret, expire.strip().encode(), hashlib.sha256).hexdigest()
+    expected = hmac.new(secret, str(expires).encode(), hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected, signature.strip().lower()):
         raise Forbidden("Invalid signature.", field="signature", extra={"error_code": "SignatureInvalidError"})
 
@@ -164,7 +164,7 @@ def parse_metadata(form: FormData) -> dict[str, str]:
     return clean_uploadcare_metadata(raw)
 
 
-def new_file(raw_name: str | None, form: FormData, stored: bool, **more: Any) -> NewFile:
+def new_file(raw_name: str | None, form: FormData, stored: bool) -> NewFile:
     """What every Upload API endpoint asks of the library, from the common fields."""
     original = (raw_name or "").replace("\\", "/").rsplit("/", 1)[-1].strip()[:MAX_NAME_LENGTH] or "file"
     tags = text(form, "tags")
@@ -175,7 +175,6 @@ def new_file(raw_name: str | None, form: FormData, stored: bool, **more: Any) ->
         stored=stored,
         custom_metadata=parse_metadata(form) or None,
         tags=clean_tags(tags.split(",")) if tags else None,
-        **more,
     )
 
 
@@ -187,7 +186,7 @@ async def base_upload(request: Request) -> Response:
     """Direct upload of one or more file parts; answers `{<field name>: <uuid>}`."""
     form = await read_form(request)
     try:
-        check_public_key(request, form, "UPLOADCARE_PUB_KEY")
+        check_public_key(request, text(form, "UPLOADCARE_PUB_KEY"), "UPLOADCARE_PUB_KEY")
         check_signature(request, form)
         check_fields(form, BASE_FIELDS)
         stored = parse_store(form, "UPLOADCARE_STORE")
@@ -214,11 +213,7 @@ async def base_upload(request: Request) -> Response:
 @endpoint
 async def file_info(request: Request) -> Response:
     params = request.query_params
-    key = params.get("pub_key")
-    if not key:
-        raise Forbidden("pub_key is required.", field="pub_key")
-    if not hmac.compare_digest(key.encode(), services(request).settings.uploadcare_public_key.encode()):
-        raise Forbidden("pub_key is invalid.", field="pub_key")
+    check_public_key(request, params.get("pub_key"), "pub_key")
     file_uuid = parse_uuid(params.get("file_id"), "file_id")
     try:
         file = library(request).get_by_uuid(file_uuid)
@@ -254,7 +249,7 @@ class UrlUploads:
         return found[1] if found else None
 
     async def aclose(self) -> None:
-        for task in self.tasks:
+        for task in list(self.tasks):
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
 
@@ -263,7 +258,7 @@ class UrlUploads:
 async def from_url(request: Request) -> Response:
     form = await read_form(request)
     try:
-        check_public_key(request, form, "pub_key")
+        check_public_key(request, text(form, "pub_key"), "pub_key")
         check_signature(request, form)
         check_fields(form, FROM_URL_FIELDS)
         source_url = (text(form, "source_url") or "").strip()
@@ -381,16 +376,17 @@ def int_field(form: FormData, name: str) -> int | None:
     value = text(form, name)
     if value is None or value == "":
         return None
-    if not value.strip().isdigit():
+    number = whole_number(value)
+    if number is None:
         raise BadRequest(f"{name} must be a whole number of bytes.", field=name)
-    return int(value)
+    return number
 
 
 @endpoint
 async def multipart_start(request: Request) -> Response:
     form = await read_form(request)
     try:
-        check_public_key(request, form, "UPLOADCARE_PUB_KEY")
+        check_public_key(request, text(form, "UPLOADCARE_PUB_KEY"), "UPLOADCARE_PUB_KEY")
         check_signature(request, form)
         check_fields(form, MULTIPART_START_FIELDS)
         for name in ("filename", "size", "content_type"):
@@ -453,7 +449,7 @@ async def multipart_part(request: Request) -> Response:
 async def multipart_complete(request: Request) -> Response:
     form = await read_form(request)
     try:
-        check_public_key(request, form, "UPLOADCARE_PUB_KEY")
+        check_public_key(request, text(form, "UPLOADCARE_PUB_KEY"), "UPLOADCARE_PUB_KEY")
         check_fields(form, {"uuid", "UPLOADCARE_PUB_KEY"})
         upload_uuid = parse_uuid(text(form, "uuid"), "uuid")
     finally:
