@@ -96,6 +96,8 @@ def create_app(settings: Settings, *, segmenter: engine.Segmenter | None = None)
             yield
         finally:
             housekeeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await housekeeping
             await app.state.uploadcare.aclose()
             await runner.stop()
             await egress.aclose()
