@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import sys
@@ -18,7 +19,7 @@ from starlette.routing import Route
 from . import engine, openapi
 from .blobs import BlobStore
 from .db import Database
-from .dialects import imagekit, native
+from .dialects import imagekit, native, uploadcare
 from .dispatcher import Dispatcher
 from .egress import Egress
 from .jobs import Runner
@@ -31,6 +32,7 @@ from .settings import Settings
 from .webhooks import Webhooks
 
 log = logging.getLogger("cutout")
+HOUSEKEEPING_SECONDS = 600.0
 
 
 async def healthz(request: Request) -> Response:
@@ -78,10 +80,9 @@ def create_app(settings: Settings, *, segmenter: engine.Segmenter | None = None)
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         data_dir = Path(settings.data_dir)
         data_dir.mkdir(parents=True, exist_ok=True)
-        db = Database(data_dir / "cutout.db")
+        library = open_library(settings, data_dir)
+        db, webhooks = library.db, library.webhooks
         egress = Egress(settings.egress_allow)
-        webhooks = Webhooks(settings, db, {"imagekit": imagekit.webhook_format(settings.base_url)})
-        library = Library(settings, db, BlobStore(data_dir / "blobs"), webhooks)
         model = segmenter or engine.U2NetSegmenter(settings.model_path or None, threads=settings.threads_per_job)
         runner = Runner(library, egress, settings, model, meter)
         dispatcher = Dispatcher(webhooks, egress, settings, meter)
@@ -94,11 +95,17 @@ def create_app(settings: Settings, *, segmenter: engine.Segmenter | None = None)
         if isinstance(model, engine.U2NetSegmenter):
             await to_thread.run_sync(model.session)  # load once, before the first job
         services.model_ready = True
+        app.state.uploadcare = uploadcare.State.create(data_dir, settings.uploadcare_secret_key)
         runner.start()
         dispatcher.start()
+        housekeeping = asyncio.create_task(keep_house(library, app.state.uploadcare), name="cutout-housekeeping")
         try:
             yield
         finally:
+            housekeeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await housekeeping
+            await app.state.uploadcare.aclose()
             await runner.stop()
             await dispatcher.stop()
             await egress.aclose()
@@ -116,6 +123,7 @@ def create_app(settings: Settings, *, segmenter: engine.Segmenter | None = None)
         Route("/metrics", metrics, methods=["GET"]),
         *imagekit.routes,
         *native.routes,
+        *uploadcare.routes,
     ]
     return Starlette(
         routes=routes,
@@ -123,6 +131,29 @@ def create_app(settings: Settings, *, segmenter: engine.Segmenter | None = None)
         middleware=[Middleware(RequestContext, max_body=settings.max_upload_bytes, observe=meter.observe_request)],
         exception_handlers={Exception: server_error},
     )
+
+
+async def keep_house(library: Library, state: uploadcare.State) -> None:
+    """Uploadcare semantics: files never stored go a day after upload; abandoned multipart sessions too."""
+    while True:
+        try:
+            expired = library.expire_unstored()
+            dropped = await to_thread.run_sync(state.multipart.sweep)
+            if expired or dropped:
+                log.info("housekeeping removed %d unstored files and %d multipart sessions", expired, dropped)
+        except Exception:
+            log.exception("housekeeping failed; trying again later")
+        await asyncio.sleep(HOUSEKEEPING_SECONDS)
+
+
+def open_library(settings: Settings, data_dir: Path) -> Library:
+    """The domain over a data dir: database, blobs, and webhooks in every dialect's format."""
+    db = Database(data_dir / "cutout.db")
+    formats = {
+        "imagekit": imagekit.webhook_format(settings.base_url),
+        "uploadcare": uploadcare.webhook_format(settings.base_url, settings.uploadcare_public_key),
+    }
+    return Library(settings, db, BlobStore(data_dir / "blobs"), Webhooks(settings, db, formats))
 
 
 def print_keys(settings: Settings) -> None:

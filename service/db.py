@@ -165,6 +165,39 @@ def m003_webhooks(db: sqlite_utils.Database) -> None:
     )
 
 
+# A removed file keeps a snapshot of its row and current version (Uploadcare lists
+# removed files); the columns mirror _FILE_SELECT so one reader serves both.
+_FILE_COLUMNS = (
+    "id", "uuid", "name", "folder", "path", "original_filename", "current_version", "tags", "custom_metadata",
+    "custom_coordinates", "description", "ai_tags", "appdata", "is_private", "is_published", "stored_at",
+    "created_at", "updated_at",
+)  # fmt: skip
+_VERSION_SNAPSHOT = (
+    "id", "number", "blob", "format", "mime", "size", "width", "height", "has_alpha", "thumb_blob", "created_at",
+)  # fmt: skip
+
+
+@migrations()
+def m004_uploadcare(db: sqlite_utils.Database) -> None:
+    columns = ", ".join([*_FILE_COLUMNS, "removed_at", *(f"v_{c}" for c in _VERSION_SNAPSHOT)])
+    db.executescript(
+        f"""
+        CREATE TABLE removed_files ({columns}, PRIMARY KEY (id));
+        CREATE UNIQUE INDEX removed_files_uuid ON removed_files(uuid);
+        CREATE INDEX removed_files_created ON removed_files(created_at);
+        CREATE INDEX files_unstored ON files(created_at) WHERE stored_at IS NULL;
+        """
+    )
+
+
+_TOMBSTONE = f"""
+    INSERT OR REPLACE INTO removed_files ({", ".join([*_FILE_COLUMNS, "removed_at", *(f"v_{c}" for c in _VERSION_SNAPSHOT)])})
+    SELECT {", ".join(f"f.{c}" for c in _FILE_COLUMNS)}, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
+           {", ".join(f"v.{c}" for c in _VERSION_SNAPSHOT)}
+    FROM files f JOIN versions v ON v.id = f.current_version WHERE f.id = ?
+"""
+
+
 SORTS = {
     "NAME": "f.name",
     "CREATED": "f.created_at",
@@ -347,6 +380,7 @@ class Database:
         )  # fmt: skip
 
     def delete_file(self, file_id: str) -> None:
+        self.conn.execute(_TOMBSTONE, [file_id])
         self.conn.execute("DELETE FROM files WHERE id = ?", [file_id])
 
     def list_files(
@@ -372,6 +406,50 @@ class Database:
             + f" WHERE {where} ORDER BY {column} {direction}, o.rowid {direction} LIMIT ? OFFSET ?"
         )
         return [(_file(row), _version(row, "o_")) for row in self._all(sql, [*params, limit, skip])]
+
+    # files by uuid, and removed files (Uploadcare) -------------------------
+
+    def get_file_by_uuid(self, file_uuid: str) -> File | None:
+        row = self._one(_FILE_SELECT + " WHERE f.uuid = ? AND f.removed_at IS NULL", [file_uuid])
+        return _file(row) if row else None
+
+    def get_removed_by_uuid(self, file_uuid: str) -> File | None:
+        row = self._one("SELECT * FROM removed_files WHERE uuid = ?", [file_uuid])
+        return _file(row) if row else None
+
+    def uuid_of(self, file_id: str) -> str | None:
+        """The uuid of a file, live or removed."""
+        row = self._one(
+            "SELECT uuid FROM files WHERE id = ?1 UNION ALL SELECT uuid FROM removed_files WHERE id = ?1", [file_id]
+        )
+        return row["uuid"] if row else None
+
+    def list_by_upload(
+        self, *, removed: bool, stored: bool | None, since: str | None, descending: bool, limit: int, offset: int
+    ) -> list[File]:
+        """Files (or removed files) in upload order, from `since` on in that order."""
+        where = _upload_filter(removed, stored)
+        params: list[Any] = []
+        direction = "DESC" if descending else "ASC"
+        if since is not None:
+            where.append(f"f.created_at {'<=' if descending else '>='} ?")
+            params.append(since)
+        select = "SELECT * FROM removed_files f" if removed else _FILE_SELECT
+        sql = f"{select} WHERE {' AND '.join(where)} ORDER BY f.created_at {direction}, f.rowid {direction} LIMIT ? OFFSET ?"
+        return [_file(row) for row in self._all(sql, [*params, limit, offset])]
+
+    def count_by_upload(self, *, removed: bool, stored: bool | None) -> int:
+        where = _upload_filter(removed, stored)
+        table = "removed_files" if removed else "files"
+        return self._one(f"SELECT count(*) FROM {table} f WHERE {' AND '.join(where)}")[0]  # type: ignore[index]
+
+    def unstored_before(self, cutoff: str, limit: int = 500) -> list[str]:
+        """Ids of files never stored and uploaded before `cutoff`."""
+        rows = self._all(
+            "SELECT id FROM files WHERE stored_at IS NULL AND created_at < ? AND removed_at IS NULL LIMIT ?",
+            [cutoff, limit],
+        )
+        return [row["id"] for row in rows]
 
     # versions ----------------------------------------------------------
 
@@ -717,6 +795,15 @@ def _listing_filter(base: list[str], folder: str | None, search: Node | None, v:
         where.append(f"({clause})")
         params.extend(clause_params)
     return " AND ".join(where), params
+
+
+def _upload_filter(removed: bool, stored: bool | None) -> list[str]:
+    if removed:  # a removed file is no longer stored, whatever it was before
+        return ["1=0"] if stored else ["1=1"]
+    where = ["f.removed_at IS NULL"]
+    if stored is not None:
+        where.append("f.stored_at IS NOT NULL" if stored else "f.stored_at IS NULL")
+    return where
 
 
 def _format_of(mime: str) -> str:

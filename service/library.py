@@ -13,6 +13,7 @@ import time
 import unicodedata
 import uuid
 from dataclasses import dataclass, replace
+from datetime import datetime, timezone
 from typing import Any
 
 from anyio import to_thread
@@ -34,6 +35,10 @@ MAX_METADATA_KEYS = 50
 METADATA_KEY = re.compile(r"^[A-Za-z0-9_\-.:]{1,64}$")
 MAX_METADATA_VALUE = 2048
 MAX_DESCRIPTION = 4096
+UNSTORED_TTL_SECONDS = 24 * 3600
+# appdata is kept per add-on, under the add-on's name.
+ADDON_NAMES = {"remove-bg": "remove_bg"}
+ADDON_APPDATA_VERSION = "1.0"
 COORDINATES = re.compile(r"^\d{1,6},\d{1,6},\d{1,6},\d{1,6}$")
 UNIQUE_ALPHABET = string.ascii_letters + string.digits
 NOT_FOUND = "The requested file does not exist."
@@ -158,6 +163,9 @@ class NewFile:
     overwrite_tags: bool = True
     overwrite_custom_metadata: bool = True
     overwrite_ai_tags: bool = True
+    stored: bool = True  # Uploadcare: a file never stored is removed a day after upload
+    original_filename: str | None = None  # as the client named it; file_name when None
+    uuid: str | None = None  # a uuid the client already holds (Uploadcare multipart uploads)
 
 
 @dataclass(frozen=True)
@@ -168,6 +176,7 @@ class ExtensionRequest:
     options: dict[str, Any]
     dialect: str = "imagekit"
     webhook_url: str | None = None
+    job_id: str | None = None  # the job's id when the caller has promised one (Uploadcare's request_id)
 
 
 _UNSET: Any = object()
@@ -186,6 +195,18 @@ class FileChanges:
 
 
 UNSET = _UNSET
+
+
+@dataclass(frozen=True)
+class UploadListQuery:
+    """Uploadcare's file list: live or removed files, stored or not, in upload order from `since`."""
+
+    removed: bool = False
+    stored: bool | None = None
+    since: str | None = None
+    descending: bool = False
+    limit: int = 100
+    offset: int = 0
 
 
 @dataclass(frozen=True)
@@ -215,14 +236,7 @@ class Library:
 
     async def upload(self, new: NewFile, extensions: list[ExtensionRequest] = []) -> tuple[File, list[Job]]:
         """Check the image, store its bytes, then record the file (or a new version) in one transaction."""
-        if not new.data:
-            raise BadRequest("Your request contains an empty file.", field="file")
-        if len(new.data) > self.settings.max_upload_bytes:
-            raise PayloadTooLarge(
-                f"Your request contains invalid file parameter. The file size ({len(new.data)} bytes) exceeds "
-                f"the limit of {self.settings.max_upload_bytes} bytes.",
-                field="file",
-            )
+        self._check_size(new.data)
         info = await self._inspect(new.data)
         sha = await to_thread.run_sync(self.blobs.put, new.data)
         try:
@@ -230,6 +244,21 @@ class Library:
         except BaseException:
             self._drop_unused({sha})
             raise
+
+    async def check_image(self, data: bytes) -> None:
+        """What `upload` checks about the bytes, storing nothing (to refuse a batch before any of it is kept)."""
+        self._check_size(data)
+        await self._inspect(data)
+
+    def _check_size(self, data: bytes) -> None:
+        if not data:
+            raise BadRequest("Your request contains an empty file.", field="file")
+        if len(data) > self.settings.max_upload_bytes:
+            raise PayloadTooLarge(
+                f"Your request contains invalid file parameter. The file size ({len(data)} bytes) exceeds "
+                f"the limit of {self.settings.max_upload_bytes} bytes.",
+                field="file",
+            )
 
     async def _inspect(self, data: bytes) -> engine.ImageInfo:
         try:
@@ -272,11 +301,11 @@ class Library:
             )  # fmt: skip
             file = File(
                 id=file_id,
-                uuid=str(uuid.uuid4()),
+                uuid=new.uuid or str(uuid.uuid4()),
                 name=name,
                 folder=new.folder,
                 path=new.folder + name,
-                original_filename=new.file_name,
+                original_filename=new.original_filename or new.file_name,
                 version=version,
                 tags=new.tags or (),
                 custom_metadata=new.custom_metadata or {},
@@ -284,7 +313,7 @@ class Library:
                 description=new.description,
                 is_private=new.is_private,
                 is_published=new.is_published,
-                stored_at=now,
+                stored_at=now if new.stored else None,
                 created_at=now,
                 updated_at=now,
             )
@@ -418,7 +447,7 @@ class Library:
         jobs = []
         for ext in extensions:
             job = Job(
-                id=new_id(), file_id=file.id, source_version=file.version.id, extension=ext.name,
+                id=ext.job_id or new_id(), file_id=file.id, source_version=file.version.id, extension=ext.name,
                 options=ext.options, dialect=ext.dialect, status=JobStatus.QUEUED, webhook_url=ext.webhook_url,
                 run_after=time.time(), created_at=now, updated_at=now,
             )  # fmt: skip
@@ -448,6 +477,8 @@ class Library:
                 if self.db.jobs.finish(failed, owner, now):
                     self.webhooks.record(Event("extension.failed", None, file_id=job.file_id, job=failed))
                 completed = None
+            elif job.makes_new_file:
+                completed = self._record_result_file(job, owner, file, result, sha, now)
             else:
                 version = Version(
                     id=new_id(), file_id=file.id, number=self.db.next_version_number(file.id), blob=sha,
@@ -513,6 +544,154 @@ class Library:
                     self.webhooks.record(Event("file.deleted", file))
         self._drop_unused(blobs)
         return [i for i in wanted if i in found], [i for i in wanted if i not in found]
+
+    # -- Uploadcare: files by uuid, storing, removal, expiry, add-ons
+
+    def get_by_uuid(self, file_uuid: str) -> File:
+        file = self.db.get_file_by_uuid(file_uuid) if looks_like_uuid(file_uuid) else None
+        if file is None:
+            raise NotFound(NOT_FOUND, field="uuid")
+        return file
+
+    def get_live_or_removed(self, file_uuid: str) -> File:
+        """A file by uuid; a removed one as it was, with `removed_at` set."""
+        file = self.db.get_file_by_uuid(file_uuid) if looks_like_uuid(file_uuid) else None
+        file = file or (self.db.get_removed_by_uuid(file_uuid) if looks_like_uuid(file_uuid) else None)
+        if file is None:
+            raise NotFound(NOT_FOUND, field="uuid")
+        return file
+
+    def list_by_upload(self, query: UploadListQuery) -> tuple[list[File], int]:
+        """One page of files (or removed files) in upload order, and how many there are in all."""
+        page = self.db.list_by_upload(
+            removed=query.removed, stored=query.stored, since=query.since, descending=query.descending,
+            limit=query.limit, offset=query.offset,
+        )  # fmt: skip
+        return page, self.db.count_by_upload(removed=query.removed, stored=query.stored)
+
+    def upload_totals(self) -> dict[str, int]:
+        count = self.db.count_by_upload
+        return {
+            "removed": count(removed=True, stored=None),
+            "stored": count(removed=False, stored=True),
+            "unstored": count(removed=False, stored=False),
+        }
+
+    def store(self, file_uuid: str) -> File:
+        """Keep the file for good (it is no longer removed a day after upload); storing twice is a no-op."""
+        with self.db.transaction():
+            return self._store(self.get_by_uuid(file_uuid))
+
+    def store_many(self, uuids: list[str]) -> tuple[list[File], dict[str, str]]:
+        """Store the files that exist; the others are reported as problems, by the uuid as given."""
+        stored: list[File] = []
+        problems: dict[str, str] = {}
+        with self.db.transaction():
+            for file_uuid in dict.fromkeys(uuids):
+                file = self.db.get_file_by_uuid(file_uuid) if looks_like_uuid(file_uuid) else None
+                if file is None:
+                    problems[file_uuid] = "Missing in the project" if looks_like_uuid(file_uuid) else "Invalid"
+                else:
+                    stored.append(self._store(file))
+        return stored, problems
+
+    def _store(self, file: File) -> File:
+        if file.stored_at is not None:
+            return file
+        now = now_iso()
+        stored = replace(file, stored_at=now, updated_at=now)
+        self.db.update_file(stored)
+        self.webhooks.record(Event("file.stored", stored))
+        return stored
+
+    def remove(self, file_uuid: str) -> File:
+        """Delete a file; what it was stays listable as a removed file."""
+        self.delete(self.get_by_uuid(file_uuid).id)
+        return self.get_live_or_removed(file_uuid)
+
+    def remove_many(self, uuids: list[str]) -> tuple[list[File], dict[str, str]]:
+        wanted = list(dict.fromkeys(uuids))
+        problems = {u: "Invalid" for u in wanted if not looks_like_uuid(u)}
+        found = {u: f for u in wanted if u not in problems and (f := self.db.get_file_by_uuid(u)) is not None}
+        problems.update({u: "Missing in the project" for u in wanted if u not in problems and u not in found})
+        deleted, _ = self.delete_many([f.id for f in found.values()]) if found else ([], [])
+        gone = set(deleted)
+        removed = [self.get_live_or_removed(u) for u, f in found.items() if f.id in gone]
+        problems.update({u: "Missing in the project" for u, f in found.items() if f.id not in gone})
+        return removed, problems
+
+    def expire_unstored(self, now: float | None = None) -> int:
+        """Remove files that were never stored, a day after their upload; returns how many went."""
+        moment = datetime.fromtimestamp((time.time() if now is None else now) - UNSTORED_TTL_SECONDS, timezone.utc)
+        cutoff = moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        expired = 0
+        while ids := self.db.unstored_before(cutoff):
+            deleted, _ = self.delete_many(ids)
+            if not deleted:
+                break
+            expired += len(deleted)
+        return expired
+
+    def run_addon(self, file_uuid: str, ext: ExtensionRequest) -> Job:
+        """Queue an add-on on the file's current version; its result will be a new file."""
+        with self.db.transaction():
+            self._check_capacity(1)
+            file = self.get_by_uuid(file_uuid)
+            [job] = self._enqueue(file, [ext], now_iso())
+        return job
+
+    def addon_job(self, job_id: str) -> tuple[Job, str | None] | None:
+        """An add-on request and the uuid of its result file (once there is one); None if unknown."""
+        job = self.db.jobs.get(job_id)
+        if job is None or not job.makes_new_file:
+            return None
+        return job, self.db.uuid_of(job.result_file) if job.result_file else None
+
+    def _record_result_file(
+        self, job: Job, owner: str, source: File, result: engine.Result, sha: str, now: str
+    ) -> File | None:
+        """The cut-out as a new file beside its source; None (nothing written) when the lease was lost."""
+        file_id = new_id()
+        stem = source.original_filename.rpartition(".")[0] or source.original_filename
+        original_filename = f"{stem}.{result.format}"
+        name = self._free_name(source.folder, clean_file_name(original_filename))
+        addon = ADDON_NAMES.get(job.extension, job.extension)
+        version = Version(
+            id=file_id, file_id=file_id, number=1, blob=sha, mime=result.mime, size=len(result.data),
+            width=result.width, height=result.height, has_alpha=result.has_alpha, created_at=now,
+        )  # fmt: skip
+        file = File(
+            id=file_id,
+            uuid=str(uuid.uuid4()),
+            name=name,
+            folder=source.folder,
+            path=source.folder + name,
+            original_filename=original_filename,
+            version=version,
+            appdata={
+                addon: {"version": ADDON_APPDATA_VERSION, "datetime_created": now, "datetime_updated": now, "data": {}}
+            },
+            stored_at=now if source.stored_at else None,
+            created_at=now,
+            updated_at=now,
+        )
+        done = replace(job, status=JobStatus.SUCCEEDED, result_file=file_id)
+        if not self.db.jobs.finish(done, owner, now):
+            return None
+        self.db.insert_file(file)
+        initiator = {
+            "type": "addon",
+            "detail": {"addon_name": addon, "request_id": job.id, "source_file_uuid": source.uuid},
+        }
+        self.webhooks.record(Event("file.created", file, initiator=initiator))
+        self.webhooks.record(Event("extension.succeeded", file, job=done))
+        return file
+
+    def _free_name(self, folder: str, file_name: str) -> str:
+        name = unique_name(file_name)
+        while self.db.get_file_by_path(folder + name) is not None:
+            name = unique_name(file_name)
+        return name
 
     # -- versions
 
@@ -584,6 +763,11 @@ def _mime_of_thumbnail(data: bytes) -> str:
 
 def _looks_like_id(value: str) -> bool:
     return bool(re.fullmatch(r"[0-9a-f]{24}", value))
+
+
+def looks_like_uuid(value: str) -> bool:
+    """A lowercase canonical UUID, as Uploadcare writes them."""
+    return bool(re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", value))
 
 
 def parse_json_object(raw: str, field: str) -> dict[str, Any]:

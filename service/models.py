@@ -107,6 +107,11 @@ class Job:
     created_at: str = ""
     updated_at: str = ""
 
+    @property
+    def makes_new_file(self) -> bool:
+        """Uploadcare add-ons leave the source untouched and put the result in a new file."""
+        return self.dialect == "uploadcare"
+
 
 @dataclass(frozen=True)
 class Endpoint:

@@ -8,11 +8,8 @@ from pathlib import Path
 
 import httpx
 
-from service.db import Database
-from service.library import ExtensionRequest, Library, NewFile
-from service.blobs import BlobStore
-from service.dialects import imagekit
-from service.webhooks import Webhooks
+from service.app import open_library
+from service.library import ExtensionRequest, NewFile
 from service import engine
 
 from .conftest import ServiceProcess, make_settings, photo_bytes, wait_for
@@ -67,10 +64,9 @@ def test_completion_is_fenced_on_the_lease_owner(tmp_path: Path) -> None:
     import asyncio
 
     settings = make_settings(tmp_path)
-    db = Database(tmp_path / "cutout.db")
-    webhooks = Webhooks(settings, db, {"imagekit": imagekit.webhook_format(settings.base_url)})
+    library = open_library(settings, tmp_path)
+    webhooks = library.webhooks
     webhooks.create_endpoint("https://hooks.example.com/cutout", events=("extension.succeeded",))
-    library = Library(settings, db, BlobStore(tmp_path / "blobs"), webhooks)
     new = NewFile(data=photo_bytes("coffee.png"), file_name="c.png")
     file, [job] = asyncio.run(library.upload(new, [ExtensionRequest("remove-bg", {})]))
 

@@ -1,0 +1,208 @@
+"""Uploadcare's webhooks: the `/webhooks/` REST resource and the payloads its subscribers get.
+
+Subscriptions live in the same endpoint store as the native API (format
+"uploadcare"); Uploadcare subscribes one URL to one event.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ...egress import EgressBlocked
+from ...errors import BadRequest
+from ...models import Endpoint
+from ...webhooks import Event, WebhookFormat, Webhooks
+from .rest import bool_param, endpoint, json_body
+from .shapes import cdn_url, file_object, services
+
+FORMAT = "uploadcare"
+EVENTS = {
+    "file.created": "file.uploaded",
+    "file.stored": "file.stored",
+    "file.deleted": "file.deleted",
+    "file.updated": "file.info_updated",
+    "file-version.created": "file.info_updated",
+}
+MAX_SIGNING_SECRET = 32  # Uploadcare's limit
+
+
+def webhook_format(base: str, public_key: str) -> WebhookFormat:
+    """Uploadcare's payload: `{initiator, hook, data: <file object with appdata>, file: <CDN URL>}`."""
+
+    def render(event: Event, name: str, hook: Endpoint) -> dict[str, Any]:
+        assert event.file is not None
+        return {
+            "initiator": event.initiator or {"type": "api", "detail": {}},
+            "hook": {
+                "id": hook.id,
+                "project_id": 1,
+                "project_pub_key": public_key,
+                "target": hook.url,
+                "event": name,
+                "is_active": hook.active,
+                "version": hook.version,
+                "created_at": hook.created_at,
+                "updated_at": hook.updated_at,
+            },
+            "data": file_object(base, event.file, include_appdata=True),
+            "file": cdn_url(base, event.file) + quote(event.file.original_filename, safe=""),
+        }
+
+    return WebhookFormat(name=FORMAT, events=EVENTS, render=render)
+
+
+def hook_json(hook: Endpoint) -> dict[str, Any]:
+    return {
+        "id": hook.id,
+        "project": 1,
+        "created": hook.created_at,
+        "updated": hook.updated_at,
+        "event": hook.events[0] if hook.events else "file.uploaded",
+        "target_url": hook.url,
+        "is_active": hook.active,
+        "signing_secret": hook.signing_secret,
+        "version": hook.version,
+    }
+
+
+def webhooks(request: Request) -> Webhooks:
+    return services(request).webhooks
+
+
+async def fields(request: Request) -> dict[str, Any]:
+    """The body as pyuploadcare sends it: a form on create, JSON on update."""
+    if request.headers.get("content-type", "").startswith(("application/x-www-form-urlencoded", "multipart/")):
+        try:
+            form = await request.form()
+        except Exception:
+            raise BadRequest("The form body could not be read.") from None
+        return {k: v for k, v in form.items() if isinstance(v, str)}
+    body = await json_body(request)
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise BadRequest("The request body must be a JSON object.")
+    return body
+
+
+def _target(request: Request, raw: object) -> str:
+    if not isinstance(raw, str) or not raw.strip():
+        raise BadRequest("target_url: this field is required and must be an http(s) URL.")
+    if len(raw) > 2048:
+        raise BadRequest("target_url: longer than 2048 characters.")
+    try:
+        services(request).egress.check_static(raw.strip())
+    except EgressBlocked as exc:
+        raise BadRequest(f"target_url is not allowed: {exc.message}.") from None
+    return raw.strip()
+
+
+def _event(raw: object) -> str:
+    known = tuple(dict.fromkeys(EVENTS.values()))
+    if raw not in known:
+        raise BadRequest(f"event: {str(raw)[:64]!r} is not a valid choice; use one of {', '.join(known)}.")
+    return str(raw)
+
+
+def _active(raw: object) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    value = bool_param(raw if isinstance(raw, str) else None, "is_active")
+    if value is None:
+        raise BadRequest("is_active must be true or false.")
+    return value
+
+
+def _secret(raw: object) -> str | None:
+    if raw in (None, ""):
+        return None
+    if not isinstance(raw, str) or len(raw) > MAX_SIGNING_SECRET:
+        raise BadRequest(f"signing_secret must be a string of at most {MAX_SIGNING_SECRET} characters.")
+    return raw
+
+
+def _version(raw: object) -> str:
+    if raw not in (None, "", "0.7"):
+        raise BadRequest("version: only 0.7 is supported.")
+    return "0.7"
+
+
+def _check_unique(request: Request, url: str, event: str, but: int | None = None) -> None:
+    for hook in webhooks(request).endpoints(FORMAT):
+        if hook.url == url and hook.events == (event,) and hook.id != but:
+            raise BadRequest("non_field_errors: project is already subscribed on this event with this target_url.")
+
+
+@endpoint
+async def list_hooks(request: Request) -> Response:
+    return JSONResponse([hook_json(h) for h in webhooks(request).endpoints(FORMAT)])
+
+
+@endpoint
+async def create_hook(request: Request) -> Response:
+    body = await fields(request)
+    url = _target(request, body.get("target_url"))
+    event = _event(body.get("event", "file.uploaded"))
+    _check_unique(request, url, event)
+    hook = webhooks(request).create_endpoint(
+        url, format=FORMAT, events=(event,), active=_active(body.get("is_active", True)),
+        signing_secret=_secret(body.get("signing_secret")), version=_version(body.get("version")),
+    )  # fmt: skip
+    return JSONResponse(hook_json(hook), 201)
+
+
+def _hook_id(request: Request) -> int:
+    raw = request.path_params["hook_id"]
+    if not raw.isdigit() or len(raw) > 18:
+        raise BadRequest("The webhook id must be a whole number.")
+    return int(raw)
+
+
+@endpoint
+async def update_hook(request: Request) -> Response:
+    hook_id = _hook_id(request)
+    body = await fields(request)
+    current = webhooks(request).endpoint(hook_id, FORMAT)
+    changes: dict[str, Any] = {}
+    if "target_url" in body:
+        changes["url"] = _target(request, body["target_url"])
+    if "event" in body:
+        changes["events"] = (_event(body["event"]),)
+    if "is_active" in body:
+        changes["active"] = _active(body["is_active"])
+    if "signing_secret" in body:
+        changes["signing_secret"] = _secret(body["signing_secret"])
+    if "version" in body:
+        changes["version"] = _version(body["version"])
+    _check_unique(request, changes.get("url", current.url), changes.get("events", current.events)[0], but=hook_id)
+    return JSONResponse(hook_json(webhooks(request).update_endpoint(hook_id, FORMAT, **changes)))
+
+
+@endpoint
+async def delete_hook(request: Request) -> Response:
+    webhooks(request).delete_endpoint(_hook_id(request), FORMAT)
+    return Response(status_code=204)
+
+
+@endpoint
+async def unsubscribe(request: Request) -> Response:
+    body = await fields(request)
+    url = body.get("target_url")
+    if not isinstance(url, str) or not url:
+        raise BadRequest("target_url: this field is required.")
+    webhooks(request).delete_endpoints_by_url(url, FORMAT)
+    return Response(status_code=204)
+
+
+routes = [
+    Route("/webhooks/", list_hooks, methods=["GET"]),
+    Route("/webhooks/", create_hook, methods=["POST"]),
+    Route("/webhooks/unsubscribe/", unsubscribe, methods=["DELETE"]),
+    Route("/webhooks/{hook_id}/", update_hook, methods=["PUT"]),
+    Route("/webhooks/{hook_id}/", delete_hook, methods=["DELETE"]),
+]

@@ -1,0 +1,420 @@
+"""Uploadcare's REST API v0.7 (files, storage, metadata, add-ons) and its CDN, over the library."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from ... import engine
+from ...errors import APIError, BadRequest, NotAcceptable, NotFound, Unauthorized
+from ...library import MAX_METADATA_KEYS, ExtensionRequest, FileChanges, UploadListQuery
+from ...models import JobStatus
+from .shapes import (
+    MAX_METADATA_VALUE,
+    base_url,
+    clean_uploadcare_metadata,
+    file_object,
+    library,
+    metadata_strings,
+    parse_uuid,
+    services,
+    whole_number,
+)
+
+ACCEPT = "application/vnd.uploadcare-v0.7+json"
+DATE_WINDOW_SECONDS = 15 * 60
+# pyuploadcare writes a comma after the year: "Sat, 21 Nov 2026, 10:08:57 GMT".
+PYUPLOADCARE_DATE = "%a, %d %b %Y, %H:%M:%S GMT"
+BAD_CREDENTIALS = "Incorrect authentication credentials."
+MAX_BATCH = 100
+MAX_LIST_LIMIT = 1000
+LIST_PARAMS = {"stored", "removed", "limit", "ordering", "from", "include", "offset"}
+# pyuploadcare's FileList.count() sends its filters packed into this one parameter, which Uploadcare ignores.
+IGNORED_LIST_PARAMS = {"query_parameters"}
+# Uploadcare add-on name -> the library's extension
+ADDONS = {"remove_bg": "remove-bg"}
+REMOVE_BG_PARAMS = (
+    "crop", "crop_margin", "scale", "add_shadow", "type_level", "type", "semitransparency", "channels", "roi",
+    "position",
+)  # fmt: skip
+ADDON_STATUS = {
+    JobStatus.QUEUED: "in_progress",
+    JobStatus.RUNNING: "in_progress",
+    JobStatus.SUCCEEDED: "done",
+    JobStatus.FAILED: "error",
+}
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def render_error(exc: APIError) -> Response:
+    headers = {"Retry-After": str(exc.retry_after)} if hasattr(exc, "retry_after") else None
+    return JSONResponse({"detail": exc.message}, exc.status, headers=headers)
+
+
+def endpoint(fn: Endpoint) -> Endpoint:
+    """A REST API v0.7 endpoint: version header, then authentication; errors as `{"detail": ...}`."""
+
+    @functools.wraps(fn)
+    async def wrapper(request: Request) -> Response:
+        try:
+            if request.headers.get("accept", "").strip() != ACCEPT:
+                raise NotAcceptable(
+                    "Incorrect Accept header provided. Make sure to specify API version "
+                    f"(Accept: {ACCEPT}). Refer to REST API docs for details."
+                )
+            await authenticate(request)
+            return await fn(request)
+        except APIError as exc:
+            return render_error(exc)
+
+    return wrapper
+
+
+# ---- authentication ------------------------------------------------------------------------
+
+
+async def authenticate(request: Request) -> None:
+    """`Uploadcare.Simple pub:secret`, or `Uploadcare pub:signature` with a Date within 15 minutes."""
+    settings = services(request).settings
+    scheme, _, credentials = request.headers.get("authorization", "").strip().partition(" ")
+    public_key, _, proof = credentials.strip().partition(":")
+    if scheme not in ("Uploadcare.Simple", "Uploadcare") or not public_key or not proof:
+        raise Unauthorized(f"{BAD_CREDENTIALS} Send Authorization: Uploadcare.Simple <public key>:<secret key>.")
+    if not hmac.compare_digest(public_key.encode(), settings.uploadcare_public_key.encode()):
+        raise Unauthorized(f"Public key {public_key[:64]} not found.")
+    secret = settings.uploadcare_secret_key
+    if scheme == "Uploadcare.Simple":
+        if not hmac.compare_digest(proof.encode(), secret.encode()):
+            raise Unauthorized(BAD_CREDENTIALS)
+        return
+    date = request.headers.get("date", "")
+    sent = parse_date(date)
+    if sent is None:
+        raise Unauthorized("The Date header is missing or not an RFC 2822 date; signed requests need it.")
+    if abs((datetime.now(timezone.utc) - sent).total_seconds()) > DATE_WINDOW_SECONDS:
+        raise Unauthorized("The Date header is more than 15 minutes away from the server's time.")
+    if not hmac.compare_digest(signature(request, secret, date, await request.body()), proof.strip().lower()):
+        raise Unauthorized("Invalid signature. Please check your Secret key.")
+
+
+def signature(request: Request, secret: str, date: str, body: bytes) -> str:
+    """hex HMAC-SHA1(secret, METHOD \\n md5(body) \\n Content-Type \\n Date \\n URI with query)."""
+    uri = request.scope.get("raw_path", request.url.path.encode()).decode("latin-1")
+    if request.scope.get("query_string"):
+        uri += "?" + request.scope["query_string"].decode("latin-1")
+    parts = [request.method, hashlib.md5(body).hexdigest(), request.headers.get("content-type", ""), date, uri]
+    return hmac.new(secret.encode(), "\n".join(parts).encode(), hashlib.sha1).hexdigest()
+
+
+def parse_date(raw: str) -> datetime | None:
+    """pyuploadcare's Date format or RFC 2822, as an aware UTC datetime."""
+    try:
+        return datetime.strptime(raw.strip(), PYUPLOADCARE_DATE).replace(tzinfo=timezone.utc)
+    except ValueError:
+        pass
+    try:
+        parsed = parsedate_to_datetime(raw)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+# ---- request parsing ---------------------------------------------------------------------------
+
+
+async def json_body(request: Request) -> Any:
+    try:
+        return json.loads(await request.body() or b"null")
+    except ValueError:
+        raise BadRequest("The request body must be JSON.") from None
+
+
+def bool_param(raw: str | None, name: str) -> bool | None:
+    if raw is None or raw == "":
+        return None
+    value = raw.strip().lower()
+    if value not in ("true", "false", "1", "0"):
+        raise BadRequest(f"{name} must be true or false, got {raw[:20]!r}.")
+    return value in ("true", "1")
+
+
+def int_param(raw: str | None, name: str, default: int, low: int, high: int) -> int:
+    if raw is None or raw == "":
+        return default
+    number = whole_number(raw)
+    if number is None or not low <= number <= high:
+        raise BadRequest(f"{name} must be a whole number from {low} to {high}.")
+    return number
+
+
+def iso_param(raw: str | None, name: str) -> str | None:
+    """An ISO 8601 date-time, as the library writes them (UTC, milliseconds, `Z`)."""
+    if raw is None or raw == "":
+        return None
+    try:
+        moment = datetime.fromisoformat(raw.strip().replace(" ", "+"))
+    except ValueError:
+        raise BadRequest(f"{name} must be an ISO 8601 date-time such as 2026-01-31T10:00:00Z.") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    utc = moment.astimezone(timezone.utc)
+    return utc.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def uuid_list(body: Any) -> list[str]:
+    if not isinstance(body, list) or not all(isinstance(item, str) for item in body):
+        raise BadRequest("Expected list of UUIDs")
+    if not body:
+        raise BadRequest("List of UUIDs can not be empty")
+    if len(body) > MAX_BATCH:
+        raise BadRequest(f"Maximum UUIDs per request is exceeded. The limit is {MAX_BATCH}")
+    return [item.strip().lower() for item in body]
+
+
+# ---- files -----------------------------------------------------------------------------------
+
+
+@endpoint
+async def list_files(request: Request) -> Response:
+    params = request.query_params
+    unknown = sorted(set(params) - LIST_PARAMS - IGNORED_LIST_PARAMS)
+    if unknown:
+        raise BadRequest(f"Unknown query parameter {unknown[0][:64]!r}; accepted: {', '.join(sorted(LIST_PARAMS))}.")
+    ordering = params.get("ordering") or "datetime_uploaded"
+    if ordering not in ("datetime_uploaded", "-datetime_uploaded"):
+        raise BadRequest("ordering must be datetime_uploaded or -datetime_uploaded.")
+    include = params.get("include")
+    if include not in (None, "", "appdata"):
+        raise BadRequest("include accepts only appdata.")
+    query = UploadListQuery(
+        removed=bool_param(params.get("removed"), "removed") or False,
+        stored=bool_param(params.get("stored"), "stored"),
+        since=iso_param(params.get("from"), "from"),
+        descending=ordering.startswith("-"),
+        limit=int_param(params.get("limit"), "limit", 100, 1, MAX_LIST_LIMIT),
+        offset=int_param(params.get("offset"), "offset", 0, 0, 10**9),
+    )
+    lib = library(request)
+    page, total = lib.list_by_upload(query)
+    # Pin the starting point, so files uploaded while a client pages do not shift the pages.
+    pinned = {**params, "from": query.since or (page[0].created_at if page else None)}
+    for name in IGNORED_LIST_PARAMS:
+        pinned.pop(name, None)
+    nxt = page_url(request, pinned, query.offset + query.limit) if len(page) == query.limit else None
+    previous = page_url(request, pinned, max(0, query.offset - query.limit)) if query.offset else None
+    return JSONResponse(
+        {
+            "next": nxt,
+            "previous": previous,
+            "total": total,
+            "totals": lib.upload_totals(),
+            "per_page": query.limit,
+            "results": [file_object(base_url(request), f, include_appdata=include == "appdata") for f in page],
+        }
+    )
+
+
+def page_url(request: Request, params: dict[str, Any], offset: int) -> str:
+    query = {k: v for k, v in {**params, "offset": offset}.items() if v is not None}
+    return f"{services(request).settings.base_url}/files/?{urlencode(query)}"
+
+
+@endpoint
+async def get_file(request: Request) -> Response:
+    include = request.query_params.get("include")
+    if include not in (None, "", "appdata"):
+        raise BadRequest("include accepts only appdata.")
+    file = library(request).get_live_or_removed(parse_uuid(request.path_params["uuid"], "uuid"))
+    return JSONResponse(file_object(base_url(request), file, include_appdata=include == "appdata"))
+
+
+@endpoint
+async def store_file(request: Request) -> Response:
+    file = library(request).store(parse_uuid(request.path_params["uuid"], "uuid"))
+    return JSONResponse(file_object(base_url(request), file))
+
+
+@endpoint
+async def remove_file(request: Request) -> Response:
+    file = library(request).remove(parse_uuid(request.path_params["uuid"], "uuid"))
+    return JSONResponse(file_object(base_url(request), file))
+
+
+@endpoint
+async def store_files(request: Request) -> Response:
+    files, problems = library(request).store_many(uuid_list(await json_body(request)))
+    return JSONResponse({"status": "ok", "problems": problems, "result": [file_object(base_url(request), f) for f in files]})
+
+
+@endpoint
+async def remove_files(request: Request) -> Response:
+    files, problems = library(request).remove_many(uuid_list(await json_body(request)))
+    return JSONResponse({"status": "ok", "problems": problems, "result": [file_object(base_url(request), f) for f in files]})
+
+
+# ---- metadata --------------------------------------------------------------------------------
+
+
+@endpoint
+async def get_metadata(request: Request) -> Response:
+    file = library(request).get_by_uuid(parse_uuid(request.path_params["uuid"], "uuid"))
+    return JSONResponse(metadata_strings(file))
+
+
+def metadata_key(request: Request) -> str:
+    key = request.path_params["key"]
+    clean_uploadcare_metadata({key: "x"})
+    return key
+
+
+@endpoint
+async def get_metadata_key(request: Request) -> Response:
+    key = metadata_key(request)
+    file = library(request).get_by_uuid(parse_uuid(request.path_params["uuid"], "uuid"))
+    values = metadata_strings(file)
+    if key not in values:
+        raise NotFound(f"The file has no metadata key {key!r}.")
+    return JSONResponse(values[key])
+
+
+@endpoint
+async def put_metadata_key(request: Request) -> Response:
+    key = metadata_key(request)
+    value = await json_body(request)
+    if not isinstance(value, str) or not 1 <= len(value) <= MAX_METADATA_VALUE:
+        raise BadRequest(f"The value of metadata key {key!r} must be a JSON string of 1 to {MAX_METADATA_VALUE} characters.")
+    lib = library(request)
+    file = lib.get_by_uuid(parse_uuid(request.path_params["uuid"], "uuid"))
+    if key not in file.custom_metadata and len(file.custom_metadata) >= MAX_METADATA_KEYS:
+        raise BadRequest(f"A file can not have more than {MAX_METADATA_KEYS} metadata keys.")
+    lib.update(file.id, FileChanges(custom_metadata={key: value}))
+    return JSONResponse(value, 200 if key in file.custom_metadata else 201)
+
+
+@endpoint
+async def delete_metadata_key(request: Request) -> Response:
+    key = metadata_key(request)
+    lib = library(request)
+    file = lib.get_by_uuid(parse_uuid(request.path_params["uuid"], "uuid"))
+    if key not in file.custom_metadata:
+        raise NotFound(f"The file has no metadata key {key!r}.")
+    lib.update(file.id, FileChanges(custom_metadata={key: None}))
+    return Response(status_code=204)
+
+
+# ---- add-ons ----------------------------------------------------------------------------------
+
+
+def addon_extension(request: Request) -> str:
+    name = request.path_params["addon"]
+    if name not in ADDONS:
+        raise BadRequest(
+            f"The add-on {name[:64]!r} is not available on this server; available: {', '.join(ADDONS)}."
+        )
+    return ADDONS[name]
+
+
+def remove_bg_options(raw: object) -> dict[str, Any]:
+    """The remove_bg `params`, checked by the engine before anything is queued."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise BadRequest("params must be an object.")
+    for key in raw:
+        if key not in REMOVE_BG_PARAMS:
+            raise BadRequest(f"params.{str(key)[:64]} is not a remove_bg parameter; use {', '.join(REMOVE_BG_PARAMS)}.")
+    try:
+        engine.parse_options(raw)
+    except engine.OptionError as exc:
+        raise BadRequest(f"params.{exc.option}: {exc.reason}.") from None
+    return dict(raw)
+
+
+@endpoint
+async def execute_addon(request: Request) -> Response:
+    extension = addon_extension(request)
+    body = await json_body(request)
+    if not isinstance(body, dict):
+        raise BadRequest("Expected JSON object.")
+    unknown = sorted(set(body) - {"target", "params"})
+    if unknown:
+        raise BadRequest(f"Unknown field {unknown[0][:64]!r}; send target and params.")
+    if not isinstance(body.get("target"), str):
+        raise BadRequest("target is required: the UUID of the file to process.")
+    target = parse_uuid(body["target"], "target")
+    options = remove_bg_options(body.get("params"))
+    request_id = str(uuid.uuid4())
+    job = library(request).run_addon(
+        target, ExtensionRequest(name=extension, options=options, dialect="uploadcare", job_id=request_id)
+    )
+    services(request).runner.notify()
+    return JSONResponse({"request_id": job.id})
+
+
+@endpoint
+async def addon_status(request: Request) -> Response:
+    addon_extension(request)
+    request_id = parse_uuid(request.query_params.get("request_id"), "request_id")
+    found = library(request).addon_job(request_id)
+    if found is None:
+        return JSONResponse({"status": "unknown"})
+    job, result_uuid = found
+    body: dict[str, Any] = {"status": ADDON_STATUS[job.status]}
+    if job.status == JobStatus.SUCCEEDED:
+        body["result"] = {"file_id": result_uuid}
+    elif job.status == JobStatus.FAILED:
+        body["error"] = job.error_message
+    return JSONResponse(body)
+
+
+# ---- CDN ------------------------------------------------------------------------------------------
+
+
+async def cdn(request: Request) -> Response:
+    """The current bytes of a file; a trailing file name is ignored, processing operations are refused."""
+    rest = request.path_params.get("rest", "")
+    if rest.startswith("-/"):
+        return PlainTextResponse("CDN processing operations (/-/...) are not supported by this server.", 400)
+    try:
+        file = library(request).get_by_uuid(parse_uuid(request.path_params["uuid"], "uuid"))
+    except APIError as exc:
+        return PlainTextResponse("Not found." if exc.status == 404 else exc.message, exc.status)
+    if file.is_private or not file.is_published:
+        return PlainTextResponse("This file is private: open it with an ImageKit signed URL.", 403)
+    etag = f'"{file.version.blob[:32]}"'
+    headers = {"X-Content-Type-Options": "nosniff", "Content-Disposition": "inline", "ETag": etag}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    data = await library(request).read(file.version)
+    return Response(data, media_type=file.version.mime, headers=headers)
+
+
+routes = [
+    Route("/files/", list_files, methods=["GET"]),
+    Route("/files/storage/", store_files, methods=["PUT"]),
+    Route("/files/storage/", remove_files, methods=["DELETE"]),
+    Route("/files/{uuid}/", get_file, methods=["GET"]),
+    Route("/files/{uuid}/storage/", store_file, methods=["PUT"]),
+    Route("/files/{uuid}/storage/", remove_file, methods=["DELETE"]),
+    Route("/files/{uuid}/metadata/", get_metadata, methods=["GET"]),
+    Route("/files/{uuid}/metadata/{key}/", get_metadata_key, methods=["GET"]),
+    Route("/files/{uuid}/metadata/{key}/", put_metadata_key, methods=["PUT"]),
+    Route("/files/{uuid}/metadata/{key}/", delete_metadata_key, methods=["DELETE"]),
+    Route("/addons/{addon}/execute/", execute_addon, methods=["POST"]),
+    Route("/addons/{addon}/execute/status/", addon_status, methods=["GET"]),
+    Route("/cdn/{uuid}/", cdn, methods=["GET"]),
+    Route("/cdn/{uuid}/{rest:path}", cdn, methods=["GET"]),
+]

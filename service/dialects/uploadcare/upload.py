@@ -1,0 +1,503 @@
+"""Uploadcare's Upload API: direct, from-URL and multipart uploads, and upload info.
+
+Errors are text/plain, as Uploadcare's are, or `{"error": {...}}` with `?jsonerrors=1`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import hmac
+import json
+import logging
+import math
+import shutil
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from anyio import to_thread
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.datastructures import FormData, UploadFile
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from ...egress import EgressBlocked
+from ...errors import APIError, BadRequest, Forbidden, NotFound
+from ...library import MAX_NAME_LENGTH, NewFile, clean_file_name, clean_tags
+from ...services import Services
+from .shapes import clean_uploadcare_metadata, library, parse_uuid, services, upload_info, whole_number
+
+log = logging.getLogger("cutout.uploadcare")
+
+MULTIPART_MIN_SIZE = 10 * 1024 * 1024
+PART_SIZE = 5 * 1024 * 1024
+PART_URL_SECONDS = 3600
+SESSION_SECONDS = 24 * 3600
+URL_STATUS_SECONDS = 3600
+MAX_FILES = 20
+COMMON_FIELDS = {"signature", "expire", "tags", "source"}
+BASE_FIELDS = {"UPLOADCARE_PUB_KEY", "UPLOADCARE_STORE", *COMMON_FIELDS}
+FROM_URL_FIELDS = {
+    "pub_key", "source_url", "store", "filename", "check_URL_duplicates", "save_URL_duplicates", *COMMON_FIELDS,
+}  # fmt: skip
+MULTIPART_START_FIELDS = {"filename", "size", "content_type", "part_size", *BASE_FIELDS}
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+# ---- errors --------------------------------------------------------------------------
+
+
+def render_error(request: Request, exc: APIError) -> Response:
+    headers = {"Retry-After": str(exc.retry_after)} if hasattr(exc, "retry_after") else None
+    if request.query_params.get("jsonerrors") == "1":
+        error: dict[str, Any] = {"status_code": exc.status, "content": exc.message}
+        if "error_code" in exc.extra:
+            error["error_code"] = exc.extra["error_code"]
+        return JSONResponse({"error": error}, exc.status, headers=headers)
+    return PlainTextResponse(exc.message, exc.status, headers=headers)
+
+
+def endpoint(fn: Endpoint) -> Endpoint:
+    """Render the error hierarchy the way Uploadcare's Upload API does."""
+
+    @functools.wraps(fn)
+    async def wrapper(request: Request) -> Response:
+        try:
+            return await fn(request)
+        except APIError as exc:
+            return render_error(request, exc)
+
+    return wrapper
+
+
+# ---- form fields -----------------------------------------------------------------------
+
+
+async def read_form(request: Request) -> FormData:
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
+        raise BadRequest("HTTP POST request parsing failed: send multipart/form-data or a urlencoded form.")
+    limit = services(request).settings.max_upload_bytes
+    try:
+        return await request.form(max_files=MAX_FILES, max_fields=200, max_part_size=limit + 1024)
+    except APIError:
+        raise
+    except Exception as exc:  # malformed bodies surface as parser exceptions
+        raise BadRequest(f"HTTP POST request parsing failed: {exc}") from None
+
+
+def text(form: FormData, name: str) -> str | None:
+    value = form.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BadRequest(f"{name} must be a text field, not a file.", field=name)
+    if "\x00" in value:
+        raise BadRequest("Null characters are not allowed.", field=name)
+    return value
+
+
+def check_fields(form: FormData, allowed: set[str]) -> None:
+    for name, value in form.multi_items():
+        if isinstance(value, str) and name not in allowed and not _metadata_key(name):
+            raise BadRequest(f"Unknown field {name[:64]!r}.", field=name[:64])
+
+
+def _metadata_key(name: str) -> str | None:
+    return name[len("metadata[") : -1] if name.startswith("metadata[") and name.endswith("]") else None
+
+
+def check_public_key(request: Request, key: str | None, name: str) -> None:
+    if not key:
+        raise Forbidden(f"{name} is required.", field=name, extra={"error_code": "UploadcarePublicKeyRequiredError"})
+    if not hmac.compare_digest(key.encode(), services(request).settings.uploadcare_public_key.encode()):
+        raise Forbidden(f"{name} is invalid.", field=name, extra={"error_code": "UploadcarePublicKeyInvalidError"})
+
+
+def check_signature(request: Request, form: FormData) -> None:
+    """Signed uploads: `signature` = hex HMAC-SHA256(secret key, `expire`), before `expire` (unix seconds)."""
+    signature, expire = text(form, "signature"), text(form, "expire")
+    if signature is None and expire is None:
+        return
+    if not signature:
+        raise BadRequest("`signature` is required.", field="signature", extra={"error_code": "SignatureRequiredError"})
+    if not expire:
+        raise BadRequest("`expire` is required.", field="expire", extra={"error_code": "SignatureExpirationRequiredError"})
+    expires = whole_number(expire)
+    if expires is None:
+        raise BadRequest(
+            "`expire` must be a UNIX timestamp.", field="expire", extra={"error_code": "SignatureExpirationInvalidError"}
+        )
+    if expires < time.time():
+        raise Forbidden("Expired signature.", field="expire", extra={"error_code": "SignatureExpirationError"})
+    secret = services(request).settings.uploadcare_secret_key.encode()
+    expected = hmac.new(secret, str(expires).encode(), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, signature.strip().lower()):
+        raise Forbidden("Invalid signature.", field="signature", extra={"error_code": "SignatureInvalidError"})
+
+
+def parse_store(form: FormData, name: str) -> bool:
+    """`0` keeps the file a day only; `1` and `auto` store it (auto-store is on here)."""
+    value = (text(form, name) or "auto").strip().lower()
+    if value not in ("0", "1", "auto"):
+        raise BadRequest(f"{name} must be 0, 1 or auto, got {value[:20]!r}.", field=name)
+    return value != "0"
+
+
+def parse_metadata(form: FormData) -> dict[str, str]:
+    raw: dict[str, object] = {}
+    for name, value in form.multi_items():
+        key = _metadata_key(name)
+        if key is None:
+            continue
+        if key in raw:
+            raise BadRequest(f"File's metadata key `{key[:64]}` has a duplicate.", field="metadata")
+        raw[key] = value if isinstance(value, str) else None
+    return clean_uploadcare_metadata(raw)
+
+
+def new_file(raw_name: str | None, form: FormData, stored: bool) -> NewFile:
+    """What every Upload API endpoint asks of the library, from the common fields."""
+    original = (raw_name or "").replace("\\", "/").rsplit("/", 1)[-1].strip()[:MAX_NAME_LENGTH] or "file"
+    tags = text(form, "tags")
+    return NewFile(
+        data=b"",
+        file_name=clean_file_name(original, "filename"),
+        original_filename=original,
+        stored=stored,
+        custom_metadata=parse_metadata(form) or None,
+        tags=clean_tags(tags.split(",")) if tags else None,
+    )
+
+
+# ---- direct uploads --------------------------------------------------------------------
+
+
+@endpoint
+async def base_upload(request: Request) -> Response:
+    """Direct upload of one or more file parts; answers `{<field name>: <uuid>}`."""
+    form = await read_form(request)
+    try:
+        check_public_key(request, text(form, "UPLOADCARE_PUB_KEY"), "UPLOADCARE_PUB_KEY")
+        check_signature(request, form)
+        check_fields(form, BASE_FIELDS)
+        stored = parse_store(form, "UPLOADCARE_STORE")
+        uploads = [
+            (name, new_file(part.filename or name, form, stored), await part.read())
+            for name, part in form.multi_items()
+            if isinstance(part, UploadFile)
+        ]
+    finally:
+        await form.close()
+    if not uploads:
+        raise BadRequest("Request does not contain files.", field="file", extra={"error_code": "FileRequiredError"})
+    lib = library(request)
+    if len(uploads) > 1:  # refuse the whole request before any file of it is kept
+        for _, _, data in uploads:
+            await lib.check_image(data)
+    result = {}
+    for name, new, data in uploads:
+        file, _ = await lib.upload(replace(new, data=data))
+        result[name] = file.uuid
+    return JSONResponse(result)
+
+
+@endpoint
+async def file_info(request: Request) -> Response:
+    params = request.query_params
+    check_public_key(request, params.get("pub_key"), "pub_key")
+    file_uuid = parse_uuid(params.get("file_id"), "file_id")
+    try:
+        file = library(request).get_by_uuid(file_uuid)
+    except NotFound:
+        raise NotFound("File is not found.", field="file_id") from None
+    return JSONResponse(upload_info(file))
+
+
+# ---- uploads from a URL ----------------------------------------------------------------
+
+
+@dataclass
+class UrlUploads:
+    """From-URL tasks and their status, in memory; after an hour (or a restart) a token is `unknown`."""
+
+    statuses: dict[str, tuple[float, dict[str, Any]]] = field(default_factory=dict)
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def start(self, token: str, work: Awaitable[None]) -> None:
+        self.set(token, {"status": "waiting"})
+        task = asyncio.ensure_future(work)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def set(self, token: str, status: dict[str, Any]) -> None:
+        now = time.monotonic()
+        for old in [t for t, (at, _) in self.statuses.items() if now - at > URL_STATUS_SECONDS]:
+            del self.statuses[old]
+        self.statuses[token] = (now, status)
+
+    def get(self, token: str) -> dict[str, Any] | None:
+        found = self.statuses.get(token)
+        return found[1] if found else None
+
+    async def aclose(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+@endpoint
+async def from_url(request: Request) -> Response:
+    form = await read_form(request)
+    try:
+        check_public_key(request, text(form, "pub_key"), "pub_key")
+        check_signature(request, form)
+        check_fields(form, FROM_URL_FIELDS)
+        source_url = (text(form, "source_url") or "").strip()
+        if not source_url:
+            raise BadRequest("source_url is required.", field="source_url")
+        try:
+            services(request).egress.check_static(source_url)
+        except EgressBlocked as exc:
+            raise BadRequest(f"source_url is not allowed: {exc.message}.", field="source_url") from None
+        if (text(form, "check_URL_duplicates") or "0") != "0":
+            raise BadRequest("check_URL_duplicates is not supported by this server; send 0.", field="check_URL_duplicates")
+        if (text(form, "save_URL_duplicates") or "0") not in ("0", "1"):
+            raise BadRequest("save_URL_duplicates must be 0 or 1.", field="save_URL_duplicates")
+        name = text(form, "filename") or urlsplit(source_url).path.rsplit("/", 1)[-1]
+        new = new_file(name, form, parse_store(form, "store"))
+    finally:
+        await form.close()
+    token = str(uuid.uuid4())
+    uploads: UrlUploads = request.app.state.uploadcare.url_uploads
+    uploads.start(token, _fetch_and_upload(services(request), uploads, token, source_url, new))
+    return JSONResponse({"type": "token", "token": token})
+
+
+async def _fetch_and_upload(found: Services, uploads: UrlUploads, token: str, url: str, new: NewFile) -> None:
+    """Fetch through the safe egress client, then upload like any other file; every end is a status."""
+    uploads.set(token, {"status": "progress", "done": 0, "total": None})
+    try:
+        data = await found.egress.fetch(url, max_bytes=found.settings.max_upload_bytes)
+        uploads.set(token, {"status": "progress", "done": len(data), "total": len(data)})
+        file, _ = await found.library.upload(replace(new, data=data))
+    except EgressBlocked as exc:
+        uploads.set(token, _error(f"The file could not be fetched: {exc.message}.", "DownloadFileError"))
+    except APIError as exc:
+        uploads.set(token, _error(exc.message, "FileValidationError"))
+    except Exception:
+        log.exception("upload from URL %s failed", token)
+        uploads.set(token, _error("Upload failed.", "UploadFailedError"))
+    else:
+        uploads.set(token, {"status": "success", "uuid": file.uuid})
+
+
+def _error(message: str, code: str) -> dict[str, Any]:
+    return {"status": "error", "error": message, "error_code": code}
+
+
+@endpoint
+async def from_url_status(request: Request) -> Response:
+    token = request.query_params.get("token")
+    if not token:
+        raise BadRequest("token is required.", field="token")
+    status = request.app.state.uploadcare.url_uploads.get(token)
+    if status is None:
+        return JSONResponse({"status": "unknown"})
+    if status["status"] == "success":
+        file = library(request).get_live_or_removed(status["uuid"])
+        return JSONResponse({"status": "success", **upload_info(file)})
+    return JSONResponse(status)
+
+
+# ---- multipart uploads -------------------------------------------------------------------
+
+
+class MultipartUploads:
+    """Multipart sessions on disk, one folder per upload uuid: the declared file and its parts."""
+
+    def __init__(self, root: Path, secret: str):
+        self.root = root
+        self.signer = URLSafeTimedSerializer(secret, salt="cutout-uploadcare-multipart-part")
+        self.locks: dict[str, asyncio.Lock] = {}
+
+    def folder(self, upload_uuid: str) -> Path:
+        return self.root / parse_uuid(upload_uuid, "uuid")
+
+    def part_token(self, upload_uuid: str, index: int) -> str:
+        return self.signer.dumps([upload_uuid, index])
+
+    def read_part_token(self, token: str) -> tuple[str, int]:
+        try:
+            upload_uuid, index = self.signer.loads(token, max_age=PART_URL_SECONDS)
+        except (BadSignature, ValueError, TypeError):
+            raise Forbidden("The part URL is invalid or has expired; start the multipart upload again.") from None
+        return upload_uuid, index
+
+    def create(self, upload_uuid: str, session: dict[str, Any]) -> None:
+        folder = self.folder(upload_uuid)
+        folder.mkdir(parents=True)
+        _write_atomically(folder / "session.json", json.dumps(session).encode())
+
+    def session(self, upload_uuid: str) -> dict[str, Any] | None:
+        path = self.folder(upload_uuid) / "session.json"
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def sweep(self, now: float | None = None) -> int:
+        """Drop sessions older than a day (their part URLs expired long before)."""
+        cutoff = (time.time() if now is None else now) - SESSION_SECONDS
+        dropped = 0
+        for folder in self.root.glob("*/") if self.root.exists() else []:
+            if folder.stat().st_mtime < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
+                dropped += 1
+        return dropped
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+def multipart(request: Request) -> MultipartUploads:
+    return request.app.state.uploadcare.multipart
+
+
+def int_field(form: FormData, name: str) -> int | None:
+    value = text(form, name)
+    if value is None or value == "":
+        return None
+    number = whole_number(value)
+    if number is None:
+        raise BadRequest(f"{name} must be a whole number of bytes.", field=name)
+    return number
+
+
+@endpoint
+async def multipart_start(request: Request) -> Response:
+    form = await read_form(request)
+    try:
+        check_public_key(request, text(form, "UPLOADCARE_PUB_KEY"), "UPLOADCARE_PUB_KEY")
+        check_signature(request, form)
+        check_fields(form, MULTIPART_START_FIELDS)
+        for name in ("filename", "size", "content_type"):
+            if not text(form, name):
+                raise BadRequest(f"{name} is required.", field=name)
+        size = int_field(form, "size") or 0
+        limit = services(request).settings.max_upload_bytes
+        if size < MULTIPART_MIN_SIZE:
+            raise BadRequest(
+                f"File size can not be less than {MULTIPART_MIN_SIZE} bytes. Please use direct upload instead of "
+                "multipart.",
+                field="size",
+            )
+        if size > limit:
+            raise BadRequest(f"File size exceeds project limit ({limit} bytes).", field="size")
+        part_size = int_field(form, "part_size") or PART_SIZE
+        if part_size < PART_SIZE:
+            raise BadRequest(f"Multipart Upload Part Size can not be less than {PART_SIZE} bytes.", field="part_size")
+        new = new_file(text(form, "filename"), form, parse_store(form, "UPLOADCARE_STORE"))
+    finally:
+        await form.close()
+    upload_uuid = str(uuid.uuid4())
+    session = {
+        "size": size,
+        "part_size": part_size,
+        "file_name": new.file_name,
+        "original_filename": new.original_filename,
+        "stored": new.stored,
+        "metadata": new.custom_metadata,
+        "tags": list(new.tags) if new.tags else None,
+    }
+    sessions = multipart(request)
+    await to_thread.run_sync(sessions.create, upload_uuid, session)
+    base = services(request).settings.base_url
+    parts = [
+        f"{base}/multipart/part/{sessions.part_token(upload_uuid, i)}/" for i in range(math.ceil(size / part_size))
+    ]
+    return JSONResponse({"uuid": upload_uuid, "parts": parts})
+
+
+@endpoint
+async def multipart_part(request: Request) -> Response:
+    sessions = multipart(request)
+    upload_uuid, index = sessions.read_part_token(request.path_params["token"])
+    session = await to_thread.run_sync(sessions.session, upload_uuid)
+    if session is None:
+        raise NotFound("The multipart upload is not found: it was completed or has expired.")
+    expected = min(session["part_size"], session["size"] - index * session["part_size"])
+    data = await request.body()
+    if len(data) != expected:
+        raise BadRequest(f"Part {index + 1} must be {expected} bytes, got {len(data)}.")
+    try:
+        await to_thread.run_sync(_write_atomically, sessions.folder(upload_uuid) / f"{index}.part", data)
+    except FileNotFoundError:  # completed meanwhile
+        raise NotFound("The multipart upload is not found: it was completed or has expired.") from None
+    return Response(status_code=200)
+
+
+@endpoint
+async def multipart_complete(request: Request) -> Response:
+    form = await read_form(request)
+    try:
+        check_public_key(request, text(form, "UPLOADCARE_PUB_KEY"), "UPLOADCARE_PUB_KEY")
+        check_fields(form, {"uuid", "UPLOADCARE_PUB_KEY"})
+        upload_uuid = parse_uuid(text(form, "uuid"), "uuid")
+    finally:
+        await form.close()
+    sessions = multipart(request)
+    lock = sessions.locks.setdefault(upload_uuid, asyncio.Lock())
+    async with lock:
+        try:
+            session = await to_thread.run_sync(sessions.session, upload_uuid)
+            if session is None:
+                try:
+                    library(request).get_live_or_removed(upload_uuid)
+                except NotFound:
+                    raise NotFound("File is not found.", field="uuid") from None
+                raise BadRequest("File is already uploaded.", field="uuid")
+            data = await to_thread.run_sync(_assemble, sessions.folder(upload_uuid), session)
+            new = NewFile(
+                data=data,
+                file_name=session["file_name"],
+                original_filename=session["original_filename"],
+                stored=session["stored"],
+                custom_metadata=session["metadata"],
+                tags=tuple(session["tags"]) if session["tags"] else None,
+                uuid=upload_uuid,
+            )
+            try:
+                file, _ = await library(request).upload(new)
+            finally:  # a refused file cannot be completed later either
+                await to_thread.run_sync(shutil.rmtree, sessions.folder(upload_uuid), True)
+        finally:
+            sessions.locks.pop(upload_uuid, None)
+    return JSONResponse(upload_info(file))
+
+
+def _assemble(folder: Path, session: dict[str, Any]) -> bytes:
+    count = math.ceil(session["size"] / session["part_size"])
+    parts = [folder / f"{i}.part" for i in range(count)]
+    if not all(p.exists() for p in parts):
+        raise BadRequest("File size mismatch. Not all parts uploaded?", field="uuid")
+    return b"".join(p.read_bytes() for p in parts)
+
+
+routes = [
+    Route("/base/", base_upload, methods=["POST"]),
+    Route("/info/", file_info, methods=["GET"]),
+    Route("/from_url/", from_url, methods=["POST"]),
+    Route("/from_url/status/", from_url_status, methods=["GET"]),
+    Route("/multipart/start/", multipart_start, methods=["POST"]),
+    Route("/multipart/part/{token}/", multipart_part, methods=["PUT"]),
+    Route("/multipart/complete/", multipart_complete, methods=["POST"]),
+]
