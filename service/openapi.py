@@ -295,6 +295,202 @@ def _native_paths() -> dict[str, Any]:
     }
 
 
+UC_ERROR: Schema = {"type": "object", "required": ["detail"], "properties": {"detail": {"type": "string"}}}
+UC_ACCEPT = {
+    "name": "Accept",
+    "in": "header",
+    "required": True,
+    "schema": {"type": "string", "enum": ["application/vnd.uploadcare-v0.7+json"]},
+}
+UC_FILE: Schema = {
+    "type": "object",
+    "required": ["uuid", "datetime_uploaded", "is_image", "is_ready", "mime_type", "original_filename", "size"],
+    "properties": {
+        "uuid": {"type": "string", "format": "uuid"},
+        "datetime_uploaded": {"type": "string"},
+        "datetime_stored": {"type": ["string", "null"]},
+        "datetime_removed": {"type": ["string", "null"]},
+        "is_image": {"type": "boolean"},
+        "is_ready": {"type": "boolean"},
+        "mime_type": {"type": "string"},
+        "original_file_url": {"type": ["string", "null"]},
+        "original_filename": {"type": "string"},
+        "size": {"type": "integer"},
+        "url": {"type": "string"},
+        "variations": {"type": ["object", "null"]},
+        "content_info": {"type": "object"},
+        "metadata": {"type": "object", "additionalProperties": {"type": "string"}},
+        "appdata": {"type": "object"},
+    },
+}
+UC_HOOK: Schema = {
+    "type": "object",
+    "required": ["id", "event", "target_url", "is_active"],
+    "properties": {
+        "id": {"type": "integer"},
+        "project": {"type": "integer"},
+        "created": {"type": "string"},
+        "updated": {"type": "string"},
+        "event": {"type": "string", "enum": ["file.uploaded", "file.stored", "file.deleted", "file.info_updated"]},
+        "target_url": {"type": "string"},
+        "is_active": {"type": "boolean"},
+        "signing_secret": {"type": ["string", "null"]},
+        "version": {"type": "string"},
+    },
+}
+
+
+def _uc_rest(
+    summary: str, ok: tuple[int, Schema | None], *, params: list[dict[str, Any]] | None = None,
+    body: Schema | None = None, errors: tuple[int, ...] = (400, 401, 404, 406),
+) -> dict[str, Any]:
+    """An Uploadcare REST v0.7 operation: version Accept header, Uploadcare auth, `{"detail"}` errors."""
+    status, schema = ok
+    responses: dict[str, Any] = {str(status): {"description": "OK", **(_json(schema) if schema else {})}}
+    for code in errors:
+        responses[str(code)] = {"description": "Error", **_json(UC_ERROR)}
+    op: dict[str, Any] = {
+        "summary": summary, "tags": ["Uploadcare REST"], "responses": responses,
+        "parameters": [UC_ACCEPT, *(params or [])], "security": [{"uploadcare": []}],
+    }  # fmt: skip
+    if body is not None:
+        op["requestBody"] = {"required": True, **_json(body)}
+    return op
+
+
+def _uc_upload(summary: str, *, form: Schema | None = None, params: list[dict[str, Any]] | None = None,
+               method_body: str = "multipart/form-data") -> dict[str, Any]:  # fmt: skip
+    """An Upload API operation: public key in the form; text/plain errors (JSON with ?jsonerrors=1)."""
+    error = {"description": "Error", "content": {"text/plain": {"schema": {"type": "string"}},
+                                                  "application/json": {"schema": OBJECT}}}  # fmt: skip
+    op: dict[str, Any] = {
+        "summary": summary,
+        "tags": ["Uploadcare Upload"],
+        "parameters": [_query("jsonerrors", {"type": "string", "enum": ["0", "1"]}), *(params or [])],
+        "responses": {"200": {"description": "OK", **_json(OBJECT)}, **{str(c): error for c in (400, 403, 404, 413)}},
+    }
+    if form is not None:
+        op["requestBody"] = {"required": True, "content": {method_body: {"schema": form}}}
+    return op
+
+
+def _uploadcare_paths() -> dict[str, Any]:
+    file_uuid = _path("uuid", {"type": "string", "format": "uuid"})
+    key = _path("key", {"type": "string", "pattern": "^[A-Za-z0-9_\\-.:]{1,64}$"})
+    hook_id = _path("id", {"type": "integer", "minimum": 1})
+    uuids: Schema = {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 100}
+    batch: Schema = {"type": "object", "properties": {"status": {"type": "string"}, "problems": OBJECT,
+                                                      "result": {"type": "array", "items": UC_FILE}}}  # fmt: skip
+    hook_form: Schema = {
+        "type": "object",
+        "properties": {
+            "target_url": {"type": "string"},
+            "event": {"type": "string", "enum": ["file.uploaded", "file.stored", "file.deleted", "file.info_updated"]},
+            "is_active": {"type": "boolean"},
+            "signing_secret": {"type": "string", "maxLength": 32},
+            "version": {"type": "string", "enum": ["0.7"]},
+        },
+    }
+    listing = [
+        _query("stored", {"type": "string", "enum": ["true", "false"]}),
+        _query("removed", {"type": "string", "enum": ["true", "false"]}),
+        _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
+        _query("ordering", {"type": "string", "enum": ["datetime_uploaded", "-datetime_uploaded"]}),
+        _query("from", {"type": "string", "format": "date-time"}),
+        _query("include", {"type": "string", "enum": ["appdata"]}),
+    ]
+    def cdn(params: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "summary": "A file's bytes", "tags": ["Uploadcare CDN"], "parameters": params,
+            "responses": {"200": {"description": "The file"}, "400": {"description": "Bad request"},
+                          "403": {"description": "Private"}, "404": {"description": "Unknown"}},
+        }  # fmt: skip
+
+    base_form: Schema = {
+        "type": "object",
+        "required": ["UPLOADCARE_PUB_KEY", "file"],
+        "properties": {
+            "UPLOADCARE_PUB_KEY": {"type": "string"},
+            "UPLOADCARE_STORE": {"type": "string", "enum": ["0", "1", "auto"]},
+            "file": {"type": "string", "format": "binary"},
+            "signature": {"type": "string"},
+            "expire": {"type": "string"},
+        },
+    }
+    return {
+        "/base/": {"post": _uc_upload("Direct upload; answers {field name: uuid}", form=base_form)},
+        "/from_url/": {"post": _uc_upload("Upload from a URL; answers a token", form={
+            "type": "object", "required": ["pub_key", "source_url"],
+            "properties": {"pub_key": {"type": "string"}, "source_url": {"type": "string"},
+                           "store": {"type": "string", "enum": ["0", "1", "auto"]}},
+        })},  # fmt: skip
+        "/from_url/status/": {"get": _uc_upload("Status of an upload from a URL",
+                                                 params=[_query("token", {"type": "string"})])},  # fmt: skip
+        "/info/": {"get": _uc_upload("Upload info of a file", params=[
+            _query("pub_key", {"type": "string"}), _query("file_id", {"type": "string"})])},  # fmt: skip
+        "/multipart/start/": {"post": _uc_upload("Start a multipart upload (10 MiB and more)", form={
+            "type": "object", "required": ["UPLOADCARE_PUB_KEY", "filename", "size", "content_type"],
+            "properties": {"UPLOADCARE_PUB_KEY": {"type": "string"}, "filename": {"type": "string"},
+                           "size": {"type": "integer"}, "content_type": {"type": "string"}},
+        })},  # fmt: skip
+        "/multipart/part/{token}/": {"put": {**_uc_upload("Upload one part to a signed part URL"),
+                                             "parameters": [_path("token")]}},  # fmt: skip
+        "/multipart/complete/": {"post": _uc_upload("Finish a multipart upload", form={
+            "type": "object", "required": ["UPLOADCARE_PUB_KEY", "uuid"],
+            "properties": {"UPLOADCARE_PUB_KEY": {"type": "string"}, "uuid": {"type": "string"}},
+        })},  # fmt: skip
+        "/files/": {"get": _uc_rest("List files", (200, {
+            "type": "object", "required": ["results"],
+            "properties": {"next": {"type": ["string", "null"]}, "previous": {"type": ["string", "null"]},
+                           "total": {"type": "integer"}, "totals": OBJECT, "per_page": {"type": "integer"},
+                           "results": {"type": "array", "items": UC_FILE}},
+        }), params=listing)},  # fmt: skip
+        "/files/storage/": {
+            "put": _uc_rest("Store up to 100 files", (200, batch), body=uuids),
+            "delete": _uc_rest("Delete up to 100 files", (200, batch), body=uuids),
+        },
+        "/files/{uuid}/": {"get": _uc_rest("File info", (200, UC_FILE),
+                                           params=[file_uuid, _query("include", {"type": "string", "enum": ["appdata"]})])},  # fmt: skip
+        "/files/{uuid}/storage/": {
+            "put": _uc_rest("Store a file", (200, UC_FILE), params=[file_uuid]),
+            "delete": _uc_rest("Delete a file", (200, UC_FILE), params=[file_uuid]),
+        },
+        "/files/{uuid}/metadata/": {"get": _uc_rest("A file's metadata", (200, OBJECT), params=[file_uuid])},
+        "/files/{uuid}/metadata/{key}/": {
+            "get": _uc_rest("One metadata value", (200, {"type": "string"}), params=[file_uuid, key]),
+            "put": _uc_rest("Set one metadata value", (200, {"type": "string"}), params=[file_uuid, key],
+                            body={"type": "string", "minLength": 1, "maxLength": 512}),  # fmt: skip
+            "delete": _uc_rest("Delete one metadata key", (204, None), params=[file_uuid, key]),
+        },
+        "/addons/{addon}/execute/": {"post": _uc_rest(
+            "Run an add-on (remove_bg)", (200, {"type": "object", "properties": {"request_id": {"type": "string"}}}),
+            params=[_path("addon")], errors=(400, 401, 404, 406, 429),
+            body={"type": "object", "required": ["target"],
+                  "properties": {"target": {"type": "string", "format": "uuid"}, "params": OBJECT}},
+        )},  # fmt: skip
+        "/addons/{addon}/execute/status/": {"get": _uc_rest(
+            "An add-on request's status", (200, {"type": "object", "required": ["status"], "properties": {
+                "status": {"type": "string", "enum": ["in_progress", "error", "done", "unknown"]},
+                "result": OBJECT}}),
+            params=[_path("addon"), _query("request_id", {"type": "string"})],
+        )},  # fmt: skip
+        "/webhooks/": {
+            "get": _uc_rest("List subscriptions", (200, {"type": "array", "items": UC_HOOK})),
+            "post": _uc_rest("Subscribe a URL to an event", (201, UC_HOOK), body=hook_form),
+        },
+        "/webhooks/{id}/": {
+            "put": _uc_rest("Change a subscription", (200, UC_HOOK), params=[hook_id], body=hook_form),
+            "delete": _uc_rest("Remove a subscription", (204, None), params=[hook_id]),
+        },
+        "/webhooks/unsubscribe/": {"delete": _uc_rest(
+            "Remove the subscriptions of a URL", (204, None),
+            body={"type": "object", "required": ["target_url"], "properties": {"target_url": {"type": "string"}}},
+        )},  # fmt: skip
+        "/cdn/{uuid}/": {"get": cdn([file_uuid])},
+        "/cdn/{uuid}/{filename}": {"get": cdn([file_uuid, _path("filename")])},
+    }  # fmt: skip
+
+
 def _operations_paths() -> dict[str, Any]:
     def plain(summary: str, statuses: tuple[int, ...] = (200,)) -> dict[str, Any]:
         return {
@@ -313,8 +509,8 @@ def _operations_paths() -> dict[str, Any]:
     }
 
 
-def build(extra_paths: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The whole document; dialects mounted elsewhere pass their paths in `extra_paths`."""
+def build() -> dict[str, Any]:
+    """The whole document."""
     return {
         "openapi": "3.1.0",
         "info": {
@@ -324,6 +520,14 @@ def build(extra_paths: dict[str, Any] | None = None) -> dict[str, Any]:
             "formats, and Cutout's own webhook API.",
         },
         "servers": [{"url": "/"}],
-        "components": {"securitySchemes": {"basic": {"type": "http", "scheme": "basic"}}},
-        "paths": {**_imagekit_paths(), **_native_paths(), **_operations_paths(), **(extra_paths or {})},
+        "components": {
+            "securitySchemes": {
+                "basic": {"type": "http", "scheme": "basic", "description": "ImageKit private key as the user"},
+                "uploadcare": {
+                    "type": "apiKey", "in": "header", "name": "Authorization",
+                    "description": "Uploadcare.Simple <public key>:<secret key>, or the signed Uploadcare scheme",
+                },
+            }
+        },
+        "paths": {**_imagekit_paths(), **_uploadcare_paths(), **_native_paths(), **_operations_paths()},
     }
