@@ -10,10 +10,11 @@ from pathlib import Path
 
 from anyio import to_thread
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
 
 from . import engine, openapi
 from .blobs import BlobStore
@@ -63,6 +64,23 @@ async def server_error(request: Request, exc: Exception) -> Response:
     )
 
 
+async def http_error(request: Request, exc: HTTPException) -> Response:
+    """Starlette's own 404 and 405 in the API's error shape; a 405 lists every method the path has."""
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        methods: set[str] = set()
+        for route in request.app.router.routes:
+            if isinstance(route, Route) and route.methods and route.matches(request.scope)[0] != Match.NONE:
+                methods |= route.methods
+        headers["Allow"] = ", ".join(sorted(methods))
+    messages = {404: "No such endpoint or file.", 405: f"{request.method} is not allowed here."}
+    return JSONResponse(
+        {"message": messages.get(exc.status_code, exc.detail), "help": "The endpoints are listed at /openapi.json."},
+        exc.status_code,
+        headers=headers,
+    )
+
+
 def create_app(settings: Settings, *, segmenter: engine.Segmenter | None = None) -> Starlette:
     """Build the service for `settings`.
 
@@ -73,6 +91,7 @@ def create_app(settings: Settings, *, segmenter: engine.Segmenter | None = None)
     if generated:
         print_keys(settings)
     meter = Metrics()
+    webhook_formats = {"imagekit": imagekit.webhook_format(settings.base_url)}
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -80,7 +99,7 @@ def create_app(settings: Settings, *, segmenter: engine.Segmenter | None = None)
         data_dir.mkdir(parents=True, exist_ok=True)
         db = Database(data_dir / "cutout.db")
         egress = Egress(settings.egress_allow)
-        webhooks = Webhooks(settings, db, {"imagekit": imagekit.webhook_format(settings.base_url)})
+        webhooks = Webhooks(settings, db, webhook_formats)
         library = Library(settings, db, BlobStore(data_dir / "blobs"), webhooks)
         model = segmenter or engine.U2NetSegmenter(settings.model_path or None, threads=settings.threads_per_job)
         runner = Runner(library, egress, settings, model, meter)
@@ -104,7 +123,7 @@ def create_app(settings: Settings, *, segmenter: engine.Segmenter | None = None)
             await egress.aclose()
             db.close()
 
-    description = openapi.build()
+    description = openapi.build(webhook_formats=tuple(webhook_formats))
 
     async def openapi_json(request: Request) -> Response:
         return JSONResponse(description)
@@ -121,7 +140,7 @@ def create_app(settings: Settings, *, segmenter: engine.Segmenter | None = None)
         routes=routes,
         lifespan=lifespan,
         middleware=[Middleware(RequestContext, max_body=settings.max_upload_bytes, observe=meter.observe_request)],
-        exception_handlers={Exception: server_error},
+        exception_handlers={HTTPException: http_error, Exception: server_error},
     )
 
 

@@ -449,6 +449,9 @@ async def _upload(request: Request, *, v2: bool) -> Response:
             raise BadRequest(f"Your request contains an unknown field: {unknown[0][:64]}.", field=unknown[0][:64])
         for name in UNSUPPORTED_UPLOAD_FIELDS & set(form.keys()):
             raise BadRequest(f"{name} is not supported by this server.", field=name)
+        for name in sorted(set(form.keys())):
+            if len(form.getlist(name)) > 1:  # which one would count? refuse rather than guess
+                raise BadRequest(f"{name[:64]} is given more than once.", field=name[:64])
         authorize_upload(request, form, v2=v2)
         extensions = parse_extensions(request, text_field(form, "extensions"), text_field(form, "webhookUrl"))
         file_name = text_field(form, "fileName")
