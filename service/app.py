@@ -11,10 +11,11 @@ from pathlib import Path
 
 from anyio import to_thread
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
 
 from . import engine, openapi
 from .blobs import BlobStore
@@ -62,6 +63,23 @@ async def server_error(request: Request, exc: Exception) -> Response:
     return JSONResponse(
         {"message": "The server failed to handle this request.", "help": "Report it with the x-ik-requestId header."},
         500,
+    )
+
+
+async def http_error(request: Request, exc: HTTPException) -> Response:
+    """Starlette's own 404 and 405 in the API's error shape; a 405 lists every method the path has."""
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        methods: set[str] = set()
+        for route in request.app.router.routes:
+            if isinstance(route, Route) and route.methods and route.matches(request.scope)[0] != Match.NONE:
+                methods |= route.methods
+        headers["Allow"] = ", ".join(sorted(methods))
+    messages = {404: "No such endpoint or file.", 405: f"{request.method} is not allowed here."}
+    return JSONResponse(
+        {"message": messages.get(exc.status_code, exc.detail), "help": "The endpoints are listed at /openapi.json."},
+        exc.status_code,
+        headers=headers,
     )
 
 
@@ -129,7 +147,7 @@ def create_app(settings: Settings, *, segmenter: engine.Segmenter | None = None)
         routes=routes,
         lifespan=lifespan,
         middleware=[Middleware(RequestContext, max_body=settings.max_upload_bytes, observe=meter.observe_request)],
-        exception_handlers={Exception: server_error},
+        exception_handlers={HTTPException: http_error, Exception: server_error},
     )
 
 

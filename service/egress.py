@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import unicodedata
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
@@ -48,6 +49,22 @@ def embedded_ipv4(ip: IPAddress) -> ipaddress.IPv4Address | None:
     if int(ip) >> 32 == 0 and int(ip) > 1:
         return ipaddress.IPv4Address(int(ip))
     return None
+
+
+def literal_address(host: str) -> IPAddress | None:
+    """The address a host names without DNS: IPv4/IPv6 literals, and the numeric forms the resolver
+    also accepts (127.1, 0x7f000001, 2130706433, 0177.0.0.1, fullwidth digits after NFKC)."""
+    host = unicodedata.normalize("NFKC", host)
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    if not host.isascii() or not all(part.isalnum() for part in host.split(".")):
+        return None
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:
+        return None
 
 
 def is_public(ip: IPAddress) -> bool:
@@ -115,14 +132,14 @@ class Egress:
         if parts.username or parts.password:
             raise EgressBlocked("URLs with credentials are not allowed")
         port = port or (443 if parts.scheme == "https" else 80)
-        try:
-            literal: IPAddress | None = ipaddress.ip_address(host)
-        except ValueError:
-            literal = None
+        literal = literal_address(host)
         if literal is not None:
             self._check_address(host, port, literal)
-        elif (host.lower() == "localhost" or host.lower().endswith(".localhost")) and not self._allowed(host, None):
-            raise EgressBlocked(f"the host {host!r} is non-public")
+        elif not self._allowed(host, None):
+            if host.lower() == "localhost" or host.lower().endswith(".localhost"):
+                raise EgressBlocked(f"the host {host!r} is non-public")
+            if port not in (80, 443) and not self.allowed_networks:  # nothing could allow it once resolved
+                raise EgressBlocked(f"port {port} is not allowed; use 80 or 443")
         return host, port, literal
 
     def _check_address(self, host: str, port: int, ip: IPAddress) -> None:

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import re
 import secrets
 import string
@@ -770,11 +771,33 @@ def looks_like_uuid(value: str) -> bool:
     return bool(re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", value))
 
 
+def loads_client_json(raw: str | bytes) -> Any:
+    """JSON from a client, held to what we can store and send back: ValueError (saying why) for bad
+    syntax, NaN / Infinity / numbers beyond float range, nesting too deep to walk, and lone surrogates."""
+
+    def finite(text: str) -> float:
+        if not math.isfinite(value := float(text)):
+            raise ValueError(f"the number {text[:24]} is out of range")
+        return value
+
+    def refuse(name: str) -> Any:
+        raise ValueError(f"{name} is not a JSON number")
+
+    try:
+        value = json.loads(raw, parse_float=finite, parse_constant=refuse)
+        json.dumps(value, ensure_ascii=False).encode()  # a lone surrogate cannot be stored as UTF-8
+    except RecursionError:
+        raise ValueError("it is nested too deeply") from None
+    except UnicodeError:
+        raise ValueError("it is not valid UTF-8 text (a lone surrogate or a bad byte)") from None
+    return value
+
+
 def parse_json_object(raw: str, field: str) -> dict[str, Any]:
     try:
-        value = json.loads(raw)
-    except ValueError:
-        raise BadRequest(f"{field} must be a valid JSON object.", field=field) from None
+        value = loads_client_json(raw)
+    except ValueError as exc:
+        raise BadRequest(f"{field} must be a valid JSON object: {str(exc)[:200]}.", field=field) from None
     if not isinstance(value, dict):
         raise BadRequest(f"{field} must be a JSON object.", field=field)
     return value

@@ -58,7 +58,7 @@ UPLOAD_FORM: Schema = {
     "required": ["file", "fileName"],
     "properties": {
         "file": {"type": "string", "format": "binary", "description": "a file part, an http(s) URL, or base64"},
-        "fileName": {"type": "string"},
+        "fileName": {"type": "string", "minLength": 1},
         "useUniqueFileName": {"type": "string", "enum": ["true", "false"]},
         "tags": {"type": "string", "description": "comma-separated"},
         "folder": {"type": "string"},
@@ -78,6 +78,17 @@ UPLOAD_FORM: Schema = {
         "signature": {"type": "string"},
         "expire": {"type": "string"},
         "token": {"type": "string"},
+    },
+}
+BULK_DELETED: Schema = {
+    "type": "object",
+    "required": ["successfullyDeletedFileIds"],
+    "properties": {
+        "successfullyDeletedFileIds": {"type": "array", "items": {"type": "string"}},
+        "errors": {
+            "type": "array",
+            "items": {"type": "object", "properties": {"fileId": {"type": "string"}, "error": {"type": "string"}}},
+        },
     },
 }
 ENDPOINT: Schema = {
@@ -107,7 +118,6 @@ ENDPOINT_INPUT: Schema = {
         },
         "description": {"type": "string", "maxLength": 1024},
         "active": {"type": "boolean"},
-        "format": {"type": "string", "enum": ["imagekit", "uploadcare"]},
     },
     "additionalProperties": False,
 }
@@ -155,13 +165,17 @@ def _op(
     ok: tuple[int, Schema | None],
     *,
     errors: tuple[int, ...] = (400, 401, 404),
+    more: dict[int, Schema] | None = None,
     body: dict[str, Any] | None = None,
     params: list[dict[str, Any]] | None = None,
     secured: bool = True,
+    security: list[dict[str, list[str]]] | None = None,
     tag: str = "ImageKit",
 ) -> dict[str, Any]:
     status, schema = ok
     responses: dict[str, Any] = {str(status): {"description": "OK", **(_json(schema) if schema else {})}}
+    for code, other in (more or {}).items():
+        responses[str(code)] = {"description": "Partly OK", **_json(other)}
     for code in errors:
         responses[str(code)] = {"description": "Error", **_json(IK_ERROR)}
     op: dict[str, Any] = {"summary": summary, "tags": [tag], "responses": responses}
@@ -169,7 +183,9 @@ def _op(
         op["requestBody"] = body
     if params:
         op["parameters"] = params
-    if secured:
+    if security is not None:
+        op["security"] = security
+    elif secured:
         op["security"] = [{"basic": []}]
     return op
 
@@ -185,9 +201,12 @@ def _query(name: str, schema: Schema) -> dict[str, Any]:
 def _imagekit_paths() -> dict[str, Any]:
     file_id = _path("fileId")
     version_id = _path("versionId")
+    # Basic auth with the private key, or (from browsers) no header and a signature in the form:
+    # publicKey + token + expire + signature on v1, an upload JWT in `token` on v2.
     upload = _op(
         "Upload a file (optionally with extensions)", (200, OBJECT), errors=(400, 401, 403, 409, 413, 429),
         body={"required": True, "content": {"multipart/form-data": {"schema": UPLOAD_FORM}}},
+        security=[{"basic": []}, {}],
     )  # fmt: skip
     patch_body = {
         "required": True,
@@ -212,7 +231,7 @@ def _imagekit_paths() -> dict[str, Any]:
         _query("searchQuery", {"type": "string"}),
         _query("fileType", {"type": "string", "enum": ["all", "image", "non-image"]}),
         _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
-        _query("skip", {"type": "integer", "minimum": 0}),
+        _query("skip", {"type": "integer", "minimum": 0, "maximum": 10**9}),
     ]
     return {
         "/api/v1/files/upload": {"post": upload},
@@ -220,10 +239,11 @@ def _imagekit_paths() -> dict[str, Any]:
         "/v1/files": {"get": _op("List files and folders", (200, {"type": "array"}), params=listing)},
         "/v1/files/batch/deleteByFileIds": {
             "post": _op(
-                "Delete up to 100 files", (200, OBJECT),
+                "Delete up to 100 files: 200 when all existed, 207 when some did not, 404 when none did",
+                (200, BULK_DELETED), more={207: BULK_DELETED},
                 body={"required": True, **_json({
                     "type": "object", "required": ["fileIds"],
-                    "properties": {"fileIds": {"type": "array", "items": {"type": "string"}, "maxItems": 100}},
+                    "properties": {"fileIds": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 100}},
                 })},
             )  # fmt: skip
         },
@@ -254,7 +274,7 @@ def _imagekit_paths() -> dict[str, Any]:
     }
 
 
-def _native_paths() -> dict[str, Any]:
+def _native_paths(formats: tuple[str, ...]) -> dict[str, Any]:
     endpoint_id = _path("id", {"type": "integer", "minimum": 1})
     delivery_id = _path("id")
     tag = "Webhooks"
@@ -264,9 +284,10 @@ def _native_paths() -> dict[str, Any]:
         _query("fileId", {"type": "string"}),
         _query("endpointId", {"type": "integer", "minimum": 0}),
         _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
-        _query("skip", {"type": "integer", "minimum": 0}),
+        _query("skip", {"type": "integer", "minimum": 0, "maximum": 10**9}),
     ]
-    create_input = {**ENDPOINT_INPUT, "required": ["url"]}
+    endpoint_input = {**ENDPOINT_INPUT, "properties": {**ENDPOINT_INPUT["properties"], "format": {"enum": list(formats)}}}
+    create_input = {**endpoint_input, "required": ["url"]}
     return {
         "/v1/webhooks/endpoints": {
             "get": _op("List webhook endpoints", (200, {"type": "array", "items": ENDPOINT}), errors=(401,), tag=tag),
@@ -276,7 +297,7 @@ def _native_paths() -> dict[str, Any]:
         "/v1/webhooks/endpoints/{id}": {
             "get": _op("One endpoint", (200, ENDPOINT), params=[endpoint_id], tag=tag),
             "patch": _op("Change an endpoint", (200, ENDPOINT), params=[endpoint_id], tag=tag,
-                         body={"required": True, **_json(ENDPOINT_INPUT)}),  # fmt: skip
+                         body={"required": True, **_json(endpoint_input)}),  # fmt: skip
             "delete": _op("Remove an endpoint", (204, None), params=[endpoint_id], tag=tag),
         },
         "/v1/webhooks/endpoints/{id}/rotate-secret": {
@@ -529,5 +550,5 @@ def build() -> dict[str, Any]:
                 },
             }
         },
-        "paths": {**_imagekit_paths(), **_uploadcare_paths(), **_native_paths(), **_operations_paths()},
+        "paths": {**_imagekit_paths(), **_uploadcare_paths(), **_native_paths(("imagekit", "uploadcare")), **_operations_paths()},
     }

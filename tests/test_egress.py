@@ -62,6 +62,25 @@ def test_check_refuses(url: str, reason: str) -> None:
     asyncio.run(run())
 
 
+@pytest.mark.parametrize(
+    "url,reason",
+    [
+        ("http://127.1/", "non-public"),
+        ("http://0x7f000001/", "non-public"),
+        ("http://2130706433/", "non-public"),
+        ("http://0177.0.0.1/", "non-public"),
+        ("http://0/", "non-public"),
+        ("http://\uff11\uff12\uff17.0.0.1/", "non-public"),  # fullwidth digits: NFKC makes them 127
+        ("http://example.com:22/", "port 22"),
+    ],
+)
+def test_request_time_check_sees_numeric_hosts_and_ports(url: str, reason: str) -> None:
+    """What the resolver would turn into a blocked address is refused before any DNS, at request time."""
+    with pytest.raises(EgressBlocked, match=reason):
+        Egress().check_static(url)
+    assert Egress(("example.com",)).check_static("http://example.com:8080/")[1] == 8080
+
+
 class Origin:
     """A real HTTP server on 127.0.0.1 that serves an image and counts the requests it gets."""
 

@@ -34,6 +34,7 @@ from ..library import (
     clean_folder,
     clean_metadata,
     clean_tags,
+    loads_client_json,
     parse_json_object,
 )
 from ..models import Endpoint, File, Folder, Job, JobStatus, Version
@@ -104,7 +105,7 @@ def presented_key(request: Request) -> str | None:
     value = value.strip()
     try:
         decoded = base64.b64decode(value, validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # not base64 (binascii.Error, non-ASCII text) or not UTF-8 inside: a raw key
         return value
     return decoded.partition(":")[0] if ":" in decoded else value
 
@@ -280,9 +281,9 @@ def parse_extensions(request: Request, raw: object, webhook_url: object) -> list
         return []
     if isinstance(raw, str):
         try:
-            raw = json.loads(raw)
-        except ValueError:
-            raise BadRequest("extensions must be a JSON array.", field="extensions") from None
+            raw = loads_client_json(raw)
+        except ValueError as exc:
+            raise BadRequest(f"extensions must be a JSON array: {str(exc)[:200]}.", field="extensions") from None
     if not isinstance(raw, list):
         raise BadRequest("extensions must be a JSON array.", field="extensions")
     hook = checked_url(request, webhook_url, "webhookUrl") if webhook_url not in (None, "") else None
@@ -361,8 +362,8 @@ def check_upload_jwt(request: Request, form: FormData, token: str) -> None:
     if len(parts) != 3:
         raise BadRequest("Your request contains an invalid token parameter: not a JWT.", field="token")
     try:
-        header = json.loads(base64.urlsafe_b64decode(parts[0] + "=" * (-len(parts[0]) % 4)))
-        payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+        header = loads_client_json(base64.urlsafe_b64decode(parts[0] + "=" * (-len(parts[0]) % 4)))
+        payload = loads_client_json(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
     except (ValueError, binascii.Error):
         raise BadRequest("Your request contains an invalid token parameter: not a JWT.", field="token") from None
     if not isinstance(header, dict) or not isinstance(payload, dict) or header.get("alg") != "HS256":
@@ -430,9 +431,9 @@ async def read_form(request: Request) -> FormData:
 
 async def json_body(request: Request) -> dict[str, Any]:
     try:
-        body = json.loads(await request.body() or b"null")
-    except ValueError:
-        raise BadRequest("The request body must be a JSON object.") from None
+        body = loads_client_json(await request.body() or b"null")
+    except ValueError as exc:
+        raise BadRequest(f"The request body must be a JSON object: {str(exc)[:200]}.") from None
     if not isinstance(body, dict):
         raise BadRequest("The request body must be a JSON object.")
     return body
@@ -449,6 +450,9 @@ async def _upload(request: Request, *, v2: bool) -> Response:
             raise BadRequest(f"Your request contains an unknown field: {unknown[0][:64]}.", field=unknown[0][:64])
         for name in UNSUPPORTED_UPLOAD_FIELDS & set(form.keys()):
             raise BadRequest(f"{name} is not supported by this server.", field=name)
+        for name in sorted(set(form.keys())):
+            if len(form.getlist(name)) > 1:  # which one would count? refuse rather than guess
+                raise BadRequest(f"{name[:64]} is given more than once.", field=name[:64])
         authorize_upload(request, form, v2=v2)
         extensions = parse_extensions(request, text_field(form, "extensions"), text_field(form, "webhookUrl"))
         file_name = text_field(form, "fileName")
