@@ -170,7 +170,9 @@ def aim_at_known_ids(case: schemathesis.Case, known: Known) -> None:
             body["fileIds"][0] = file_id
 
 
-schema = schemathesis.pytest.from_fixture("api_schema")
+# The Uploadcare operations are described in the same document (tests/test_openapi.py holds it to the
+# routes) but need their own auth and Accept headers and known uuids here: not yet in this run.
+schema = schemathesis.pytest.from_fixture("api_schema").exclude(tag_regex="^Uploadcare")
 
 
 @schema.parametrize()
