@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image, ImageFilter, ImageOps
 
 from .options import Length, Options
+from .pixels import row_blocks, to_array
 
 # Alpha above this (of 255) counts as subject when measuring its box: the
 # model's faint noise far from the subject must not stretch a crop.
@@ -48,7 +49,7 @@ def alpha_from_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     if (quantised.shape[1], quantised.shape[0]) != size:
         resized = Image.fromarray(quantised, mode="L").resize(size, Image.Resampling.BILINEAR)
         # Snapping through Pillow's point() is a C table lookup at full size.
-        return np.asarray(resized.point(snap.tolist()))
+        return to_array(resized.point(snap.tolist()))
     return snap[quantised]
 
 
@@ -177,13 +178,16 @@ def cutout_layer(image: Image.Image, alpha: np.ndarray) -> np.ndarray:
     """Straight-alpha RGBA array from an RGB photo: decontaminated edges, zero colour where fully transparent."""
     height, width = alpha.shape
     rgba = np.empty((height, width, 4), dtype=np.uint8)
-    rgba[..., :3] = np.asarray(image)
-    rgba[..., 3] = alpha
+    words = rgba.view(np.uint32)[..., 0]
+    for top, block in row_blocks(image, "RGBX"):
+        rows = slice(top, top + len(block))
+        rgba[rows] = block
+        rgba[rows, :, 3] = alpha[rows]
+        # Zero colour under zero alpha: nothing can show it, and PNG/WebP
+        # compress the long runs far better than the hidden photo. The
+        # decontamination below reads the background from `image`, not here.
+        words[rows][alpha[rows] == 0] = 0
     decontaminate(rgba, image)
-    # Zero colour under zero alpha (after decontamination, which reads the
-    # background there): nothing can show it, and PNG/WebP compress the long
-    # runs far better than the hidden photo.
-    rgba.view(np.uint32)[..., 0][alpha == 0] = 0
     return rgba
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import struct
+import zlib
+
 import numpy as np
 import pytest
 from PIL import Image
 
 from service.engine import encode as encode_module
+from service.engine import pixels
 from service.engine.compose import decontaminate
 from service.engine.encode import encode, encode_png
 
@@ -30,9 +34,36 @@ def test_png_round_trips_exactly(mode, size):
 
 def test_png_rows_carry_across_blocks(monkeypatch):
     # Tiny blocks: every block's first row is filtered against the last row of the one before.
-    monkeypatch.setattr(encode_module, "PNG_BLOCK_BYTES", 100)
+    monkeypatch.setattr(pixels, "BLOCK_BYTES", 100)
     image = noise("RGBA", (40, 57))
     assert np.array_equal(np.asarray(decode(encode_png(image))), np.asarray(image))
+
+
+def chunks(data: bytes) -> dict[bytes, bytes]:
+    """PNG chunks by type (IDATs joined), each checked against its CRC."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    found: dict[bytes, bytes] = {}
+    position = 8
+    while position < len(data):
+        (length,) = struct.unpack(">I", data[position : position + 4])
+        kind, body = data[position + 4 : position + 8], data[position + 8 : position + 8 + length]
+        (crc,) = struct.unpack(">I", data[position + 8 + length : position + 12 + length])
+        assert crc == zlib.crc32(kind + body)
+        found[kind] = found.get(kind, b"") + body
+        position += 12 + length
+    return found
+
+
+@pytest.mark.parametrize("segment_bytes", [1 << 30, 1000])
+def test_png_is_one_valid_zlib_stream_in_one_or_many_segments(monkeypatch, segment_bytes):
+    # Many segments: compressed in parallel, joined by sync flushes, one Adler-32 for all.
+    monkeypatch.setattr(encode_module, "PNG_SEGMENT_BYTES", segment_bytes)
+    monkeypatch.setattr(encode_module.os, "cpu_count", lambda: 3)
+    image = noise("RGB", (50, 41))
+    data = encode_png(image)
+    raw = zlib.decompress(chunks(data)[b"IDAT"])  # checks the Adler-32 trailer
+    assert len(raw) == 41 * (50 * 3 + 1)
+    assert np.array_equal(np.asarray(decode(data)), np.asarray(image))
 
 
 def test_png_of_other_modes_goes_through_pillow():
