@@ -41,8 +41,11 @@ class Layout:
 
 def alpha_from_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """float [h, w] mask in [0, 1] -> uint8 alpha of `size` (W, H), noise levels snapped."""
-    grey = np.nan_to_num(mask, nan=0.0, posinf=1.0, neginf=0.0)
-    quantised = (np.clip(grey, 0.0, 1.0) * np.float32(255.0) + np.float32(0.5)).astype(np.uint8)
+    grey = np.nan_to_num(mask, nan=0.0, posinf=1.0, neginf=0.0)  # a copy: the caller's mask stays as it was
+    np.clip(grey, 0.0, 1.0, out=grey)
+    grey *= np.float32(255.0)
+    grey += np.float32(0.5)
+    quantised = grey.astype(np.uint8)
     snap = np.arange(256, dtype=np.uint8)
     snap[: CLEAR_UP_TO + 1] = 0
     snap[OPAQUE_FROM:] = 255

@@ -38,4 +38,6 @@ def saliency_to_mask(saliency: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         # within a grey level or two (IoU >= 0.99, see bench/engine.py) at a
         # third of the cost, and without LANCZOS's ringing.
         grey = grey.resize(size, Image.Resampling.BILINEAR)
-    return np.asarray(grey, dtype=np.float32) * np.float32(1.0 / 255.0)
+    mask = np.array(grey, dtype=np.float32)
+    mask *= np.float32(1.0 / 255.0)
+    return mask
