@@ -83,9 +83,10 @@ def hard_edges(alpha: np.ndarray) -> np.ndarray:
 def _summed_area(values: np.ndarray, pad: int) -> np.ndarray:
     """Summed-area table (float64) of (h, w, c) values edge-padded by `pad` on every side.
 
-    table[y, x] sums padded[:y, :x]. Each running sum is a loop of
-    whole-row additions over a contiguous array (the second on a transposed
-    copy), several times faster than numpy's cumsum along an axis.
+    table[y, x] sums padded[:y, :x]. float64, because the a^32 weights are
+    often far below a float32 running sum's resolution. Each running sum is a
+    loop of whole-row additions over a contiguous array (the second on a
+    transposed copy), several times faster than numpy's cumsum along an axis.
     """
     height, width = values.shape[:2]
     table = np.zeros((height + 2 * pad + 1, width + 2 * pad + 1, values.shape[2]), dtype=np.float64)
