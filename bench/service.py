@@ -15,8 +15,9 @@ Everything runs on 127.0.0.1 with temp data dirs and stops by itself:
    workers saturated (a feeder keeps the remove-bg queue non-empty).
 4. peak RSS (VmHWM from /proc) of the service vs rembg's own server
    (`rembg s --no-ui`, model u2netp, in its own venv, see bench/peer.py) under
-   the same images: sequentially, then with CUTOUT_WORKERS requests in flight,
-   then all at once; the peer's throughput and per-image latency alongside.
+   the same images: sequentially, then with one request per core in flight
+   (whatever CUTOUT_WORKERS is), then all at once; the peer's throughput and
+   per-image latency alongside.
 5. queue: N remove-bg jobs of 64x64 PNGs enqueued by a few client threads,
    then drained, VmRSS sampled every second. U2-Net-p costs ~0.4 s per image
    on one thread whatever the image size (its input is always 320x320), so
@@ -643,7 +644,7 @@ def main(argv: list[str]) -> int:
                     rembg.remove(client, heavy[0])  # warm-up: session creation
                     peer_latency = [rembg.remove(client, image) for _ in range(plan.latency_rounds) for image in heavy]
                 peer_hwm_seq = proc_status(rembg.pid, "VmHWM")
-                peer_rate, peer_seconds = rembg.run(heavy, plan.throughput_images, workers)
+                peer_rate, peer_seconds = rembg.run(heavy, plan.throughput_images, CORES)
                 peer_hwm_load = proc_status(rembg.pid, "VmHWM")
                 burst_rate, burst_seconds = rembg.run(heavy, plan.burst_images, plan.burst_images)
                 peer_hwm_burst = proc_status(rembg.pid, "VmHWM")
@@ -700,8 +701,8 @@ def render(args, plan, workers, threads, rss_idle, latency, api_rates, engine_ru
         f">= 0.90: {check(ratio >= 0.90)} |")  # fmt: skip
     if peer:
         r = api_rate / peer["rate"]
-        row(f"| images/s vs rembg s ({workers} requests in flight) | {api_rate:.2f} | {peer['rate']:.2f} | {r:.2f} | - |")
-        row(f"| rembg s per-image latency p50 / p95 (s), {workers} in flight | | "
+        row(f"| images/s vs rembg s ({CORES} requests in flight) | {api_rate:.2f} | {peer['rate']:.2f} | {r:.2f} | - |")
+        row(f"| rembg s per-image latency p50 / p95 (s), {CORES} in flight | | "
             f"{statistics.median(peer['seconds']):.3f} / {pct(peer['seconds'], 95):.3f} | | - |")  # fmt: skip
         row(f"| rembg s, all {plan.burst_images} at once: images/s; latency p50 / p95 (s) | | "
             f"{peer['burst_rate']:.2f}; {statistics.median(peer['burst_seconds']):.3f} / "
@@ -713,7 +714,7 @@ def render(args, plan, workers, threads, rss_idle, latency, api_rates, engine_ru
         f"{b99 * 1000:.1f} (saturated) | {i99 * 1000:.1f} (idle) | {b99 / i99:.2f} | <= 3: {check(b99 / i99 <= 3)} |")  # fmt: skip
     if peer:
         r = hwm_load / peer["hwm_load"]
-        row(f"| peak RSS (MB), VmHWM after latency + throughput load; rembg s with {workers} in flight | "
+        row(f"| peak RSS (MB), VmHWM after latency + throughput load; rembg s with {CORES} in flight | "
             f"{mb(hwm_load)} | {mb(peer['hwm_load'])} | {r:.2f} | <= 0.5: {check(r <= 0.5)} |")  # fmt: skip
         r = hwm_all / peer["hwm_burst"]
         row(f"| peak RSS (MB): ours after all phases vs rembg s after {plan.burst_images} at once | "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 DEFAULT_RETRY_SCHEDULE = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
@@ -27,7 +27,10 @@ class Settings:
     webhook_secret: str = ""
     webhook_retry_schedule: tuple[float, ...] = DEFAULT_RETRY_SCHEDULE
     egress_allow: tuple[str, ...] = ()
-    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    # One job at a time, its model run on every core: each concurrent run holds
+    # ~250 MB of onnxruntime tensors, and a saturated pool of one keeps the
+    # API's latency lower (bench/service.py).
+    workers: int = 1
     max_upload_bytes: int = 26_214_400
     max_megapixels: float = 50.0
     max_side: int = 12_000

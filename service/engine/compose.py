@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image, ImageFilter, ImageOps
 
 from .options import Length, Options
+from .pixels import row_blocks, to_array
 
 # Alpha above this (of 255) counts as subject when measuring its box: the
 # model's faint noise far from the subject must not stretch a crop.
@@ -40,15 +41,18 @@ class Layout:
 
 def alpha_from_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """float [h, w] mask in [0, 1] -> uint8 alpha of `size` (W, H), noise levels snapped."""
-    grey = np.nan_to_num(mask, nan=0.0, posinf=1.0, neginf=0.0)
-    quantised = (np.clip(grey, 0.0, 1.0) * np.float32(255.0) + np.float32(0.5)).astype(np.uint8)
+    grey = np.nan_to_num(mask, nan=0.0, posinf=1.0, neginf=0.0)  # a copy: the caller's mask stays as it was
+    np.clip(grey, 0.0, 1.0, out=grey)
+    grey *= np.float32(255.0)
+    grey += np.float32(0.5)
+    quantised = grey.astype(np.uint8)
     snap = np.arange(256, dtype=np.uint8)
     snap[: CLEAR_UP_TO + 1] = 0
     snap[OPAQUE_FROM:] = 255
     if (quantised.shape[1], quantised.shape[0]) != size:
         resized = Image.fromarray(quantised, mode="L").resize(size, Image.Resampling.BILINEAR)
         # Snapping through Pillow's point() is a C table lookup at full size.
-        return np.asarray(resized.point(snap.tolist()))
+        return to_array(resized.point(snap.tolist()))
     return snap[quantised]
 
 
@@ -76,79 +80,96 @@ def hard_edges(alpha: np.ndarray) -> np.ndarray:
     return np.asarray(binary.filter(ImageFilter.BoxBlur(1)))
 
 
-def _box_blurs(values: np.ndarray, radii: tuple[int, ...]) -> list[np.ndarray]:
-    """Separable mean filters of (h, w, c) float32 at several radii, edges clamped.
+def _summed_area(values: np.ndarray, pad: int) -> np.ndarray:
+    """Summed-area table (float64) of (h, w, c) values edge-padded by `pad` on every side.
 
-    One padded running sum per axis serves every radius.
+    table[y, x] sums padded[:y, :x]. float64, because the a^32 weights are
+    often far below a float32 running sum's resolution. Each running sum is a
+    loop of whole-row additions over a contiguous array (the second on a
+    transposed copy), several times faster than numpy's cumsum along an axis.
     """
-    widest = max(radii)
-    results = [values] * len(radii)
-    for axis in (0, 1):
-        padding = [(0, 0)] * values.ndim
-        padding[axis] = (widest + 1, widest)
-        length = values.shape[axis]
-        blurred = []
-        for index, radius in enumerate(radii):
-            summed = np.cumsum(np.pad(results[index], padding, mode="edge"), axis=axis, dtype=np.float32)
-            upper = [slice(None)] * values.ndim
-            lower = [slice(None)] * values.ndim
-            upper[axis] = slice(widest + 1 + radius, widest + 1 + radius + length)
-            lower[axis] = slice(widest - radius, widest - radius + length)
-            blurred.append((summed[tuple(upper)] - summed[tuple(lower)]) * np.float32(1.0 / (2 * radius + 1)))
-        results = blurred
-    return results
+    height, width = values.shape[:2]
+    table = np.zeros((height + 2 * pad + 1, width + 2 * pad + 1, values.shape[2]), dtype=np.float64)
+    table[1:, 1:] = np.pad(values, ((pad, pad), (pad, pad), (0, 0)), mode="edge")
+    for row in range(2, table.shape[0]):
+        np.add(table[row - 1], table[row], out=table[row])
+    table = np.ascontiguousarray(table.transpose(1, 0, 2))
+    for col in range(2, table.shape[0]):
+        np.add(table[col - 1], table[col], out=table[col])
+    return table.transpose(1, 0, 2)
 
 
-def _local_means(image: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Local colour of the confident foreground and background around each proxy pixel.
+def _box_means(table: np.ndarray, pad: int, rows: np.ndarray, cols: np.ndarray, radius: int) -> np.ndarray:
+    """Means over the (2 radius + 1)^2 boxes centred on (rows, cols), from a `_summed_area` table."""
+    top, bottom = rows + (pad - radius), rows + (pad + radius + 1)
+    left, right = cols + (pad - radius), cols + (pad + radius + 1)
+    total = table[bottom, right] - table[top, right] - table[bottom, left] + table[top, left]
+    return (total * (1.0 / (2 * radius + 1) ** 2)).astype(np.float32)
+
+
+def _local_means(image: np.ndarray, alpha: np.ndarray, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Local colour of the confident foreground and background at proxy pixels `cells` (flat indices).
 
     Weights a^32 and (1 - a)^32 keep mixed edge pixels out of the means (an
     alpha-weighted mean, as in plain blur fusion, drags the background colour
     into the foreground estimate). A narrow window gives local colour; a wide
     one, at 5% weight, fills in where the narrow window sees no confident
-    pixel; where neither does, the pixel's own colour stands.
+    pixel; where neither does, the pixel's own colour stands. Box means
+    (edges clamped) come from one summed-area table, read only at the
+    distinct cells asked for.
     """
-    side = max(alpha.shape)
-    a = alpha[..., None]
-    weights = np.concatenate([a**32, (1 - a) ** 32], axis=2)
+    height, width = alpha.shape
+    side = max(height, width)
+    near_radius, wide_radius = max(2, round(side / 32)), max(8, round(side / 4))
+    weights = np.stack([alpha, 1 - alpha], axis=2)
+    for _ in range(5):  # the 32nd power by squaring: far cheaper than a float power
+        np.multiply(weights, weights, out=weights)
     stacked = np.concatenate([image * weights[..., :1], image * weights[..., 1:], weights], axis=2)
-    near, wide = _box_blurs(stacked, (max(2, round(side / 32)), max(8, round(side / 4))))
-    mixed = near + np.float32(0.05) * wide
+    table = _summed_area(stacked, wide_radius)
+    wanted = np.zeros(height * width, dtype=bool)
+    wanted[cells] = True
+    distinct = np.flatnonzero(wanted)
+    rows, cols = np.divmod(distinct, width)
+    mixed = _box_means(table, wide_radius, rows, cols, near_radius)
+    mixed += np.float32(0.05) * _box_means(table, wide_radius, rows, cols, wide_radius)
+    own = image.reshape(-1, 3)[distinct]
     eps = np.float32(1e-6)
-    fg_weight, bg_weight = mixed[..., 6:7], mixed[..., 7:8]
-    fg = np.where(fg_weight > eps, mixed[..., 0:3] / np.maximum(fg_weight, eps), image)
-    bg = np.where(bg_weight > eps, mixed[..., 3:6] / np.maximum(bg_weight, eps), image)
-    return fg, bg
+    fg_weight, bg_weight = mixed[:, 6:7], mixed[:, 7:8]
+    fg = np.where(fg_weight > eps, mixed[:, 0:3] / np.maximum(fg_weight, eps), own)
+    bg = np.where(bg_weight > eps, mixed[:, 3:6] / np.maximum(bg_weight, eps), own)
+    slot = np.empty(height * width, dtype=np.intp)
+    slot[distinct] = np.arange(distinct.size)
+    return fg[slot[cells]], bg[slot[cells]]
 
 
-def decontaminate(rgba: np.ndarray) -> None:
+def decontaminate(rgba: np.ndarray, source: Image.Image | None = None) -> None:
     """Replace the colour of soft-edge pixels with an estimate of the pure foreground, in place.
 
     The local means come from a proxy of at most 256 px (box-reduced in
     Pillow's C code), so their cost does not grow with the photo; only pixels
     with 0 < a < 1 are touched at full resolution, with the same blur-fusion
-    step F = F~ + a (I - a F~ - (1 - a) B~).
+    step F = F~ + a (I - a F~ - (1 - a) B~). `source`, when the caller has
+    it, is the same RGB photo as a Pillow image: the proxy is reduced from it
+    directly instead of from a full-size copy.
     """
     height, width = rgba.shape[:2]
     pixels = rgba.reshape(-1, 4)
-    edge = np.flatnonzero((pixels[:, 3] - np.uint8(1)) < np.uint8(254))  # 0 < a < 255
+    alpha = np.ascontiguousarray(rgba[..., 3])
+    edge = np.flatnonzero((alpha.reshape(-1) - np.uint8(1)) < np.uint8(254))  # 0 < a < 255
     if edge.size == 0:
         return
     factor = max(1, math.ceil(max(height, width) / PROXY_SIDE))
-    layer = Image.fromarray(rgba, mode="RGBA")
-    proxy_rgb = layer.convert("RGB")
-    proxy_alpha = layer.getchannel("A")
+    proxy_rgb = source if source is not None else Image.fromarray(np.ascontiguousarray(rgba[..., :3]), mode="RGB")
+    proxy_alpha = Image.fromarray(alpha, mode="L")
     if factor > 1:
         proxy_rgb, proxy_alpha = proxy_rgb.reduce(factor), proxy_alpha.reduce(factor)
-    fg_mean, bg_mean = _local_means(
+    rows, cols = np.divmod(edge, width)
+    cells = (rows // factor) * proxy_alpha.width + cols // factor
+    fg, bg = _local_means(
         np.asarray(proxy_rgb, dtype=np.float32),
         np.asarray(proxy_alpha, dtype=np.float32) * np.float32(1.0 / 255.0),
+        cells,
     )
-    proxy_width = fg_mean.shape[1]
-    rows, cols = np.divmod(edge, width)
-    cells = (rows // factor) * proxy_width + cols // factor
-    fg = fg_mean.reshape(-1, 3)[cells]
-    bg = bg_mean.reshape(-1, 3)[cells]
     selected = pixels[edge]
     a = selected[:, 3:].astype(np.float32) * np.float32(1.0 / 255.0)
     estimate = fg + a * (selected[:, :3].astype(np.float32) - a * fg - (1 - a) * bg)
@@ -157,17 +178,20 @@ def decontaminate(rgba: np.ndarray) -> None:
     pixels[edge] = selected
 
 
-def cutout_layer(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """Straight-alpha RGBA array: decontaminated edges, zero colour where fully transparent."""
+def cutout_layer(image: Image.Image, alpha: np.ndarray) -> np.ndarray:
+    """Straight-alpha RGBA array from an RGB photo: decontaminated edges, zero colour where fully transparent."""
     height, width = alpha.shape
     rgba = np.empty((height, width, 4), dtype=np.uint8)
-    rgba[..., :3] = rgb
-    rgba[..., 3] = alpha
-    decontaminate(rgba)
-    # Zero colour under zero alpha (after decontamination, which reads the
-    # background there): nothing can show it, and PNG/WebP compress the long
-    # runs far better than the hidden photo.
-    rgba.view(np.uint32)[..., 0][alpha == 0] = 0
+    words = rgba.view(np.uint32)[..., 0]
+    for top, block in row_blocks(image, "RGBX"):
+        rows = slice(top, top + len(block))
+        rgba[rows] = block
+        rgba[rows, :, 3] = alpha[rows]
+        # Zero colour under zero alpha: nothing can show it, and PNG/WebP
+        # compress the long runs far better than the hidden photo. The
+        # decontamination below reads the background from `image`, not here.
+        words[rows][alpha[rows] == 0] = 0
+    decontaminate(rgba, image)
     return rgba
 
 
@@ -311,7 +335,7 @@ def compose(
     layout = plan_layout(image.size, subject_box(Image.fromarray(alpha, mode="L")), options)
     if options.channels == "alpha":
         return arrange(Image.fromarray(alpha, mode="L"), layout)
-    rgb = np.asarray(image.convert("RGB") if image.mode != "RGB" else image)
+    rgb = image.convert("RGB") if image.mode != "RGB" else image
     layer = arrange(Image.fromarray(cutout_layer(rgb, alpha), mode="RGBA"), layout)
     if options.add_shadow:
         layer = with_shadow(layer)

@@ -13,12 +13,16 @@ STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 def model_input(rgb: Image.Image) -> np.ndarray:
     """RGB image -> [1, 3, 320, 320] float32 normalised exactly as rembg does."""
     small = rgb.convert("RGB").resize((MODEL_SIDE, MODEL_SIDE), Image.Resampling.LANCZOS)
-    pixels = np.asarray(small, dtype=np.float32)
+    pixels = np.asarray(small)
     # rembg divides by the brightest value in the image rather than 255: a dark
     # photo is stretched before normalising, and we must match its masks.
-    peak = max(float(pixels.max()), 1e-6)
-    scaled = (pixels * np.float32(1.0 / peak) - MEAN) / STD
-    return np.ascontiguousarray(scaled.transpose(2, 0, 1)[np.newaxis], dtype=np.float32)
+    peak = max(int(pixels.max()), 1)
+    tensor = np.empty((1, 3, MODEL_SIDE, MODEL_SIDE), dtype=np.float32)
+    np.copyto(tensor[0], pixels.transpose(2, 0, 1))
+    # (x / peak - mean) / std as one multiply and one subtract per value.
+    tensor *= (np.float32(1.0 / peak) / STD)[:, None, None]
+    tensor -= (MEAN / STD)[:, None, None]
+    return tensor
 
 
 def saliency_to_mask(saliency: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -38,4 +42,6 @@ def saliency_to_mask(saliency: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         # within a grey level or two (IoU >= 0.99, see bench/engine.py) at a
         # third of the cost, and without LANCZOS's ringing.
         grey = grey.resize(size, Image.Resampling.BILINEAR)
-    return np.asarray(grey, dtype=np.float32) * np.float32(1.0 / 255.0)
+    mask = np.array(grey, dtype=np.float32)
+    mask *= np.float32(1.0 / 255.0)
+    return mask

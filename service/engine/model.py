@@ -75,6 +75,12 @@ class U2NetSegmenter:
         # Memory-pattern planning preallocates for every intermediate tensor at
         # once: ~200 MB more peak RSS for no measurable speed (bench/engine.py).
         options.enable_mem_pattern = False
+        # The arena stays on: turning it off saves no peak memory for one run
+        # at a time (the service's default) and makes every run slower.
+        # Idle pool threads must not spin between operators: on a small
+        # machine they take the core that the job's own decoding and encoding,
+        # and the API, need (bench/engine.py, bench/service.py).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if self.threads:
             options.intra_op_num_threads = self.threads
         session = onnxruntime.InferenceSession(
