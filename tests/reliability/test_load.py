@@ -64,7 +64,8 @@ def test_saturated_workers_answer_429_or_accept_and_lose_nothing(tmp_path: Path)
                     data["extensions"] = json.dumps([{"name": "remove-bg", "options": {"bg_color": "white"}}])
                 # Half the uploads repeat one photo byte for byte: a refused upload must not take away the
                 # blob an accepted one with the same bytes is storing at that moment.
-                photo = photos[0] if index % 2 else unique(photos[index % len(photos)], index + (0 if extension else 1000))
+                twin = index % 2
+                photo = photos[0] if twin else unique(photos[index % len(photos)], index + (0 if extension else 1000))
                 return name, http.post("/api/v1/files/upload", files={"file": (name, photo)}, data=data)
 
             def read(index: int) -> tuple[str, httpx.Response]:
