@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -241,10 +242,13 @@ class Library:
         info = await self._inspect(new.data)
         sha = await to_thread.run_sync(self.blobs.put, new.data)
         try:
-            return self._record_upload(new, info, sha, extensions)
+            recorded = self._record_upload(new, info, sha, extensions)
         except BaseException:
+            self.blobs.unpin(sha)
             self._drop_unused({sha})
             raise
+        self.blobs.unpin(sha)
+        return recorded
 
     async def check_image(self, data: bytes) -> None:
         """What `upload` checks about the bytes, storing nothing (to refuse a batch before any of it is kept)."""
@@ -468,9 +472,12 @@ class Library:
             return self.db.jobs.heartbeat(job.id, owner, time.time() + lease)
 
     def complete_job(self, job: Job, owner: str, result: engine.Result, sha: str) -> File | None:
-        """Record the cut-out as a new version of the file; None when the lease was lost (nothing written)."""
+        """Record the cut-out (blob `sha`, as `blobs.put` left it pinned) as a new version of the file;
+        None when the lease was lost (nothing written)."""
         now = now_iso()
-        with self.db.transaction():
+        with contextlib.ExitStack() as stack:
+            stack.callback(self.blobs.unpin, sha)
+            stack.enter_context(self.db.transaction())
             file = self.db.get_file(job.file_id)
             if file is None:
                 failed = replace(job, status=JobStatus.FAILED, error_reason="file_deleted",
@@ -745,8 +752,11 @@ class Library:
         original = await self.read(version)
         data, mime = await to_thread.run_sync(engine.thumbnail, original)
         sha = await to_thread.run_sync(self.blobs.put, data)
-        with self.db.transaction():
-            self.db.set_thumbnail(version.id, sha)
+        try:
+            with self.db.transaction():
+                self.db.set_thumbnail(version.id, sha)
+        finally:
+            self.blobs.unpin(sha)
         return data, mime
 
     def _drop_unused(self, blobs: set[str]) -> None:

@@ -243,7 +243,9 @@ def _imagekit_paths() -> dict[str, Any]:
                 (200, BULK_DELETED), more={207: BULK_DELETED},
                 body={"required": True, **_json({
                     "type": "object", "required": ["fileIds"],
-                    "properties": {"fileIds": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 100}},
+                    "properties": {
+                        "fileIds": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 100},
+                    },
                 })},
             )  # fmt: skip
         },
@@ -286,7 +288,8 @@ def _native_paths(formats: tuple[str, ...]) -> dict[str, Any]:
         _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
         _query("skip", {"type": "integer", "minimum": 0, "maximum": 10**9}),
     ]
-    endpoint_input = {**ENDPOINT_INPUT, "properties": {**ENDPOINT_INPUT["properties"], "format": {"enum": list(formats)}}}
+    properties = {**ENDPOINT_INPUT["properties"], "format": {"enum": list(formats)}}
+    endpoint_input = {**ENDPOINT_INPUT, "properties": properties}
     create_input = {**endpoint_input, "required": ["url"]}
     return {
         "/v1/webhooks/endpoints": {

@@ -140,7 +140,7 @@ def endpoint(name: str, says: str, body: Any, method: str = "POST", path: str = 
     return Bad(name, method, path, says, dialect="native", json=body)
 
 
-def jwt(header: dict[str, Any], claims: dict[str, Any], key: str) -> str:
+def jwt(header: dict[str, Any], claims: dict[str, Any], key: str = "private_test_key") -> str:
     def part(value: dict[str, Any]) -> str:
         return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
 
@@ -154,8 +154,20 @@ def signed(token: str, expire: int, key: str = "private_test_key") -> dict[str, 
     return {"publicKey": "public_test_key", "token": token, "expire": str(expire), "signature": signature}
 
 
+def no_key(name: str, headers: dict[str, Any]) -> Bad:
+    """An upload whose credentials are not the private key."""
+    return upload(name, "private API key", status=401, auth=None, headers=headers)
+
+
+def upload_v2(name: str, says: str, token: str, status: int = 400) -> Bad:
+    """A client-side upload to /api/v2 authorised by `token` alone."""
+    return upload(name, says, status=status, auth=None, path="/api/v2/files/upload", token=token)
+
+
 SOON = int(time.time()) + 600  # module import time; the whole corpus runs well within ten minutes
 REMOVE_BG = json.dumps([{"name": "remove-bg"}])
+JWT = {"alg": "HS256", "kid": "public_test_key"}
+CLAIMS = {"fileName": "f.png", "exp": SOON}
 
 # Every form of "a URL we must never call" (loopback, private, metadata, IPv6 wrappers, schemes).
 HOSTILE_URLS = [
@@ -192,9 +204,11 @@ IMAGEKIT: list[Bad] = [
     upload("file-jpeg-magic-then-junk", "corrupt", file=b"\xff\xd8\xff\xe0" + b"\x13" * 4000),
     upload("file-png-garbage-pixels", "corrupt", file=png_with_garbage_pixels()),
     upload("file-text", "not a supported image", file=b"hello, I am a text file pretending to be a picture" * 10),
-    upload("file-svg-script", "not a supported image", file=b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', filename="x.svg", mime="image/svg+xml"),
-    upload("file-html-as-png", "not a supported image", file=b"<html><script>alert(1)</script></html>", filename="x.png"),
-    upload("file-text-lying-as-jpeg", "not a supported image", file=b"GIF? no. " * 100, filename="x.jpg", mime="image/jpeg"),
+    upload("file-svg-script", "not a supported image", filename="x.svg", mime="image/svg+xml",
+           file=b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'),
+    upload("file-html-as-png", "not a supported image", file=b"<html><script>alert(1)</script></html>"),
+    upload("file-text-lying-as-jpeg", "not a supported image", file=b"GIF? no. " * 100, filename="x.jpg",
+           mime="image/jpeg"),
     upload("bomb-png-60000", "bomb", file=png_with_header(60000, 60000)),
     upload("bomb-gif-65535", "bomb", file=gif_with_screen(65535, 65535)),
     upload("too-many-megapixels", "megapixels", file=png_with_header(8000, 8000)),
@@ -218,7 +232,8 @@ IMAGEKIT: list[Bad] = [
         raw=b"POST /api/v1/files/upload HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
             b"Content-Length: 999999999999\r\nConnection: close\r\n\r\n--b\r\n"),
     Bad("two-file-parts", "POST", "/api/v1/files/upload", "multipart",
-        files=[("file", ("a.png", PNG, "image/png")), ("file", ("b.png", PNG, "image/png"))], data={"fileName": "a.png"}),  # type: ignore[arg-type]
+        files=[("file", ("a.png", PNG, "image/png")), ("file", ("b.png", PNG, "image/png"))],  # type: ignore[arg-type]
+        data={"fileName": "a.png"}),
     # -- every text field as a file part (the wrong type), and as a wrong value
     *[upload(f"{name}-as-file-part", name, file=base64.b64encode(PNG).decode(), **{name: b"x"})
       for name in ("fileName", "folder", "tags", "customMetadata", "extensions", "webhookUrl", "isPrivateFile")],
@@ -267,14 +282,13 @@ IMAGEKIT: list[Bad] = [
     upload("extensions-unsupported", "google-auto-tagging", extensions='[{"name": "google-auto-tagging"}]'),
     upload("extensions-twice", "twice", extensions='[{"name": "remove-bg"}, {"name": "remove-bg"}]'),
     upload("extensions-options-array", "options", extensions='[{"name": "remove-bg", "options": [1]}]'),
-    upload("extensions-bad-bg_color", "bg_color", extensions='[{"name": "remove-bg", "options": {"bg_color": "nope"}}]'),
+    upload("extensions-bad-bg_color", "bg_color",
+           extensions='[{"name": "remove-bg", "options": {"bg_color": "nope"}}]'),
     upload("extensions-unknown-option", "sparkle", extensions='[{"name": "remove-bg", "options": {"sparkle": true}}]'),
     upload("extensions-scale-string", "scale", extensions='[{"name": "remove-bg", "options": {"scale": "300%"}}]'),
     upload("extensions-both-backgrounds", "bg_", extensions=json.dumps(
         [{"name": "remove-bg", "options": {"bg_color": "fff", "bg_image_url": "https://a.example/c.png"}}])),
     upload("extensions-deep", "nested too deeply", extensions="[" * 100_000 + "]" * 100_000),
-    upload("jwt-deep", "token", auth=None, path="/api/v2/files/upload",
-           token=base64.urlsafe_b64encode(b"[" * 50_000).decode() + ".e30.x"),
     upload("extensions-huge", "extensions", extensions="[" + ",".join(['{"name": "remove-bg"}'] * 20_000) + "]"),
     upload("webhookUrl-huge", "webhookUrl", extensions=REMOVE_BG, webhookUrl="https://a.example/" + "x" * HUGE),
     # -- hostile URLs in every URL field of the upload
@@ -284,45 +298,47 @@ IMAGEKIT: list[Bad] = [
              extensions=json.dumps([{"name": "remove-bg", "options": {"bg_image_url": url}}]))
       for name, url in HOSTILE_URLS],
     # -- bad auth of every kind
-    upload("auth-none", status=401, says="private API key", auth=None),
-    upload("auth-wrong-key", says="private API key", auth=None, headers=basic("private_wrong_key"), status=401),
-    upload("auth-key-as-password", status=401, says="private API key", auth=None, headers={"Authorization": "Basic " + base64.b64encode(b":private_test_key").decode()}),
-    upload("auth-key-case", status=401, says="private API key", auth=None, headers=basic("PRIVATE_TEST_KEY")),
-    upload("auth-public-key", status=401, says="private API key", auth=None, headers=basic("public_test_key")),
-    upload("auth-bearer", status=401, says="private API key", auth=None, headers={"Authorization": "Bearer private_test_key"}),
-    upload("auth-basic-empty", status=401, says="private API key", auth=None, headers={"Authorization": "Basic"}),
-    upload("auth-basic-garbage", status=401, says="private API key", auth=None, headers={"Authorization": "Basic !!!%%%"}),
-    upload("auth-basic-latin1", status=401, says="private API key", auth=None, headers={"Authorization": b"Basic \xff\xfe\xfd"}),
+    no_key("auth-none", {}),
+    no_key("auth-wrong-key", basic("private_wrong_key")),
+    no_key("auth-key-as-password", {"Authorization": "Basic " + base64.b64encode(b":private_test_key").decode()}),
+    no_key("auth-key-case", basic("PRIVATE_TEST_KEY")),
+    no_key("auth-public-key", basic("public_test_key")),
+    no_key("auth-bearer", {"Authorization": "Bearer private_test_key"}),
+    no_key("auth-basic-empty", {"Authorization": "Basic"}),
+    no_key("auth-basic-garbage", {"Authorization": "Basic !!!%%%"}),
+    no_key("auth-basic-latin1", {"Authorization": b"Basic \xff\xfe\xfd"}),
     upload("auth-basic-and-signature", "both", **signed("tok-both", SOON)),
-    upload("signature-wrong-public-key", status=401, says="publicKey", auth=None, **{**signed("tok-1", SOON), "publicKey": "nope"}),
-    upload("signature-wrong", status=401, says="signature", auth=None, **{**signed("tok-2", SOON), "signature": "0" * 40}),
-    upload("signature-other-key", status=401, says="signature", auth=None, **signed("tok-3", SOON, key="private_wrong_key")),
+    upload("signature-wrong-public-key", "publicKey", status=401, auth=None,
+           **{**signed("tok-1", SOON), "publicKey": "nope"}),
+    upload("signature-wrong", "signature", status=401, auth=None, **{**signed("tok-2", SOON), "signature": "0" * 40}),
+    upload("signature-other-key", "signature", status=401, auth=None, **signed("tok-3", SOON, key="private_wrong_key")),
     upload("signature-expired", "expire", auth=None, **signed("tok-4", int(time.time()) - 10)),
     upload("signature-expire-far", "expire", auth=None, **signed("tok-5", int(time.time()) + 7200)),
     upload("signature-expire-text", "expire", auth=None, **{**signed("tok-6", SOON), "expire": "soon"}),
-    upload("signature-missing", "signature", auth=None, **{k: v for k, v in signed("tok-7", SOON).items() if k != "signature"}),
+    upload("signature-missing", "signature", auth=None,
+           **{k: v for k, v in signed("tok-7", SOON).items() if k != "signature"}),
     upload("signature-token-huge", "token", auth=None, **signed("t" * 1000, SOON)),
-    upload("jwt-not-a-jwt", "token", auth=None, path="/api/v2/files/upload", token="not-a-jwt"),
-    upload("jwt-alg-none", "HS256", auth=None, path="/api/v2/files/upload",
-           token=jwt({"alg": "none", "kid": "public_test_key"}, {"fileName": "f.png", "exp": SOON}, "")),
-    upload("jwt-wrong-kid", status=401, says="publicKey", auth=None, path="/api/v2/files/upload",
-           token=jwt({"alg": "HS256", "kid": "nope"}, {"fileName": "f.png", "exp": SOON}, "private_test_key")),
-    upload("jwt-wrong-key", status=401, says="signature", auth=None, path="/api/v2/files/upload",
-           token=jwt({"alg": "HS256", "kid": "public_test_key"}, {"fileName": "f.png", "exp": SOON}, "private_wrong_key")),
-    upload("jwt-claims-mismatch", "fileName", auth=None, path="/api/v2/files/upload",
-           token=jwt({"alg": "HS256", "kid": "public_test_key"}, {"fileName": "other.png", "exp": SOON}, "private_test_key")),
-    upload("jwt-expired", "exp", auth=None, path="/api/v2/files/upload",
-           token=jwt({"alg": "HS256", "kid": "public_test_key"}, {"fileName": "f.png", "exp": 1000}, "private_test_key")),
-    Bad("list-auth-none", "GET", "/v1/files", "private API key", 401, auth=None),
-    Bad("details-auth-wrong", "GET", f"/v1/files/{FILE}/details", "private API key", 401, auth=None, headers=basic("x")),
-    Bad("patch-auth-none", "PATCH", f"/v1/files/{FILE}/details", "private API key", 401, auth=None, json={"tags": ["t"]}),
-    Bad("delete-auth-wrong", "DELETE", f"/v1/files/{FILE}", "private API key", 401, auth=None, headers=basic("public_test_key")),
-    Bad("bulk-delete-auth-none", "POST", "/v1/files/batch/deleteByFileIds", "private API key", 401, auth=None, json={"fileIds": [FILE]}),
-    Bad("restore-auth-none", "PUT", f"/v1/files/{FILE}/versions/x/restore", "private API key", 401, auth=None),
+    upload_v2("jwt-not-a-jwt", "token", "not-a-jwt"),
+    upload_v2("jwt-alg-none", "HS256", jwt({"alg": "none", "kid": "public_test_key"}, CLAIMS, "")),
+    upload_v2("jwt-wrong-kid", "publicKey", jwt({**JWT, "kid": "nope"}, CLAIMS), status=401),
+    upload_v2("jwt-wrong-key", "signature", jwt(JWT, CLAIMS, "private_wrong_key"), status=401),
+    upload_v2("jwt-claims-mismatch", "fileName", jwt(JWT, {**CLAIMS, "fileName": "other.png"})),
+    upload_v2("jwt-expired", "exp", jwt(JWT, {**CLAIMS, "exp": 1000})),
+    upload_v2("jwt-deep", "token", base64.urlsafe_b64encode(b"[" * 50_000).decode() + ".e30.x"),
+    *[Bad(f"{name}-auth-{kind}", method, path, "private API key", 401, auth=None, headers=headers, json=body)
+      for name, method, path, body, (kind, headers) in [
+          ("list", "GET", "/v1/files", None, ("none", {})),
+          ("details", "GET", f"/v1/files/{FILE}/details", None, ("wrong", basic("x"))),
+          ("patch", "PATCH", f"/v1/files/{FILE}/details", {"tags": ["t"]}, ("none", {})),
+          ("delete", "DELETE", f"/v1/files/{FILE}", None, ("public-key", basic("public_test_key"))),
+          ("bulk-delete", "POST", "/v1/files/batch/deleteByFileIds", {"fileIds": [FILE]}, ("none", {})),
+          ("restore", "PUT", f"/v1/files/{FILE}/versions/x/restore", None, ("bearer", {"Authorization": "Bearer k"})),
+      ]],
     # -- PATCH details: wrong types in every field, huge and broken bodies
     patch("patch-tags-string", "tags", {"tags": "not-a-list"}),
     patch("patch-tags-numbers", "tags", {"tags": [1, 2]}),
-    Bad("patch-tags-lone-surrogate", "PATCH", f"/v1/files/{FILE}/details", "surrogate", content=b'{"tags": ["\\ud800"]}'),
+    Bad("patch-tags-lone-surrogate", "PATCH", f"/v1/files/{FILE}/details", "surrogate",
+        content=b'{"tags": ["\\ud800"]}'),
     patch("patch-customMetadata-string", "customMetadata", {"customMetadata": "x"}),
     Bad("patch-customMetadata-infinity", "PATCH", f"/v1/files/{FILE}/details", "Infinity",
         content=b'{"customMetadata": {"a": Infinity}}'),
@@ -347,7 +363,8 @@ IMAGEKIT: list[Bad] = [
       for name, url in HOSTILE_URLS[:6]],
     Bad("patch-body-not-json", "PATCH", f"/v1/files/{FILE}/details", "JSON object", content=b"{not json"),
     Bad("patch-body-array", "PATCH", f"/v1/files/{FILE}/details", "JSON object", json=[1, 2]),
-    Bad("patch-body-deep", "PATCH", f"/v1/files/{FILE}/details", "nested too deeply", content=b"[" * 100_000 + b"]" * 100_000),
+    Bad("patch-body-deep", "PATCH", f"/v1/files/{FILE}/details", "nested too deeply",
+        content=b"[" * 100_000 + b"]" * 100_000),
     Bad("patch-body-not-utf8", "PATCH", f"/v1/files/{FILE}/details", "JSON", content=b'{"tags": ["\xff\xfe"]}'),
     # -- listing and other reads
     listing("list-type", "type", type="nope"),
@@ -416,16 +433,20 @@ NATIVE: list[Bad] = [
     Bad("endpoint-id-text", "GET", "/v1/webhooks/endpoints/abc", "", 404, dialect="native"),
     Bad("deliveries-state", "GET", "/v1/webhooks/deliveries", "state", dialect="native", params={"state": "x"}),
     Bad("deliveries-limit", "GET", "/v1/webhooks/deliveries", "limit", dialect="native", params={"limit": "0"}),
-    Bad("deliveries-endpointId", "GET", "/v1/webhooks/deliveries", "endpointId", dialect="native", params={"endpointId": "-1"}),
-    Bad("deliveries-unknown-param", "GET", "/v1/webhooks/deliveries", "sneaky", dialect="native", params={"sneaky": "1"}),
+    Bad("deliveries-endpointId", "GET", "/v1/webhooks/deliveries", "endpointId", dialect="native",
+        params={"endpointId": "-1"}),
+    Bad("deliveries-unknown-param", "GET", "/v1/webhooks/deliveries", "sneaky", dialect="native",
+        params={"sneaky": "1"}),
     Bad("redeliver-missing", "POST", "/v1/webhooks/deliveries/msg_nope/redeliver", "", 404, dialect="native"),
     Bad("endpoints-auth-none", "GET", "/v1/webhooks/endpoints", "private API key", 401, dialect="native", auth=None),
     Bad("endpoints-auth-wrong", "POST", "/v1/webhooks/endpoints", "private API key", 401, dialect="native", auth=None,
         headers=basic("public_test_key"), json={"url": "https://a.example/"}),
     Bad("deliveries-auth-bearer", "GET", "/v1/webhooks/deliveries", "private API key", 401, dialect="native", auth=None,
         headers={"Authorization": "Bearer private_test_key"}),
-    Bad("rotate-auth-none", "POST", "/v1/webhooks/endpoints/1/rotate-secret", "private API key", 401, dialect="native", auth=None),
-    Bad("redeliver-auth-none", "POST", "/v1/webhooks/deliveries/msg_x/redeliver", "private API key", 401, dialect="native", auth=None),
+    Bad("rotate-auth-none", "POST", "/v1/webhooks/endpoints/1/rotate-secret", "private API key", 401,
+        dialect="native", auth=None),
+    Bad("redeliver-auth-none", "POST", "/v1/webhooks/deliveries/msg_x/redeliver", "private API key", 401,
+        dialect="native", auth=None),
     Bad("endpoint-delete-auth-wrong", "DELETE", "/v1/webhooks/endpoints/1", "private API key", 401, dialect="native",
         auth=None, headers=basic("private_test_key2")),
 ]  # fmt: skip

@@ -49,6 +49,16 @@ def job_states(data_dir: Path) -> list[str]:
         return [row[0] for row in conn.execute("SELECT status FROM jobs")]
 
 
+def in_flight(data_dir: Path) -> tuple[int, int, int]:
+    """(jobs running under a live lease, jobs queued, deliveries pending) right now."""
+    with sqlite3.connect(data_dir / "cutout.db") as conn:
+        running = conn.execute("SELECT count(*) FROM jobs WHERE status = 'running' AND lease_expires > ?",
+                               [time.time()]).fetchone()[0]  # fmt: skip
+        queued = conn.execute("SELECT count(*) FROM jobs WHERE status = 'queued'").fetchone()[0]
+        pending = conn.execute("SELECT count(*) FROM deliveries WHERE state = 'pending'").fetchone()[0]
+    return running, queued, pending
+
+
 def service_for(data_dir: Path, **env: str) -> ServiceProcess:
     return ServiceProcess(
         data_dir,
@@ -83,7 +93,7 @@ def test_kill_9_at_random_moments_loses_and_doubles_nothing(tmp_path: Path, rece
     photos = small_photos()
     service = service_for(tmp_path / "data")
     accepted: list[str] = []
-    kills: list[str] = []
+    kills: list[tuple[str, int, int, int, int]] = []  # (moment, n, running, queued, pending deliveries)
     started = time.monotonic()
     service.start()
     try:
@@ -111,8 +121,7 @@ def test_kill_9_at_random_moments_loses_and_doubles_nothing(tmp_path: Path, rece
                          timeout=120, interval=0.005)  # fmt: skip
             elif moment == "webhook":
                 wait_for(lambda: len(receiver.received) >= hooks_before + n, timeout=120, interval=0.005)
-            states = job_states(service.data_dir)
-            kills.append(f"{moment} {n}: {states.count('running')} running, {states.count('queued')} queued")
+            kills.append((moment, n, *in_flight(service.data_dir)))
             service.kill()
             service.start()
 
@@ -121,6 +130,8 @@ def test_kill_9_at_random_moments_loses_and_doubles_nothing(tmp_path: Path, rece
             return len(states) == len(accepted) and all(s == "succeeded" for s in states)
 
         assert len(accepted) >= 50
+        # The kills hit work in flight: jobs under a live lease, and deliveries not yet sent.
+        assert sum(k[2] for k in kills) > 0 and sum(k[4] for k in kills) > 0, kills
         wait_for(all_jobs_succeeded, timeout=180)
 
         def all_delivered() -> list[dict[str, object]] | None:
@@ -146,7 +157,7 @@ def test_kill_9_at_random_moments_loses_and_doubles_nothing(tmp_path: Path, rece
         print(
             f"\nkill -9: {ROUNDS} rounds, {len(accepted)} jobs, 0 lost, 0 duplicate versions, "
             f"{expected} webhooks delivered ({total - expected} repeats), {time.monotonic() - started:.1f} s; "
-            f"kills: {kills}"
+            f"kills (moment, n, running, queued, pending deliveries): {kills}"
         )
     finally:
         service.stop()

@@ -6,7 +6,6 @@ import json
 import time
 from collections.abc import Callable
 
-import httpx
 
 from ..conftest import RunningServer, image_bytes, wait_for
 from ..receiver import Receiver
@@ -16,7 +15,9 @@ FILES = 6
 ENDPOINT_EVENTS = {"file.created", "file-version.created", "extension.succeeded"}
 
 
-def test_deliveries_arrive_after_the_receiver_comes_back(make_server: Callable[..., RunningServer], receiver: Receiver) -> None:
+def test_deliveries_arrive_after_the_receiver_comes_back(
+    make_server: Callable[..., RunningServer], receiver: Receiver
+) -> None:
     server = make_server(webhook_retry_schedule=SCHEDULE, egress_allow=("127.0.0.0/8",), workers=2)
     with server.http() as http:
         made = http.post("/v1/webhooks/endpoints", auth=server.auth(), json={"url": f"{receiver.url}/events"})
@@ -37,11 +38,12 @@ def test_deliveries_arrive_after_the_receiver_comes_back(make_server: Callable[.
             return http.get("/v1/webhooks/deliveries", auth=server.auth(), params={"limit": 1000}).json()
 
         # Down for several retry intervals: every delivery has failed four times, none has given up.
-        failing = wait_for(
-            lambda: (found := log()) and len(found) == expected and all(d["attemptCount"] >= 4 for d in found) and found,
-            timeout=30,
-        )
-        assert all(d["state"] == "pending" and d["lastStatus"] is None for d in failing), failing  # type: ignore[union-attr]
+        def failed_four_times() -> list[dict[str, object]] | None:
+            found = log()
+            return found if len(found) == expected and all(d["attemptCount"] >= 4 for d in found) else None
+
+        failing = wait_for(failed_four_times, timeout=30)
+        assert all(d["state"] == "pending" and d["lastStatus"] is None for d in failing), failing  # type: ignore
         assert receiver.received == []
         back_at = time.monotonic()
         receiver.come_back()
