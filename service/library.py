@@ -131,6 +131,12 @@ def clean_description(raw: str | None, field: str = "description") -> str | None
     return raw
 
 
+def whole_number(raw: str | None) -> int | None:
+    """ASCII digits only, and few enough that int() cannot choke on them; None otherwise."""
+    text = (raw or "").strip()
+    return int(text) if re.fullmatch(r"[0-9]{1,15}", text) else None
+
+
 def unique_name(name: str) -> str:
     """ImageKit's unique file name: '_' and 9 random characters before the extension."""
     stem, dot, ext = name.rpartition(".")

@@ -202,3 +202,11 @@ def test_public_media_is_served_with_etag(client: ImageKit) -> None:
     cached = httpx.get(uploaded.url, headers={"If-None-Match": first.headers["etag"]})
     assert cached.status_code == 304
     assert "x-ik-requestid" in {k.lower() for k in first.headers}
+
+
+def test_absurd_numbers_in_query_parameters_are_a_400(server) -> None:  # type: ignore[no-untyped-def]
+    import httpx
+
+    for value in ["9" * 5000, "²", "-1", "1.5"]:
+        response = httpx.get(f"{server.url}/v1/files", auth=server.auth(), params={"limit": value})
+        assert response.status_code == 400 and "limit" in response.json()["message"], value

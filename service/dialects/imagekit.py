@@ -36,6 +36,7 @@ from ..library import (
     clean_tags,
     loads_client_json,
     parse_json_object,
+    whole_number,
 )
 from ..models import Endpoint, File, Folder, Job, JobStatus, Version
 from ..search import parse as parse_search
@@ -591,9 +592,10 @@ def shape_listed(request: Request, item: File | Folder | tuple[File, Version]) -
 def int_param(raw: str | None, name: str, default: int, low: int, high: int) -> int:
     if raw is None or raw == "":
         return default
-    if not raw.strip().isdigit() or not low <= int(raw) <= high:
+    number = whole_number(raw)
+    if number is None or not low <= number <= high:
         raise BadRequest(f"{name} must be a whole number from {low} to {high}.", field=name)
-    return int(raw)
+    return number
 
 
 @endpoint

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 from urllib.parse import quote
 
 from starlette.requests import Request
 
 from ...errors import BadRequest
-from ...library import Library, clean_metadata, looks_like_uuid
+from ...library import Library, clean_metadata, looks_like_uuid, whole_number
 from ...models import File
 from ...services import Services
 
@@ -33,12 +32,6 @@ def parse_uuid(raw: str | None, field: str) -> str:
     if not looks_like_uuid(value):
         raise BadRequest(f"{field} is invalid: {value[:64]!r} is not a UUID.", field=field)
     return value
-
-
-def whole_number(raw: str | None) -> int | None:
-    """ASCII digits only, and few enough that int() cannot choke on them; None otherwise."""
-    text = (raw or "").strip()
-    return int(text) if re.fullmatch(r"[0-9]{1,15}", text) else None
 
 
 def clean_uploadcare_metadata(raw: dict[str, object], field: str = "metadata") -> dict[str, str]:
