@@ -80,17 +80,30 @@ def hard_edges(alpha: np.ndarray) -> np.ndarray:
     return np.asarray(binary.filter(ImageFilter.BoxBlur(1)))
 
 
-def _summed_area(values: np.ndarray, pad: int) -> np.ndarray:
-    """Summed-area table (float64) of (h, w, c) values edge-padded by `pad` on every side.
+def _summed_area(channels: list[np.ndarray], pad: int) -> np.ndarray:
+    """Summed-area table (float64) of (h, w, c) channel groups side by side, edge-padded by `pad`.
 
     table[y, x] sums padded[:y, :x]. float64, because the a^32 weights are
-    often far below a float32 running sum's resolution. Each running sum is a
-    loop of whole-row additions over a contiguous array (the second on a
-    transposed copy), several times faster than numpy's cumsum along an axis.
+    often far below a float32 running sum's resolution. The groups are
+    written straight into the table (no stacked or padded copies); each
+    running sum is a loop of whole-row additions over a contiguous array (the
+    second on a transposed copy), several times faster than numpy's cumsum
+    along an axis.
     """
-    height, width = values.shape[:2]
-    table = np.zeros((height + 2 * pad + 1, width + 2 * pad + 1, values.shape[2]), dtype=np.float64)
-    table[1:, 1:] = np.pad(values, ((pad, pad), (pad, pad), (0, 0)), mode="edge")
+    height, width = channels[0].shape[:2]
+    depth = sum(group.shape[2] for group in channels)
+    table = np.empty((height + 2 * pad + 1, width + 2 * pad + 1, depth), dtype=np.float64)
+    table[0] = 0
+    table[:, 0] = 0
+    inner = table[1 + pad : 1 + pad + height, 1 + pad : 1 + pad + width]
+    start = 0
+    for group in channels:
+        inner[..., start : start + group.shape[2]] = group
+        start += group.shape[2]
+    table[1 + pad : 1 + pad + height, 1 : 1 + pad] = inner[:, :1]
+    table[1 + pad : 1 + pad + height, 1 + pad + width :] = inner[:, -1:]
+    table[1 : 1 + pad, 1:] = table[1 + pad, 1:]
+    table[1 + pad + height :, 1:] = table[pad + height, 1:]
     for row in range(2, table.shape[0]):
         np.add(table[row - 1], table[row], out=table[row])
     table = np.ascontiguousarray(table.transpose(1, 0, 2))
@@ -124,8 +137,7 @@ def _local_means(image: np.ndarray, alpha: np.ndarray, cells: np.ndarray) -> tup
     weights = np.stack([alpha, 1 - alpha], axis=2)
     for _ in range(5):  # the 32nd power by squaring: far cheaper than a float power
         np.multiply(weights, weights, out=weights)
-    stacked = np.concatenate([image * weights[..., :1], image * weights[..., 1:], weights], axis=2)
-    table = _summed_area(stacked, wide_radius)
+    table = _summed_area([image * weights[..., :1], image * weights[..., 1:], weights], wide_radius)
     wanted = np.zeros(height * width, dtype=bool)
     wanted[cells] = True
     distinct = np.flatnonzero(wanted)
