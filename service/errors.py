@@ -12,6 +12,11 @@ class APIError(Exception):
         self.field = field
         self.extra = extra or {}
 
+    @property
+    def headers(self) -> dict[str, str] | None:
+        """HTTP headers every dialect sends with this error."""
+        return None
+
 
 class BadRequest(APIError):
     status = 400
@@ -47,3 +52,7 @@ class TooManyRequests(APIError):
     def __init__(self, message: str, *, retry_after: int, **kwargs: object):
         super().__init__(message, **kwargs)  # type: ignore[arg-type]
         self.retry_after = retry_after
+
+    @property
+    def headers(self) -> dict[str, str] | None:
+        return {"Retry-After": str(self.retry_after)}

@@ -69,8 +69,7 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def render_error(exc: APIError) -> Response:
-    headers = {"Retry-After": str(exc.retry_after)} if hasattr(exc, "retry_after") else None
-    return JSONResponse({"message": exc.message, "help": HELP, **exc.extra}, exc.status, headers=headers)
+    return JSONResponse({"message": exc.message, "help": HELP, **exc.extra}, exc.status, headers=exc.headers)
 
 
 def endpoint(fn: Endpoint) -> Endpoint:

@@ -60,8 +60,7 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def render_error(exc: APIError) -> Response:
-    headers = {"Retry-After": str(exc.retry_after)} if hasattr(exc, "retry_after") else None
-    return JSONResponse({"detail": exc.message}, exc.status, headers=headers)
+    return JSONResponse({"detail": exc.message}, exc.status, headers=exc.headers)
 
 
 def endpoint(fn: Endpoint) -> Endpoint:

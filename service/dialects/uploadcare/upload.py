@@ -56,13 +56,12 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def render_error(request: Request, exc: APIError) -> Response:
-    headers = {"Retry-After": str(exc.retry_after)} if hasattr(exc, "retry_after") else None
     if request.query_params.get("jsonerrors") == "1":
         error: dict[str, Any] = {"status_code": exc.status, "content": exc.message}
         if "error_code" in exc.extra:
             error["error_code"] = exc.extra["error_code"]
-        return JSONResponse({"error": error}, exc.status, headers=headers)
-    return PlainTextResponse(exc.message, exc.status, headers=headers)
+        return JSONResponse({"error": error}, exc.status, headers=exc.headers)
+    return PlainTextResponse(exc.message, exc.status, headers=exc.headers)
 
 
 def endpoint(fn: Endpoint) -> Endpoint:
