@@ -105,6 +105,8 @@ def test_webhook_crud_and_bad_requests(make_server, receiver: Receiver) -> None:
         assert response.status_code == 400 and words in response.json()["detail"], (data, response.text)
     assert httpx.get(f"{server.url}/webhooks/", headers={**headers, "Accept": "application/json"}).status_code == 406
     assert httpx.put(f"{server.url}/webhooks/999/", headers=headers, json={}).status_code == 404
+    for bad_id in ["²", "9" * 40, "-1"]:
+        assert httpx.delete(f"{server.url}/webhooks/{bad_id}/", headers=headers).status_code == 400, bad_id
     assert [h.id for h in client.list_webhooks()] == [hook.id]
 
     # The same subscription is visible to the native API, and unsubscribe removes it.

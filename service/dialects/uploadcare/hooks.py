@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from ...egress import EgressBlocked
 from ...errors import BadRequest
+from ...library import whole_number
 from ...models import Endpoint
 from ...webhooks import Event, WebhookFormat, Webhooks
 from .rest import bool_param, endpoint, json_body
@@ -157,10 +158,10 @@ async def create_hook(request: Request) -> Response:
 
 
 def _hook_id(request: Request) -> int:
-    raw = request.path_params["hook_id"]
-    if not raw.isdigit() or len(raw) > 18:
+    hook_id = whole_number(request.path_params["hook_id"])
+    if hook_id is None:
         raise BadRequest("The webhook id must be a whole number.")
-    return int(raw)
+    return hook_id
 
 
 @endpoint
