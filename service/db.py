@@ -341,11 +341,6 @@ class Database:
         row = self._one(_FILE_SELECT + " WHERE f.path = ? AND f.removed_at IS NULL", [path])
         return _file(row) if row else None
 
-    def existing_file_ids(self, ids: Sequence[str]) -> set[str]:
-        marks = ",".join("?" * len(ids))
-        rows = self._all(f"SELECT id FROM files WHERE removed_at IS NULL AND id IN ({marks})", ids)
-        return {row["id"] for row in rows}
-
     def insert_file(self, file: File) -> None:
         v = file.version
         self.conn.execute(

@@ -548,14 +548,12 @@ class Library:
         """Delete the files that exist; return (deleted, missing). Nothing is deleted when none exist."""
         with self.db.transaction():
             wanted = list(dict.fromkeys(file_ids))
-            found = self.db.existing_file_ids([i for i in wanted if _looks_like_id(i)])
+            found = {i: file for i in wanted if _looks_like_id(i) and (file := self.db.get_file(i)) is not None}
             blobs: set[str] = set()
-            for file_id in wanted:
-                file = self.db.get_file(file_id) if file_id in found else None
-                if file is not None:
-                    blobs |= self.db.blobs_of(file_id)
-                    self.db.delete_file(file_id)
-                    self.webhooks.record(Event("file.deleted", file))
+            for file_id, file in found.items():
+                blobs |= self.db.blobs_of(file_id)
+                self.db.delete_file(file_id)
+                self.webhooks.record(Event("file.deleted", file))
         self._drop_unused(blobs)
         return [i for i in wanted if i in found], [i for i in wanted if i not in found]
 
