@@ -113,9 +113,11 @@ def create_app(settings: Settings, *, segmenter: engine.Segmenter | None = None)
         if isinstance(model, engine.U2NetSegmenter):
             await to_thread.run_sync(model.session)  # load once, before the first job
         services.model_ready = True
-        app.state.uploadcare = uploadcare.State.create(data_dir, settings.uploadcare_secret_key)
+        app.state.uploadcare = uploadcare.State.create(data_dir, settings.uploadcare_secret_key, db)
         runner.start()
         dispatcher.start()
+        if resumed := app.state.uploadcare.url_uploads.resume(services):
+            log.info("resumed %d uploads from a URL", resumed)
         housekeeping = asyncio.create_task(keep_house(library, app.state.uploadcare), name="cutout-housekeeping")
         try:
             yield
@@ -152,13 +154,18 @@ def create_app(settings: Settings, *, segmenter: engine.Segmenter | None = None)
 
 
 async def keep_house(library: Library, state: uploadcare.State) -> None:
-    """Uploadcare semantics: files never stored go a day after upload; abandoned multipart sessions too."""
+    """Uploadcare semantics: files never stored go a day after upload, abandoned multipart sessions too,
+    and the status of an upload from a URL an hour after it ended."""
     while True:
         try:
             expired = library.expire_unstored()
             dropped = await to_thread.run_sync(state.multipart.sweep)
-            if expired or dropped:
-                log.info("housekeeping removed %d unstored files and %d multipart sessions", expired, dropped)
+            forgotten = state.url_uploads.expire()
+            if expired or dropped or forgotten:
+                log.info(
+                    "housekeeping removed %d unstored files, %d multipart sessions and %d URL upload statuses",
+                    expired, dropped, forgotten,
+                )  # fmt: skip
         except Exception:
             log.exception("housekeeping failed; trying again later")
         await asyncio.sleep(HOUSEKEEPING_SECONDS)

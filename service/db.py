@@ -18,7 +18,7 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from .errors import BadRequest
-from .models import Attempt, Delivery, DeliveryState, Endpoint, File, Folder, Job, JobStatus, Version
+from .models import Attempt, Delivery, DeliveryState, Endpoint, File, Folder, Job, JobStatus, UrlUpload, Version
 from .search import BoolOp, Compare, Node
 
 migrations = Migrations("cutout")
@@ -190,6 +190,22 @@ def m004_uploadcare(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m005_url_uploads(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE url_uploads (
+            token TEXT PRIMARY KEY,
+            source_url TEXT NOT NULL,
+            new_file TEXT NOT NULL,
+            status TEXT NOT NULL,
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX url_uploads_created ON url_uploads(created_at);
+        """
+    )
+
+
 _TOMBSTONE = f"""
     INSERT OR REPLACE INTO removed_files ({", ".join([*_FILE_COLUMNS, "removed_at", *(f"v_{c}" for c in _VERSION_SNAPSHOT)])})
     SELECT {", ".join(f"f.{c}" for c in _FILE_COLUMNS)}, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
@@ -306,6 +322,7 @@ class Database:
         migrations.apply(self.db)
         self.jobs = Jobs(conn)
         self.webhooks = WebhookStore(conn)
+        self.url_uploads = UrlUploadStore(conn)
 
     def close(self) -> None:
         self.conn.close()
@@ -737,6 +754,44 @@ class WebhookStore:
     def counts(self) -> dict[str, int]:
         rows = self.conn.execute("SELECT state, count(*) AS n FROM deliveries GROUP BY state")
         return {r["state"]: r["n"] for r in rows}
+
+
+class UrlUploadStore:
+    """Accepted uploads from a URL (Uploadcare), kept until an hour after they end."""
+
+    UNFINISHED = "json_extract(status, '$.status') IN ('waiting', 'progress')"
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def insert(self, u: UrlUpload) -> None:
+        self.conn.execute(
+            "INSERT INTO url_uploads (token, source_url, new_file, status, created_at) VALUES (?,?,?,?,?)",
+            [u.token, u.source_url, json.dumps(u.new_file), json.dumps(u.status), u.created_at],
+        )
+
+    def get(self, token: str) -> UrlUpload | None:
+        row = self.conn.execute("SELECT * FROM url_uploads WHERE token = ?", [token]).fetchone()
+        return _url_upload(row) if row else None
+
+    def set_status(self, token: str, status: dict[str, Any]) -> None:
+        self.conn.execute("UPDATE url_uploads SET status = ? WHERE token = ?", [json.dumps(status), token])
+
+    def unfinished(self) -> list[UrlUpload]:
+        rows = self.conn.execute(f"SELECT * FROM url_uploads WHERE {self.UNFINISHED} ORDER BY created_at")
+        return [_url_upload(r) for r in rows]
+
+    def delete_finished_before(self, cutoff: float) -> int:
+        return self.conn.execute(
+            f"DELETE FROM url_uploads WHERE created_at < ? AND NOT {self.UNFINISHED}", [cutoff]
+        ).rowcount
+
+
+def _url_upload(row: sqlite3.Row) -> UrlUpload:
+    return UrlUpload(
+        token=row["token"], source_url=row["source_url"], new_file=json.loads(row["new_file"]),
+        status=json.loads(row["status"]), created_at=row["created_at"],
+    )  # fmt: skip
 
 
 def _endpoint(row: sqlite3.Row) -> Endpoint:

@@ -166,3 +166,14 @@ class Delivery:
     last_error: str | None = None
     created_at: str = ""
     updated_at: str = ""
+
+
+@dataclass(frozen=True)
+class UrlUpload:
+    """An upload from a URL the server has accepted: what to fetch, what file to make of it, how it stands."""
+
+    token: str
+    source_url: str
+    new_file: dict[str, Any]  # the upload's fields, as the dialect parsed them (no data yet)
+    status: dict[str, Any]  # the answer of Uploadcare's /from_url/status/
+    created_at: float  # Unix time

@@ -1,4 +1,5 @@
-"""A real webhook receiver on 127.0.0.1: records every POST and answers from a script."""
+"""Real HTTP peers on 127.0.0.1: a webhook receiver that records every POST and answers from a script,
+and an origin that serves an image to uploads from a URL."""
 
 from __future__ import annotations
 
@@ -85,5 +86,47 @@ class Receiver:
             return [r for r in self.received if r.path == path]
 
     def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class Origin:
+    """A real HTTP server on 127.0.0.1 that serves `body` as an image and counts the requests it gets."""
+
+    def __init__(self, body: bytes) -> None:
+        self.hits: list[str] = []
+        self.redirect_to: str | None = None
+        self.hold: threading.Event | None = None  # wait for this before answering (a slow origin)
+        origin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                origin.hits.append(self.path)
+                if origin.hold is not None:
+                    origin.hold.wait(timeout=60)
+                if self.path == "/redirect" and origin.redirect_to:
+                    self.send_response(302)
+                    self.send_header("Location", origin.redirect_to)
+                    self.end_headers()
+                    return
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "image/png")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the fetching process was killed meanwhile
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        if self.hold is not None:
+            self.hold.set()
         self.httpd.shutdown()
         self.httpd.server_close()

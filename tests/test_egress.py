@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -14,6 +12,7 @@ import pytest
 from service.egress import Egress, EgressBlocked, is_public
 
 from .conftest import image_bytes
+from .receiver import Origin
 
 BLOCKED = [
     "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0",
@@ -81,44 +80,9 @@ def test_request_time_check_sees_numeric_hosts_and_ports(url: str, reason: str) 
     assert Egress(("example.com",)).check_static("http://example.com:8080/")[1] == 8080
 
 
-class Origin:
-    """A real HTTP server on 127.0.0.1 that serves an image and counts the requests it gets."""
-
-    def __init__(self) -> None:
-        self.hits: list[str] = []
-        self.redirect_to: str | None = None
-        origin = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
-                origin.hits.append(self.path)
-                if self.path == "/redirect" and origin.redirect_to:
-                    self.send_response(302)
-                    self.send_header("Location", origin.redirect_to)
-                    self.end_headers()
-                    return
-                body = image_bytes()
-                self.send_response(200)
-                self.send_header("Content-Type", "image/png")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture
 def origin() -> Iterator[Origin]:
-    server = Origin()
+    server = Origin(image_bytes())
     yield server
     server.close()
 

@@ -20,7 +20,7 @@ from pyuploadcare.resources.file import UploadProgress
 from service.engine import U2NetSegmenter
 
 from .conftest import RunningServer, image_bytes, photo_bytes, wait_for
-from .test_egress import Origin
+from .receiver import Origin
 
 REST = {"Accept": "application/vnd.uploadcare-v0.7+json"}
 
@@ -69,7 +69,7 @@ def rgba(data: bytes) -> np.ndarray:
 
 @pytest.fixture
 def origin() -> Iterator[Origin]:
-    server = Origin()
+    server = Origin(image_bytes())
     yield server
     server.close()
 

@@ -65,14 +65,14 @@ PATCH_FIELDS = {
     "removeAITags", "publish",
 }  # fmt: skip
 
-Endpoint = Callable[[Request], Awaitable[Response]]
+Handler = Callable[[Request], Awaitable[Response]]
 
 
 def render_error(exc: APIError) -> Response:
     return JSONResponse({"message": exc.message, "help": HELP, **exc.extra}, exc.status, headers=exc.headers)
 
 
-def endpoint(fn: Endpoint) -> Endpoint:
+def endpoint(fn: Handler) -> Handler:
     """Render the error hierarchy in ImageKit's `{message, help}` shape."""
 
     @functools.wraps(fn)

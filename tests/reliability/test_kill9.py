@@ -5,14 +5,19 @@ webhookUrl on a real receiver. Each round uploads a batch with remove-bg and is 
 a moment drawn from a seeded random generator: after the n-th accepted upload, after the n-th
 finished job, or after the n-th webhook arrived. After the last restart every job has succeeded,
 every file has exactly Version 1 and Version 2, and the receiver saw every expected event for every
-file, a repeat always with the webhook-id of the first.
+file, a repeat always with the webhook-id of the first. The Uploadcare dialect gets the same: its
+remove_bg add-on makes exactly one result file per request, and an accepted upload from a URL is
+finished after a restart.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import io
 import json
 import random
+import threading
 import sqlite3
 import time
 from collections import defaultdict
@@ -22,14 +27,16 @@ import httpx
 from PIL import Image
 from standardwebhooks import Webhook
 
-from ..conftest import PHOTOS, ServiceProcess, wait_for
-from ..receiver import Receiver
+from ..conftest import PHOTOS, ServiceProcess, image_bytes, wait_for
+from ..receiver import Origin, Receiver
 
 SEED = 7
 ROUNDS = 5
 UPLOADS_PER_ROUND = 12
 ENDPOINT_EVENTS = {"file.created", "file-version.created", "extension.succeeded"}
 SECRET = "whsec_dGVzdC1zZWNyZXQtZm9yLWN1dG91dA=="
+UC_PUBLIC, UC_SECRET, UC_SIGNING = "uc_kill9_public", "uc_kill9_secret", "uc-signing-secret"
+UC_REST = {"Authorization": f"Uploadcare.Simple {UC_PUBLIC}:{UC_SECRET}", "Accept": "application/vnd.uploadcare-v0.7+json"}
 
 
 def small_photos() -> list[bytes]:
@@ -67,6 +74,8 @@ def service_for(data_dir: Path, **env: str) -> ServiceProcess:
         CUTOUT_JOB_LEASE_SECONDS="1",
         CUTOUT_WORKERS="2",
         CUTOUT_WEBHOOK_SECRET=SECRET,
+        CUTOUT_UPLOADCARE_PUBLIC_KEY=UC_PUBLIC,
+        CUTOUT_UPLOADCARE_SECRET_KEY=UC_SECRET,
         **env,
     )
 
@@ -161,3 +170,111 @@ def test_kill_9_at_random_moments_loses_and_doubles_nothing(tmp_path: Path, rece
         )
     finally:
         service.stop()
+
+
+def test_kill_9_during_uploadcare_add_on_runs_makes_one_result_per_request(tmp_path: Path, receiver: Receiver) -> None:
+    rng = random.Random(SEED + 1)
+    photos = small_photos()
+    service = service_for(tmp_path / "data")
+    requests: dict[str, str] = {}  # request_id -> source uuid
+    kills: list[tuple[str, int]] = []
+    service.start()
+    try:
+        hook = httpx.post(f"{service.url}/webhooks/", headers=UC_REST, timeout=10, json={
+            "target_url": f"{receiver.url}/uc", "event": "file.uploaded", "signing_secret": UC_SIGNING,
+        })  # fmt: skip
+        assert hook.status_code == 201, hook.text
+        for round_number in range(3):
+            moment, n = rng.choice(["execute", "job"]), rng.randrange(1, 8)
+            done_before = job_states(service.data_dir).count("succeeded")
+            for i in range(8):
+                uploaded = httpx.post(f"{service.url}/base/", timeout=30, data={"UPLOADCARE_PUB_KEY": UC_PUBLIC},
+                                      files={"file": (f"u{round_number}-{i}.png", photos[i % len(photos)])})  # fmt: skip
+                assert uploaded.status_code == 200, uploaded.text
+                source = uploaded.json()["file"]
+                executed = httpx.post(f"{service.url}/addons/remove_bg/execute/", headers=UC_REST, timeout=30,
+                                      json={"target": source})  # fmt: skip
+                assert executed.status_code == 200, executed.text
+                requests[executed.json()["request_id"]] = source
+                if moment == "execute" and i + 1 == n:
+                    break
+            if moment == "job":
+                wait_for(lambda: job_states(service.data_dir).count("succeeded") >= done_before + n,
+                         timeout=120, interval=0.005)  # fmt: skip
+            kills.append((moment, n))
+            service.kill()
+            service.start()
+
+        def result_of(request_id: str) -> str | None:
+            status = httpx.get(f"{service.url}/addons/remove_bg/execute/status/", headers=UC_REST, timeout=10,
+                               params={"request_id": request_id}).json()  # fmt: skip
+            assert status["status"] in ("in_progress", "done"), status
+            return status["result"]["file_id"] if status["status"] == "done" else None
+
+        wait_for(lambda: all(result_of(r) for r in requests), timeout=180)
+        results = {r: result_of(r) for r in requests}
+        assert len(set(results.values())) == len(requests)  # one result file per request, none shared
+
+        # Zero extra result files: the library holds the sources and one result each, nothing else.
+        listing = httpx.get(f"{service.url}/files/", headers=UC_REST, params={"limit": 1000}, timeout=10).json()
+        assert {f["uuid"] for f in listing["results"]} == set(requests.values()) | set(results.values())
+        for result in results.values():
+            info = httpx.get(f"{service.url}/files/{result}/", headers=UC_REST, params={"include": "appdata"},
+                             timeout=10).json()  # fmt: skip
+            assert info["appdata"]["remove_bg"]["datetime_created"] and info["mime_type"] == "image/png", info
+
+        # Every file.uploaded webhook arrived, signed; a repeat carries the webhook-id of the first.
+        def uploaded_events() -> dict[str, set[str]] | None:
+            seen: dict[str, set[str]] = defaultdict(set)
+            for hit in receiver.on("/uc"):
+                expected = "v1=" + hmac.new(UC_SIGNING.encode(), hit.body, hashlib.sha256).hexdigest()
+                assert hit.headers["x-uc-signature"] == expected
+                seen[json.loads(hit.body)["data"]["uuid"]].add(hit.headers["webhook-id"])
+            return seen if set(seen) == set(requests.values()) | set(results.values()) else None
+
+        seen = wait_for(uploaded_events, timeout=120)
+        assert all(len(ids) == 1 for ids in seen.values()), seen  # type: ignore[union-attr]
+        print(f"\nkill -9 (Uploadcare add-on): {len(requests)} requests, {len(requests)} result files, kills {kills}")
+    finally:
+        service.stop()
+
+
+def test_an_accepted_upload_from_a_url_survives_kill_9(tmp_path: Path) -> None:
+    origin = Origin(image_bytes((90, 60)))
+    origin.hold = threading.Event()  # the fetch is under way when the process dies
+    service = service_for(tmp_path / "data")
+    service.start()
+
+    def status(token: str) -> dict[str, object]:
+        answer = httpx.get(f"{service.url}/from_url/status/", params={"token": token}, timeout=10)
+        return answer.json()  # type: ignore[no-any-return]
+
+    try:
+        accepted = httpx.post(f"{service.url}/from_url/", timeout=10, data={
+            "pub_key": UC_PUBLIC, "source_url": f"{origin.url}/shop/red.png", "store": "1", "metadata[from]": "url",
+        })  # fmt: skip
+        assert accepted.status_code == 200, accepted.text
+        token = accepted.json()["token"]
+        wait_for(lambda: origin.hits)
+        assert status(token)["status"] == "progress"
+        service.kill()
+        origin.hold.set()
+        service.start()
+        done = wait_for(lambda: (s := status(token))["status"] != "progress" and s, timeout=30)
+        assert done["status"] == "success", done  # type: ignore[index]
+        assert done["original_filename"] == "red.png" and done["metadata"] == {"from": "url"}  # type: ignore[index]
+        assert origin.hits == ["/shop/red.png"] * 2
+
+        # Killed after its file was made but before its status said so: the restart finds the file.
+        service.stop()
+        with sqlite3.connect(service.data_dir / "cutout.db") as conn:
+            conn.execute("UPDATE url_uploads SET status = ?", [json.dumps({"status": "progress", "done": 0})])
+        service.start()
+        again = wait_for(lambda: (s := status(token))["status"] == "success" and s, timeout=30)
+        assert again["uuid"] == done["uuid"]  # type: ignore[index]
+        assert origin.hits == ["/shop/red.png"] * 2  # not fetched again
+        listing = httpx.get(f"{service.url}/files/", headers=UC_REST, timeout=10).json()
+        assert [f["uuid"] for f in listing["results"]] == [done["uuid"]]  # type: ignore[index]
+    finally:
+        service.stop()
+        origin.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ...db import Database
 from . import hooks, rest, upload
 from .hooks import webhook_format
 
@@ -19,8 +20,8 @@ class State:
     multipart: upload.MultipartUploads
 
     @classmethod
-    def create(cls, data_dir: Path, secret_key: str) -> State:
-        return cls(upload.UrlUploads(), upload.MultipartUploads(Path(data_dir) / "multipart", secret_key))
+    def create(cls, data_dir: Path, secret_key: str, db: Database) -> State:
+        return cls(upload.UrlUploads(db.url_uploads), upload.MultipartUploads(Path(data_dir) / "multipart", secret_key))
 
     async def aclose(self) -> None:
         await self.url_uploads.aclose()

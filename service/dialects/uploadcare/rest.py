@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from ... import engine
 from ...errors import APIError, BadRequest, NotAcceptable, NotFound, Unauthorized
-from ...library import MAX_METADATA_KEYS, ExtensionRequest, FileChanges, UploadListQuery
+from ...library import MAX_METADATA_KEYS, ExtensionRequest, FileChanges, UploadListQuery, whole_number
 from ...models import JobStatus
 from .shapes import (
     MAX_METADATA_VALUE,
@@ -30,7 +30,6 @@ from .shapes import (
     metadata_strings,
     parse_uuid,
     services,
-    whole_number,
 )
 
 ACCEPT = "application/vnd.uploadcare-v0.7+json"

@@ -9,7 +9,7 @@ from urllib.parse import quote
 from starlette.requests import Request
 
 from ...errors import BadRequest
-from ...library import Library, clean_metadata, looks_like_uuid, whole_number
+from ...library import Library, clean_metadata, looks_like_uuid
 from ...models import File
 from ...services import Services
 

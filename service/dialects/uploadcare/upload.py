@@ -16,7 +16,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,11 +28,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from ...db import UrlUploadStore
 from ...egress import EgressBlocked
 from ...errors import APIError, BadRequest, Forbidden, NotFound
-from ...library import MAX_NAME_LENGTH, NewFile, clean_file_name, clean_tags
+from ...library import MAX_NAME_LENGTH, NewFile, clean_file_name, clean_tags, whole_number
+from ...models import UrlUpload
 from ...services import Services
-from .shapes import clean_uploadcare_metadata, library, parse_uuid, services, upload_info, whole_number
+from .shapes import clean_uploadcare_metadata, library, parse_uuid, services, upload_info
 
 log = logging.getLogger("cutout.uploadcare")
 
@@ -224,33 +226,73 @@ async def file_info(request: Request) -> Response:
 # ---- uploads from a URL ----------------------------------------------------------------
 
 
-@dataclass
 class UrlUploads:
-    """From-URL tasks and their status, in memory; after an hour (or a restart) a token is `unknown`."""
+    """Uploads from a URL. Each is a row before its token is answered, so a restart resumes it.
 
-    statuses: dict[str, tuple[float, dict[str, Any]]] = field(default_factory=dict)
-    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    The file's uuid is chosen at acceptance: a task cut off after its file was made finds that file
+    when it runs again, instead of making a second one.
+    """
 
-    def start(self, token: str, work: Awaitable[None]) -> None:
-        self.set(token, {"status": "waiting"})
-        task = asyncio.ensure_future(work)
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+    def __init__(self, store: UrlUploadStore):
+        self.store = store
+        self.tasks: set[asyncio.Task[None]] = set()
 
-    def set(self, token: str, status: dict[str, Any]) -> None:
-        now = time.monotonic()
-        for old in [t for t, (at, _) in self.statuses.items() if now - at > URL_STATUS_SECONDS]:
-            del self.statuses[old]
-        self.statuses[token] = (now, status)
+    def accept(self, found: Services, source_url: str, new: NewFile) -> str:
+        token = str(uuid.uuid4())
+        fields = {k: v for k, v in asdict(replace(new, uuid=str(uuid.uuid4()))).items() if k != "data"}
+        upload = UrlUpload(token, source_url, fields, {"status": "waiting"}, time.time())
+        self.store.insert(upload)
+        self._start(found, upload)
+        return token
 
-    def get(self, token: str) -> dict[str, Any] | None:
-        found = self.statuses.get(token)
-        return found[1] if found else None
+    def resume(self, found: Services) -> int:
+        """Start again what a stop or a crash cut off."""
+        unfinished = self.store.unfinished()
+        for upload in unfinished:
+            self._start(found, upload)
+        return len(unfinished)
+
+    def status(self, token: str) -> dict[str, Any] | None:
+        upload = self.store.get(token)
+        return upload.status if upload else None
+
+    def expire(self) -> int:
+        return self.store.delete_finished_before(time.time() - URL_STATUS_SECONDS)
 
     async def aclose(self) -> None:
         for task in list(self.tasks):
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
+
+    def _start(self, found: Services, upload: UrlUpload) -> None:
+        task = asyncio.ensure_future(self._run(found, upload))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _run(self, found: Services, upload: UrlUpload) -> None:
+        """Fetch through the safe egress client, then upload like any other file; every end is a status."""
+        new = NewFile(data=b"", **{**upload.new_file, "tags": tuple(upload.new_file["tags"] or ()) or None})
+        set_status = functools.partial(self.store.set_status, upload.token)
+        try:
+            file = found.library.get_live_or_removed(new.uuid)  # made before a crash
+        except NotFound:
+            pass
+        else:
+            return set_status({"status": "success", "uuid": file.uuid})
+        set_status({"status": "progress", "done": 0, "total": None})
+        try:
+            data = await found.egress.fetch(upload.source_url, max_bytes=found.settings.max_upload_bytes)
+            set_status({"status": "progress", "done": len(data), "total": len(data)})
+            file, _ = await found.library.upload(replace(new, data=data))
+        except EgressBlocked as exc:
+            set_status(_error(f"The file could not be fetched: {exc.message}.", "DownloadFileError"))
+        except APIError as exc:
+            set_status(_error(exc.message, "FileValidationError"))
+        except Exception:
+            log.exception("upload from URL %s failed", upload.token)
+            set_status(_error("Upload failed.", "UploadFailedError"))
+        else:
+            set_status({"status": "success", "uuid": file.uuid})
 
 
 @endpoint
@@ -275,28 +317,8 @@ async def from_url(request: Request) -> Response:
         new = new_file(name, form, parse_store(form, "store"))
     finally:
         await form.close()
-    token = str(uuid.uuid4())
-    uploads: UrlUploads = request.app.state.uploadcare.url_uploads
-    uploads.start(token, _fetch_and_upload(services(request), uploads, token, source_url, new))
+    token = request.app.state.uploadcare.url_uploads.accept(services(request), source_url, new)
     return JSONResponse({"type": "token", "token": token})
-
-
-async def _fetch_and_upload(found: Services, uploads: UrlUploads, token: str, url: str, new: NewFile) -> None:
-    """Fetch through the safe egress client, then upload like any other file; every end is a status."""
-    uploads.set(token, {"status": "progress", "done": 0, "total": None})
-    try:
-        data = await found.egress.fetch(url, max_bytes=found.settings.max_upload_bytes)
-        uploads.set(token, {"status": "progress", "done": len(data), "total": len(data)})
-        file, _ = await found.library.upload(replace(new, data=data))
-    except EgressBlocked as exc:
-        uploads.set(token, _error(f"The file could not be fetched: {exc.message}.", "DownloadFileError"))
-    except APIError as exc:
-        uploads.set(token, _error(exc.message, "FileValidationError"))
-    except Exception:
-        log.exception("upload from URL %s failed", token)
-        uploads.set(token, _error("Upload failed.", "UploadFailedError"))
-    else:
-        uploads.set(token, {"status": "success", "uuid": file.uuid})
 
 
 def _error(message: str, code: str) -> dict[str, Any]:
@@ -308,7 +330,7 @@ async def from_url_status(request: Request) -> Response:
     token = request.query_params.get("token")
     if not token:
         raise BadRequest("token is required.", field="token")
-    status = request.app.state.uploadcare.url_uploads.get(token)
+    status = request.app.state.uploadcare.url_uploads.status(token)
     if status is None:
         return JSONResponse({"status": "unknown"})
     if status["status"] == "success":
