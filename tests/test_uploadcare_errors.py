@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
+import shutil
 import threading
 import time
 from email.utils import formatdate
@@ -11,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from PIL import Image
 from pyuploadcare import Uploadcare
 from pyuploadcare.exceptions import AuthenticationError
 
@@ -398,3 +401,24 @@ def test_multipart_errors(http: httpx.Client, server: RunningServer) -> None:
     again = http.post("/multipart/complete/", data=upload_form(server, uuid=garbage["uuid"]))
     assert again.status_code == 404
     assert server.file_count() == 0 and server.blob_count() == 0
+
+
+def test_a_multipart_upload_completes_once_even_if_its_parts_were_left_behind(
+    http: httpx.Client, server: RunningServer, tmp_path: Path
+) -> None:
+    """A crash between making the file and dropping its parts leaves the session: completing again is a 400."""
+    out = io.BytesIO()
+    Image.new("RGB", (1900, 1900), (30, 120, 200)).save(out, "BMP")
+    data = out.getvalue()
+    started = http.post("/multipart/start/", data=upload_form(
+        server, filename="big.bmp", size=str(len(data)), content_type="image/bmp",
+    )).json()  # fmt: skip
+    for i, url in enumerate(started["parts"]):
+        assert http.put(url, content=data[i * 5 * 1024 * 1024 : (i + 1) * 5 * 1024 * 1024]).status_code == 200
+    session = server.data_dir / "multipart" / started["uuid"]
+    shutil.copytree(session, tmp_path / "left-behind")
+    assert http.post("/multipart/complete/", data=upload_form(server, uuid=started["uuid"])).status_code == 200
+    shutil.copytree(tmp_path / "left-behind", session)
+    again = http.post("/multipart/complete/", data=upload_form(server, uuid=started["uuid"]))
+    assert again.status_code == 400 and again.text == "File is already uploaded."
+    assert not session.exists() and server.file_count() == 1

@@ -480,11 +480,13 @@ async def multipart_complete(request: Request) -> Response:
     async with lock:
         try:
             session = await to_thread.run_sync(sessions.session, upload_uuid)
-            if session is None:
-                try:
-                    library(request).get_live_or_removed(upload_uuid)
-                except NotFound:
+            try:
+                library(request).get_live_or_removed(upload_uuid)
+            except NotFound:
+                if session is None:
                     raise NotFound("File is not found.", field="uuid") from None
+            else:  # with a session left behind by a crash between making the file and dropping its parts
+                await to_thread.run_sync(shutil.rmtree, sessions.folder(upload_uuid), True)
                 raise BadRequest("File is already uploaded.", field="uuid")
             data = await to_thread.run_sync(_assemble, sessions.folder(upload_uuid), session)
             new = NewFile(
