@@ -6,7 +6,8 @@ Everything runs on 127.0.0.1 with temp data dirs and stops by itself:
 
 1. upload -> "Version 2" latency (p50/p95): sequential remove-bg uploads of
    the sample photos resized to 1 MP JPEG, each waited for by polling
-   GET /v1/files/{id}/details (the service sends no webhooks yet).
+   GET /v1/files/{id}/details, so that the figure is the
+   pipeline alone and not webhook delivery.
 2. sustained images/s through the API (N uploads at once, first upload to
    last Version 2) vs the engine alone in a fresh process, same images, same
    parallelism (a pool of CUTOUT_WORKERS threads sharing one session with
@@ -753,10 +754,10 @@ def render(args, plan, workers, threads, rss_idle, latency, api_rates, engine_ru
     lines += [
         "",
         "Notes: latencies are measured by the client on 127.0.0.1; Version 2 is detected by polling file details "
-        "every 20 ms (the service sends no webhooks yet). Engine alone runs in a fresh process with the same "
-        "images, a thread pool of CUTOUT_WORKERS sharing one U2NetSegmenter(threads=threads_per_job). rembg s "
-        "runs u2netp from its own venv with the same u2netp.onnx; its default thread limiter and onnxruntime "
-        "threads are left as shipped. Peak RSS is /proc/<pid>/status VmHWM. 'flat' means max RSS within 25% "
+        "every 20 ms (not by webhook, so the figure is the pipeline alone). Engine alone runs in a fresh process "
+        "with the same images, a thread pool of CUTOUT_WORKERS sharing one "
+        "U2NetSegmenter(threads=threads_per_job). rembg s runs u2netp from its own venv with the same "
+        "u2netp.onnx; its default thread limiter and onnxruntime threads are left as shipped. Peak RSS is /proc/<pid>/status VmHWM. 'flat' means max RSS within 25% "
         "of the start.",
         "",
     ]
