@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
 import unicodedata
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
 NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
 MAX_REDIRECTS = 5
+IDNA_DOTS = re.compile("[\u3002\uff0e\uff61]")
 
 
 class EgressBlocked(Exception):
@@ -51,10 +53,17 @@ def embedded_ipv4(ip: IPAddress) -> ipaddress.IPv4Address | None:
     return None
 
 
+def canonical_host(host: str) -> str:
+    """The host as the resolver will see it: NFKC-normalised (fullwidth letters and digits), with IDNA's
+    other label separators (U+3002 and its width variants) as dots, lowercase, without a trailing dot."""
+    host = unicodedata.normalize("NFKC", host)
+    return IDNA_DOTS.sub(".", host).lower().rstrip(".")
+
+
 def literal_address(host: str) -> IPAddress | None:
     """The address a host names without DNS: IPv4/IPv6 literals, and the numeric forms the resolver
-    also accepts (127.1, 0x7f000001, 2130706433, 0177.0.0.1, fullwidth digits after NFKC)."""
-    host = unicodedata.normalize("NFKC", host)
+    also accepts (127.1, 0x7f000001, 2130706433, 0177.0.0.1, fullwidth digits and dots)."""
+    host = canonical_host(host)
     try:
         return ipaddress.ip_address(host)
     except ValueError:
@@ -126,7 +135,7 @@ class Egress:
             raise EgressBlocked("the URL is malformed") from None
         if parts.scheme not in ("http", "https"):
             raise EgressBlocked("only http and https URLs are allowed")
-        host = (parts.hostname or "").rstrip(".")
+        host = canonical_host(parts.hostname or "")
         if not host:
             raise EgressBlocked("the URL has no host")
         if parts.username or parts.password:

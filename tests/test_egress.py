@@ -70,6 +70,8 @@ def test_check_refuses(url: str, reason: str) -> None:
         ("http://0177.0.0.1/", "non-public"),
         ("http://0/", "non-public"),
         ("http://\uff11\uff12\uff17.0.0.1/", "non-public"),  # fullwidth digits: NFKC makes them 127
+        ("http://\uff4c\uff4f\uff43\uff41\uff4c\uff48\uff4f\uff53\uff54/", "non-public"),  # fullwidth: localhost
+        ("http://127\u30020\u30020\u30021/", "non-public"),  # ideographic full stops are dots to IDNA
         ("http://example.com:22/", "port 22"),
     ],
 )
