@@ -19,10 +19,13 @@ from urllib.parse import urlsplit, urlunsplit
 import anyio
 import httpx
 
+from .errors import BadRequest
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
 NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
 MAX_REDIRECTS = 5
+MAX_URL_LENGTH = 2048
 IDNA_DOTS = re.compile("[\u3002\uff0e\uff61]")
 
 
@@ -150,6 +153,18 @@ class Egress:
             if port not in (80, 443) and not self.allowed_networks:  # nothing could allow it once resolved
                 raise EgressBlocked(f"port {port} is not allowed; use 80 or 443")
         return host, port, literal
+
+    def check_given(self, raw: object, field: str) -> str:
+        """A URL a client gives us to call later: refused now, naming `field`, when it is certainly not allowed."""
+        if not isinstance(raw, str) or not raw.strip():
+            raise BadRequest(f"{field} must be an http(s) URL.", field=field)
+        if len(raw) > MAX_URL_LENGTH:
+            raise BadRequest(f"{field} is longer than {MAX_URL_LENGTH} characters.", field=field)
+        try:
+            self.check_static(raw.strip())
+        except EgressBlocked as exc:
+            raise BadRequest(f"{field} is not allowed: {exc.message}.", field=field) from None
+        return raw.strip()
 
     def _check_address(self, host: str, port: int, ip: IPAddress) -> None:
         if self._allowed(host, ip):

@@ -262,19 +262,6 @@ EXTENSION_STATUS = {
 }
 
 
-def checked_url(request: Request, raw: object, field: str) -> str:
-    """A URL we will call later: refused now when it is certainly not allowed."""
-    if not isinstance(raw, str) or not raw.strip():
-        raise BadRequest(f"{field} must be an http(s) URL.", field=field)
-    if len(raw) > 2048:
-        raise BadRequest(f"{field} is longer than 2048 characters.", field=field)
-    try:
-        services(request).egress.check_static(raw.strip())
-    except EgressBlocked as exc:
-        raise BadRequest(f"{field} is not allowed: {exc.message}.", field=field) from None
-    return raw.strip()
-
-
 def parse_extensions(request: Request, raw: object, webhook_url: object) -> list[ExtensionRequest]:
     """The `extensions` array (a JSON string in uploads), validated before anything is stored."""
     if raw is None or raw == "":
@@ -286,7 +273,8 @@ def parse_extensions(request: Request, raw: object, webhook_url: object) -> list
             raise BadRequest(f"extensions must be a JSON array: {str(exc)[:200]}.", field="extensions") from None
     if not isinstance(raw, list):
         raise BadRequest("extensions must be a JSON array.", field="extensions")
-    hook = checked_url(request, webhook_url, "webhookUrl") if webhook_url not in (None, "") else None
+    egress = services(request).egress
+    hook = egress.check_given(webhook_url, "webhookUrl") if webhook_url not in (None, "") else None
     result: list[ExtensionRequest] = []
     for index, item in enumerate(raw):
         where = f"extensions[{index}]"
@@ -312,7 +300,7 @@ def parse_extensions(request: Request, raw: object, webhook_url: object) -> list
         except engine.OptionError as exc:
             raise BadRequest(f"{where}.options.{exc.option}: {exc.reason}", field="extensions") from None
         if parsed.bg_image_url:
-            checked_url(request, parsed.bg_image_url, f"{where}.options.bg_image_url")
+            egress.check_given(parsed.bg_image_url, f"{where}.options.bg_image_url")
         result.append(ExtensionRequest(name=str(name), options=options, dialect="imagekit", webhook_url=hook))
     return result
 

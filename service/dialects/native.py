@@ -17,7 +17,7 @@ from starlette.routing import Route
 from ..errors import BadRequest, NotFound
 from ..models import Attempt, Delivery, DeliveryState, Endpoint
 from ..webhooks import Webhooks
-from .imagekit import checked_url, endpoint, int_param, json_body, require_key, services
+from .imagekit import endpoint, int_param, json_body, require_key, services
 
 ENDPOINT_FIELDS = {"url", "events", "description", "active", "format"}
 
@@ -92,7 +92,7 @@ def _endpoint_fields(request: Request, body: dict[str, Any], *, partial: bool) -
         raise BadRequest("format cannot be changed; create a new endpoint.", field="format")
     fields: dict[str, Any] = {}
     if "url" in body or not partial:
-        fields["url"] = checked_url(request, body.get("url"), "url")
+        fields["url"] = services(request).egress.check_given(body.get("url"), "url")
     if "format" in body:
         if not isinstance(body["format"], str):
             raise BadRequest("format must be a string.", field="format")

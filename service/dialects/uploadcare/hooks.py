@@ -13,7 +13,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ...egress import EgressBlocked
 from ...errors import BadRequest
 from ...library import whole_number
 from ...models import Endpoint
@@ -91,18 +90,6 @@ async def fields(request: Request) -> dict[str, Any]:
     return body
 
 
-def _target(request: Request, raw: object) -> str:
-    if not isinstance(raw, str) or not raw.strip():
-        raise BadRequest("target_url: this field is required and must be an http(s) URL.")
-    if len(raw) > 2048:
-        raise BadRequest("target_url: longer than 2048 characters.")
-    try:
-        services(request).egress.check_static(raw.strip())
-    except EgressBlocked as exc:
-        raise BadRequest(f"target_url is not allowed: {exc.message}.") from None
-    return raw.strip()
-
-
 def _event(raw: object) -> str:
     known = tuple(dict.fromkeys(EVENTS.values()))
     if raw not in known:
@@ -147,7 +134,7 @@ async def list_hooks(request: Request) -> Response:
 @endpoint
 async def create_hook(request: Request) -> Response:
     body = await fields(request)
-    url = _target(request, body.get("target_url"))
+    url = services(request).egress.check_given(body.get("target_url"), "target_url")
     event = _event(body.get("event", "file.uploaded"))
     _check_unique(request, url, event)
     hook = webhooks(request).create_endpoint(
@@ -171,7 +158,7 @@ async def update_hook(request: Request) -> Response:
     current = webhooks(request).endpoint(hook_id, FORMAT)
     changes: dict[str, Any] = {}
     if "target_url" in body:
-        changes["url"] = _target(request, body["target_url"])
+        changes["url"] = services(request).egress.check_given(body["target_url"], "target_url")
     if "event" in body:
         changes["events"] = (_event(body["event"]),)
     if "is_active" in body:

@@ -305,10 +305,7 @@ async def from_url(request: Request) -> Response:
         source_url = (text(form, "source_url") or "").strip()
         if not source_url:
             raise BadRequest("source_url is required.", field="source_url")
-        try:
-            services(request).egress.check_static(source_url)
-        except EgressBlocked as exc:
-            raise BadRequest(f"source_url is not allowed: {exc.message}.", field="source_url") from None
+        services(request).egress.check_given(source_url, "source_url")
         if (text(form, "check_URL_duplicates") or "0") != "0":
             raise BadRequest("check_URL_duplicates is not supported by this server; send 0.", field="check_URL_duplicates")
         if (text(form, "save_URL_duplicates") or "0") not in ("0", "1"):
