@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
-import json
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
@@ -19,7 +18,14 @@ from starlette.routing import Route
 
 from ... import engine
 from ...errors import APIError, BadRequest, NotAcceptable, NotFound, Unauthorized
-from ...library import MAX_METADATA_KEYS, ExtensionRequest, FileChanges, UploadListQuery, whole_number
+from ...library import (
+    MAX_METADATA_KEYS,
+    ExtensionRequest,
+    FileChanges,
+    UploadListQuery,
+    loads_client_json,
+    whole_number,
+)
 from ...models import JobStatus
 from .shapes import (
     MAX_METADATA_VALUE,
@@ -135,9 +141,9 @@ def parse_date(raw: str) -> datetime | None:
 
 async def json_body(request: Request) -> Any:
     try:
-        return json.loads(await request.body() or b"null")
-    except ValueError:
-        raise BadRequest("The request body must be JSON.") from None
+        return loads_client_json(await request.body() or b"null")
+    except ValueError as exc:
+        raise BadRequest(f"The request body must be JSON: {str(exc)[:200]}.") from None
 
 
 def bool_param(raw: str | None, name: str) -> bool | None:
