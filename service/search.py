@@ -45,7 +45,8 @@ _TOKEN = re.compile(
     r'\s*(?:(?P<str>"(?:[^"\\]|\\.)*")|(?P<op><=|>=|=|<|>|:)|(?P<punct>[()\[\],])'
     r"|(?P<word>[A-Za-z0-9_.\-+]+))"
 )
-_AGE = re.compile(r"^(\d+)([smhdw])$")
+_AGE = re.compile(r"^([0-9]+)([smhdw])$")
+_INT64 = range(-(2**63), 2**63)  # what SQLite can compare an integer column with
 _AGE_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
@@ -169,6 +170,8 @@ def _coerce(field: str, op: str, value: Value) -> Value:
         values = value if isinstance(value, list) else [value]
         if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in values):
             raise _problem(f"{field} compares with numbers")
+        if any(isinstance(v, int) and v not in _INT64 for v in values):
+            raise _problem(f"{field} compares with numbers below 2^63")
     if field in DATES:
         if isinstance(value, list):
             raise _problem(f"{field} does not take a list")
@@ -184,16 +187,20 @@ def _to_timestamp(field: str, value: Value) -> str:
     if not isinstance(value, str):
         raise _problem(f"{field} compares with a date such as \"2026-01-31\" or an age such as \"7d\"")
     age = _AGE.match(value)
-    if age:
-        moment = datetime.now(timezone.utc) - timedelta(**{_AGE_UNITS[age.group(2)]: int(age.group(1))})
-    else:
-        try:
-            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            raise _problem(f"{field} value {value!r} is neither a date nor an age like \"7d\"") from None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    try:
+        if age:
+            moment = datetime.now(timezone.utc) - timedelta(**{_AGE_UNITS[age.group(2)]: int(age.group(1))})
+        else:
+            try:
+                moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                raise _problem(f"{field} value {value!r} is neither a date nor an age like \"7d\"") from None
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=timezone.utc)
+        utc = moment.astimezone(timezone.utc)
+    except OverflowError:  # an age or offset that reaches past year 1 or 9999
+        raise _problem(f"{field} value {value[:40]!r} is out of range") from None
+    return utc.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def parse(text: str) -> Node:

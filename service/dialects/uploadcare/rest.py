@@ -170,11 +170,9 @@ def iso_param(raw: str | None, name: str) -> str | None:
         return None
     try:
         moment = datetime.fromisoformat(raw.strip().replace(" ", "+"))
-    except ValueError:
+        utc = (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+    except (ValueError, OverflowError):  # OverflowError: an offset that moves it past year 1 or 9999
         raise BadRequest(f"{name} must be an ISO 8601 date-time such as 2026-01-31T10:00:00Z.") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    utc = moment.astimezone(timezone.utc)
     return utc.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
