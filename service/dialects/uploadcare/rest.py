@@ -110,7 +110,8 @@ async def authenticate(request: Request) -> None:
         raise Unauthorized("The Date header is missing or not an RFC 2822 date; signed requests need it.")
     if abs((datetime.now(timezone.utc) - sent).total_seconds()) > DATE_WINDOW_SECONDS:
         raise Unauthorized("The Date header is more than 15 minutes away from the server's time.")
-    if not hmac.compare_digest(signature(request, secret, date, await request.body()), proof.strip().lower()):
+    expected = signature(request, secret, date, await request.body())
+    if not hmac.compare_digest(expected.encode(), proof.strip().lower().encode()):
         raise Unauthorized("Invalid signature. Please check your Secret key.")
 
 

@@ -141,7 +141,7 @@ def check_signature(request: Request, form: FormData) -> None:
         raise Forbidden("Expired signature.", field="expire", extra={"error_code": "SignatureExpirationError"})
     secret = services(request).settings.uploadcare_secret_key.encode()
     expected = hmac.new(secret, str(expires).encode(), hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, signature.strip().lower()):
+    if not hmac.compare_digest(expected.encode(), signature.strip().lower().encode()):
         raise Forbidden("Invalid signature.", field="signature", extra={"error_code": "SignatureInvalidError"})
 
 
