@@ -97,9 +97,11 @@ async def authenticate(request: Request) -> None:
     public_key, _, proof = credentials.strip().partition(":")
     if scheme not in ("Uploadcare.Simple", "Uploadcare") or not public_key or not proof:
         raise Unauthorized(f"{BAD_CREDENTIALS} Send Authorization: Uploadcare.Simple <public key>:<secret key>.")
-    if not hmac.compare_digest(public_key.encode(), settings.uploadcare_public_key.encode()):
-        raise Unauthorized(f"Public key {public_key[:64]} not found.")
     secret = settings.uploadcare_secret_key
+    if not hmac.compare_digest(public_key.encode(), settings.uploadcare_public_key.encode()):
+        if hmac.compare_digest(public_key.encode(), secret.encode()):  # named, but never echoed back
+            raise Unauthorized("Public key not found: that is the secret key; send <public key>:<secret key>.")
+        raise Unauthorized(f"Public key {public_key[:64]} not found.")
     if scheme == "Uploadcare.Simple":
         if not hmac.compare_digest(proof.encode(), secret.encode()):
             raise Unauthorized(BAD_CREDENTIALS)
