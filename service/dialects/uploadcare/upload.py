@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from anyio import to_thread
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -91,7 +92,9 @@ async def read_form(request: Request) -> FormData:
         return await request.form(max_files=MAX_FILES, max_fields=200, max_part_size=limit + 1024)
     except APIError:
         raise
-    except Exception as exc:  # malformed bodies surface as parser exceptions
+    except HTTPException as exc:  # Starlette's word on a malformed multipart body
+        raise BadRequest(f"HTTP POST request parsing failed: {exc.detail}") from None
+    except Exception as exc:  # other malformed bodies surface as parser exceptions
         raise BadRequest(f"HTTP POST request parsing failed: {exc}") from None
 
 
@@ -102,7 +105,7 @@ def text(form: FormData, name: str) -> str | None:
     if not isinstance(value, str):
         raise BadRequest(f"{name} must be a text field, not a file.", field=name)
     if "\x00" in value:
-        raise BadRequest("Null characters are not allowed.", field=name)
+        raise BadRequest(f"{name} must not contain null characters.", field=name)
     return value
 
 
