@@ -32,7 +32,7 @@ from starlette.routing import Route
 from ...db import UrlUploadStore
 from ...egress import EgressBlocked
 from ...errors import APIError, BadRequest, Forbidden, NotFound
-from ...library import MAX_NAME_LENGTH, NewFile, clean_file_name, clean_tags, whole_number
+from ...library import MAX_NAME_LENGTH, NewFile, clean_file_name, clean_tags, looks_like_uuid, whole_number
 from ...models import UrlUpload
 from ...services import Services
 from .shapes import clean_uploadcare_metadata, library, parse_uuid, services, upload_info
@@ -45,6 +45,7 @@ PART_URL_SECONDS = 3600
 SESSION_SECONDS = 24 * 3600
 URL_STATUS_SECONDS = 3600
 MAX_FILES = 20
+BAD_PART_URL = "The part URL is invalid or has expired; start the multipart upload again."
 COMMON_FIELDS = {"signature", "expire", "tags", "source"}
 BASE_FIELDS = {"UPLOADCARE_PUB_KEY", "UPLOADCARE_STORE", *COMMON_FIELDS}
 FROM_URL_FIELDS = {
@@ -360,7 +361,10 @@ class MultipartUploads:
         try:
             upload_uuid, index = self.signer.loads(token, max_age=PART_URL_SECONDS)
         except (BadSignature, ValueError, TypeError):
-            raise Forbidden("The part URL is invalid or has expired; start the multipart upload again.") from None
+            raise Forbidden(BAD_PART_URL) from None
+        # Only this server signs tokens; what one holds is still checked before it names a folder or file.
+        if not (isinstance(upload_uuid, str) and looks_like_uuid(upload_uuid) and type(index) is int and index >= 0):
+            raise Forbidden(BAD_PART_URL)
         return upload_uuid, index
 
     def create(self, upload_uuid: str, session: dict[str, Any]) -> None:
@@ -455,6 +459,8 @@ async def multipart_part(request: Request) -> Response:
     session = await to_thread.run_sync(sessions.session, upload_uuid)
     if session is None:
         raise NotFound("The multipart upload is not found: it was completed or has expired.")
+    if index >= math.ceil(session["size"] / session["part_size"]):
+        raise Forbidden(BAD_PART_URL)
     expected = min(session["part_size"], session["size"] - index * session["part_size"])
     data = await request.body()
     if len(data) != expected:
