@@ -78,10 +78,10 @@ async def fields(request: Request) -> dict[str, Any]:
     """The body as pyuploadcare sends it: a form on create, JSON on update."""
     if request.headers.get("content-type", "").startswith(("application/x-www-form-urlencoded", "multipart/")):
         try:
-            form = await request.form()
+            async with request.form() as form:  # closes any file part, which is never a webhook field
+                return {k: v for k, v in form.items() if isinstance(v, str)}
         except Exception:
             raise BadRequest("The form body could not be read.") from None
-        return {k: v for k, v in form.items() if isinstance(v, str)}
     body = await json_body(request)
     if body is None:
         return {}
