@@ -36,14 +36,15 @@ def parse_uuid(raw: str | None, field: str) -> str:
 
 def clean_uploadcare_metadata(raw: dict[str, object], field: str = "metadata") -> dict[str, str]:
     """Uploadcare's limits on top of the library's: string values of 1 to 512 characters."""
+    for key, value in raw.items():  # before the library's own, longer limit
+        if isinstance(value, str) and len(value) > MAX_METADATA_VALUE:
+            raise BadRequest(
+                f"{field}[{key[:64]}] is longer than {MAX_METADATA_VALUE} characters ({len(value)}).", field=field
+            )
     metadata = clean_metadata(raw, field)
     for key, value in metadata.items():
         if not isinstance(value, str) or not value:
             raise BadRequest(f"{field}[{key}] must be a non-empty string.", field=field)
-        if len(value) > MAX_METADATA_VALUE:
-            raise BadRequest(
-                f"{field}[{key}] is longer than {MAX_METADATA_VALUE} characters ({len(value)}).", field=field
-            )
     return metadata
 
 
