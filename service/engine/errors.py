@@ -19,6 +19,12 @@ class OptionError(EngineError):
     """An option is unknown or has a bad value; `.option` names it as the client sent it."""
 
     def __init__(self, option: str, message: str) -> None:
+        # Messages quote what the client sent; a huge value or key is not sent back whole.
+        option, message = _shortened(option, 64), _shortened(message, 200)
         super().__init__(f"{option}: {message}")
         self.option = option
         self.reason = message
+
+
+def _shortened(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."

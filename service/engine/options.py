@@ -28,6 +28,7 @@ remove.bg leaves the meaning open we decide as follows:
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -173,13 +174,16 @@ def parse_url(value: object) -> str:
 
 
 def parse_length(text: str, *, default_unit: Unit | None = "px") -> Length:
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)(px|%)?", text.strip())
+    match = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)(px|%)?", text.strip())
     if not match:
         raise ValueError(f"{text!r} is not a length like 30px or 10%")
     unit = match.group(2) or default_unit
     if unit is None:
         raise ValueError(f"{text!r} needs a unit (px or %)")
-    return float(match.group(1)), unit  # type: ignore[return-value]
+    amount = float(match.group(1))
+    if not math.isfinite(amount):
+        raise ValueError(f"{match.group(1)[:24]}... is too large a length")
+    return amount, unit  # type: ignore[return-value]
 
 
 def _words(value: object, what: str) -> list[str]:
@@ -209,7 +213,7 @@ def parse_crop_margin(value: object) -> tuple[Length, Length, Length, Length]:
 
 
 def _percent(text: str) -> float:
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)%", text.strip())
+    match = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)%", text.strip())
     if not match:
         raise ValueError(f"{text!r} is not a percentage like 50%")
     return float(match.group(1))

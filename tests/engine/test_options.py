@@ -97,6 +97,9 @@ def test_jpg_allowed_with_an_opaque_background():
         ({"position": "150%"}, "position", "0%..100%"),
         ({"roi": "1 2 3"}, "roi", "4 values"),
         ({"roi": "50% 0 10% 100%"}, "roi", "empty"),
+        ({"roi": "0 0 " + "9" * 400 + " 10"}, "roi", "too large"),
+        ({"roi": "0 0 \u0665\u0660 \u0665\u0660"}, "roi", "not a length"),  # Arabic-Indic digits
+        ({"scale": "\u0665\u0660%"}, "scale", "percentage"),
         ({"channels": "rgb"}, "channels", "alpha, rgba"),
         ({"format": "gif"}, "format", "one of"),
         ({"format": "jpg"}, "format", "opaque background"),
@@ -112,3 +115,10 @@ def test_errors_name_the_option(raw, option, says):
     assert caught.value.option == option
     assert says in caught.value.message
     assert caught.value.message.startswith(option)
+
+
+def test_errors_do_not_quote_a_huge_value_or_key_whole():
+    for raw in ({"crop_margin": "x" * 10_000}, {"k" * 10_000: 1}):
+        with pytest.raises(OptionError) as caught:
+            parse_options(raw)
+        assert len(caught.value.message) < 300 and len(caught.value.option) <= 64
