@@ -755,10 +755,10 @@ def render(args, plan, workers, threads, rss_idle, latency, api_rates, engine_ru
         "",
         "Notes: latencies are measured by the client on 127.0.0.1; Version 2 is detected by polling file details "
         "every 20 ms (not by webhook, so the figure is the pipeline alone). Engine alone runs in a fresh process "
-        "with the same images, a thread pool of CUTOUT_WORKERS sharing one "
-        "U2NetSegmenter(threads=threads_per_job). rembg s runs u2netp from its own venv with the same "
-        "u2netp.onnx; its default thread limiter and onnxruntime threads are left as shipped. Peak RSS is /proc/<pid>/status VmHWM. 'flat' means max RSS within 25% "
-        "of the start.",
+        "with the same images, a thread pool of CUTOUT_WORKERS sharing one U2NetSegmenter(threads=threads_per_job). "
+        "rembg s runs u2netp from its own venv with the same u2netp.onnx; its default thread limiter and "
+        "onnxruntime threads are left as shipped. Peak RSS is /proc/<pid>/status VmHWM. 'flat' means max RSS "
+        "within 25% of the start.",
         "",
     ]
     return "\n".join(lines)
