@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from ... import engine
-from ...errors import APIError, BadRequest, NotAcceptable, NotFound, Unauthorized
+from ...errors import APIError, BadRequest, Forbidden, NotAcceptable, NotFound, Unauthorized
 from ...library import MAX_METADATA_KEYS, ExtensionRequest, FileChanges, UploadListQuery
 from ...models import JobStatus
 from .shapes import (
@@ -61,6 +61,11 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 def render_error(exc: APIError) -> Response:
     return JSONResponse({"detail": exc.message}, exc.status, headers=exc.headers)
+
+
+def render_cdn_error(exc: APIError) -> Response:
+    """The CDN answers errors in plain text: its clients are browsers and image tags."""
+    return PlainTextResponse(exc.message, exc.status, headers=exc.headers)
 
 
 def endpoint(fn: Endpoint) -> Endpoint:
@@ -386,13 +391,15 @@ async def cdn(request: Request) -> Response:
     """The current bytes of a file; a trailing file name is ignored, processing operations are refused."""
     rest = request.path_params.get("rest", "")
     if rest.startswith("-/"):
-        return PlainTextResponse("CDN processing operations (/-/...) are not supported by this server.", 400)
+        return render_cdn_error(BadRequest("CDN processing operations (/-/...) are not supported by this server."))
     try:
         file = library(request).get_by_uuid(parse_uuid(request.path_params["uuid"], "uuid"))
+    except NotFound:
+        return render_cdn_error(NotFound("Not found."))
     except APIError as exc:
-        return PlainTextResponse("Not found." if exc.status == 404 else exc.message, exc.status)
+        return render_cdn_error(exc)
     if file.is_private or not file.is_published:
-        return PlainTextResponse("This file is private: open it with an ImageKit signed URL.", 403)
+        return render_cdn_error(Forbidden("This file is private: open it with an ImageKit signed URL."))
     etag = f'"{file.version.blob[:32]}"'
     headers = {"X-Content-Type-Options": "nosniff", "Content-Disposition": "inline", "ETag": etag}
     if request.headers.get("if-none-match") == etag:
@@ -414,6 +421,8 @@ routes = [
     Route("/files/{uuid}/metadata/{key}/", delete_metadata_key, methods=["DELETE"]),
     Route("/addons/{addon}/execute/", execute_addon, methods=["POST"]),
     Route("/addons/{addon}/execute/status/", addon_status, methods=["GET"]),
+]
+cdn_routes = [
     Route("/cdn/{uuid}/", cdn, methods=["GET"]),
     Route("/cdn/{uuid}/{rest:path}", cdn, methods=["GET"]),
 ]
