@@ -15,7 +15,8 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Match, Route
+from starlette.routing import Match, Route, get_route_path
+from starlette.types import Scope
 
 from . import engine, openapi
 from .blobs import BlobStore
@@ -95,6 +96,25 @@ async def http_error(request: Request, exc: HTTPException) -> Response:
     return response
 
 
+class TemplatedRoute(Route):
+    """A route with path parameters that leaves the paths of literal routes to them, as OpenAPI matches
+    concrete paths first: `GET /files/storage/` is a 405, not `/files/{uuid}/` with the uuid "storage"."""
+
+    def __init__(self, route: Route, literal: frozenset[str]):
+        super().__init__(route.path, route.endpoint, methods=list(route.methods or ()), name=route.name)
+        self.literal = literal
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] == "http" and get_route_path(scope) in self.literal:
+            return Match.NONE, {}
+        return super().matches(scope)
+
+
+def literal_paths_first(routes: list[Route]) -> list[Route]:
+    literal = frozenset(route.path for route in routes if not route.param_convertors)
+    return [TemplatedRoute(route, literal) if route.param_convertors else route for route in routes]
+
+
 def create_app(settings: Settings, *, segmenter: engine.Segmenter | None = None) -> Starlette:
     """Build the service for `settings`.
 
@@ -146,7 +166,7 @@ def create_app(settings: Settings, *, segmenter: engine.Segmenter | None = None)
     async def openapi_json(request: Request) -> Response:
         return JSONResponse(description)
 
-    routes = [
+    routes = literal_paths_first([
         Route("/openapi.json", openapi_json, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
@@ -154,7 +174,7 @@ def create_app(settings: Settings, *, segmenter: engine.Segmenter | None = None)
         *imagekit.routes,
         *native.routes,
         *uploadcare.routes,
-    ]
+    ])  # fmt: skip
     return Starlette(
         routes=routes,
         lifespan=lifespan,

@@ -412,6 +412,11 @@ def test_routing_errors_answer_in_uploadcare_shapes(http: httpx.Client, server: 
     wrong_method = http.post(f"/files/{MISSING}/", headers=headers)
     assert wrong_method.status_code == 405 and wrong_method.headers["allow"] == "GET, HEAD"
     assert wrong_method.json() == {"detail": "POST is not allowed here."}
+    # A literal path is not a value of its templated sibling: /files/storage/ is not the file "storage".
+    for method, path, allow in [("GET", "/files/storage/", "DELETE, PUT"), ("PUT", "/webhooks/unsubscribe/", "DELETE")]:
+        response = http.request(method, path, headers=headers, json={})
+        assert response.status_code == 405, (method, path, response.text)
+        assert response.headers["allow"] == allow and "not allowed" in response.json()["detail"]
 
     upload = http.get("/base/")
     assert upload.status_code == 405 and upload.headers["content-type"].startswith("text/plain")
