@@ -129,6 +129,7 @@ def test_sdk_with_a_wrong_secret_is_refused(server: RunningServer) -> None:
         ({"offset": "-1"}, "offset"),
         ({"ordering": "size"}, "ordering"),
         ({"stored": "maybe"}, "stored"),
+        ({"stored": " true"}, "stored"),
         ({"from": "last tuesday"}, "from"),
         ({"include": "everything"}, "include"),
         ({"sort": "x"}, "sort"),

@@ -149,7 +149,7 @@ async def json_body(request: Request) -> Any:
 def bool_param(raw: str | None, name: str) -> bool | None:
     if raw is None or raw == "":
         return None
-    value = raw.strip().lower()
+    value = raw.lower()
     if value not in ("true", "false", "1", "0"):
         raise BadRequest(f"{name} must be true or false, got {raw[:20]!r}.")
     return value in ("true", "1")
