@@ -15,7 +15,8 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Match, Route
+from starlette.routing import Match, Route, get_route_path
+from starlette.types import Scope
 
 from . import engine, openapi
 from .blobs import BlobStore
@@ -23,6 +24,7 @@ from .db import Database
 from .dialects import imagekit, native, uploadcare
 from .dispatcher import Dispatcher
 from .egress import Egress
+from .errors import APIError, MethodNotAllowed, NotFound
 from .jobs import Runner
 from .keys import resolve_keys
 from .library import Library
@@ -57,30 +59,60 @@ async def metrics(request: Request) -> Response:
     return Response(services.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
+def render_error(request: Request, exc: APIError) -> Response:
+    """An error raised outside the endpoints, in the shape of the dialect whose path it is (ImageKit's by default)."""
+    rendered = uploadcare.render_error(request, exc)
+    return rendered if rendered is not None else imagekit.render_error(exc)
+
+
 async def server_error(request: Request, exc: Exception) -> Response:
     # Never let a stack trace leave the server; the log line carries the request id.
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return JSONResponse(
-        {"message": "The server failed to handle this request.", "help": "Report it with the x-ik-requestId header."},
-        500,
+    return render_error(
+        request,
+        APIError(
+            "The server failed to handle this request.", extra={"help": "Report it with the x-ik-requestId header."}
+        ),
     )
 
 
 async def http_error(request: Request, exc: HTTPException) -> Response:
-    """Starlette's own 404 and 405 in the API's error shape; a 405 lists every method the path has."""
-    headers = dict(exc.headers or {})
+    """Starlette's own 404 and 405 as the API's errors; a 405 lists every method the path has."""
+    error: APIError
     if exc.status_code == 405:
         methods: set[str] = set()
         for route in request.app.router.routes:
             if isinstance(route, Route) and route.methods and route.matches(request.scope)[0] != Match.NONE:
                 methods |= route.methods
-        headers["Allow"] = ", ".join(sorted(methods))
-    messages = {404: "No such endpoint or file.", 405: f"{request.method} is not allowed here."}
-    return JSONResponse(
-        {"message": messages.get(exc.status_code, exc.detail), "help": "The endpoints are listed at /openapi.json."},
-        exc.status_code,
-        headers=headers,
-    )
+        error = MethodNotAllowed(f"{request.method} is not allowed here.", allow=methods)
+    elif exc.status_code == 404:
+        error = NotFound("No such endpoint or file.")
+    else:
+        error = APIError(exc.detail)
+        error.status = exc.status_code
+    error.extra["help"] = "The endpoints are listed at /openapi.json."
+    response = render_error(request, error)
+    response.headers.update({k: v for k, v in (exc.headers or {}).items() if k.lower() != "allow"})
+    return response
+
+
+class TemplatedRoute(Route):
+    """A route with path parameters that leaves the paths of literal routes to them, as OpenAPI matches
+    concrete paths first: `GET /files/storage/` is a 405, not `/files/{uuid}/` with the uuid "storage"."""
+
+    def __init__(self, route: Route, literal: frozenset[str]):
+        super().__init__(route.path, route.endpoint, methods=list(route.methods or ()), name=route.name)
+        self.literal = literal
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] == "http" and get_route_path(scope) in self.literal:
+            return Match.NONE, {}
+        return super().matches(scope)
+
+
+def literal_paths_first(routes: list[Route]) -> list[Route]:
+    literal = frozenset(route.path for route in routes if not route.param_convertors)
+    return [TemplatedRoute(route, literal) if route.param_convertors else route for route in routes]
 
 
 def create_app(settings: Settings, *, segmenter: engine.Segmenter | None = None) -> Starlette:
@@ -136,7 +168,7 @@ def create_app(settings: Settings, *, segmenter: engine.Segmenter | None = None)
     async def openapi_json(request: Request) -> Response:
         return JSONResponse(description)
 
-    routes = [
+    routes = literal_paths_first([
         Route("/openapi.json", openapi_json, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
@@ -144,11 +176,18 @@ def create_app(settings: Settings, *, segmenter: engine.Segmenter | None = None)
         *imagekit.routes,
         *native.routes,
         *uploadcare.routes,
-    ]
+    ])  # fmt: skip
     return Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(RequestContext, max_body=settings.max_upload_bytes, observe=meter.observe_request)],
+        middleware=[
+            Middleware(
+                RequestContext,
+                max_body=settings.max_upload_bytes,
+                render_error=render_error,
+                observe=meter.observe_request,
+            )
+        ],
         exception_handlers={HTTPException: http_error, Exception: server_error},
     )
 

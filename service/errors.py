@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class APIError(Exception):
     status = 500
@@ -32,6 +34,18 @@ class Forbidden(APIError):
 
 class NotFound(APIError):
     status = 404
+
+
+class MethodNotAllowed(APIError):
+    status = 405
+
+    def __init__(self, message: str, *, allow: Iterable[str], **kwargs: object):
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.allow = sorted(allow)
+
+    @property
+    def headers(self) -> dict[str, str] | None:
+        return {"Allow": ", ".join(self.allow)}
 
 
 class NotAcceptable(APIError):

@@ -8,9 +8,11 @@ import secrets
 import time
 from collections.abc import Callable
 
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .errors import PayloadTooLarge
+from .errors import APIError, PayloadTooLarge
 
 log = logging.getLogger("cutout.http")
 
@@ -19,21 +21,30 @@ BODY_OVERHEAD = 1024 * 1024
 
 
 class BodyTooLarge(PayloadTooLarge):
-    pass
+    def __init__(self, limit: int):
+        super().__init__(
+            f"The request body is larger than the limit of {limit} bytes.",
+            extra={"help": "See CUTOUT_MAX_UPLOAD_BYTES."},
+        )
 
 
 class RequestContext:
-    """Adds `x-ik-requestId` to every response, caps request bodies, and logs each request."""
+    """Adds `x-ik-requestId` to every response, caps request bodies, and logs each request.
+
+    A body over the cap is refused with `render_error`, which answers in the shape of the path's dialect.
+    """
 
     def __init__(
         self,
         app: ASGIApp,
         *,
         max_body: int,
+        render_error: Callable[[Request, APIError], Response],
         observe: Callable[[str, str, int, float], None] = lambda method, route, status, seconds: None,
     ):
         self.app = app
         self.max_body = max_body
+        self.render_error = render_error
         self.observe = observe
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -54,7 +65,7 @@ class RequestContext:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise BodyTooLarge(f"The request body is larger than the limit of {limit} bytes.")
+                    raise BodyTooLarge(limit)
             return message
 
         async def send_with_id(message: Message) -> None:
@@ -68,13 +79,13 @@ class RequestContext:
 
         try:
             if declared.isdigit() and int(declared) > limit:
-                await _too_large(send_with_id, limit)
+                await self.render_error(Request(scope), BodyTooLarge(limit))(scope, receive, send_with_id)
                 return
             try:
                 await self.app(scope, capped_receive, send_with_id)
-            except BodyTooLarge:
+            except BodyTooLarge as exc:
                 if status == 0:
-                    await _too_large(send_with_id, limit)
+                    await self.render_error(Request(scope), exc)(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", "unmatched")
@@ -92,16 +103,3 @@ class RequestContext:
                 )
             )
 
-
-async def _too_large(send: Send, limit: int) -> None:
-    body = json.dumps(
-        {"message": f"The request body is larger than the limit of {limit} bytes.", "help": "See CUTOUT_MAX_UPLOAD_BYTES."}
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})

@@ -194,8 +194,10 @@ def _path(name: str, schema: Schema | None = None) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": schema or {"type": "string"}}
 
 
-def _query(name: str, schema: Schema) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "schema": schema}
+def _query(name: str, schema: Schema, *, empty: bool = False, required: bool = False) -> dict[str, Any]:
+    """A query parameter; with `empty`, sending it empty is the same as leaving it out."""
+    empty_value = {"allowEmptyValue": True} if empty else {}
+    return {"name": name, "in": "query", "required": required, "schema": schema, **empty_value}
 
 
 def _imagekit_paths() -> dict[str, Any]:
@@ -366,11 +368,13 @@ UC_HOOK: Schema = {
 
 def _uc_rest(
     summary: str, ok: tuple[int, Schema | None], *, params: list[dict[str, Any]] | None = None,
-    body: Schema | None = None, errors: tuple[int, ...] = (400, 401, 404, 406),
+    body: Schema | None = None, errors: tuple[int, ...] = (400, 401, 404, 406), more: dict[int, Schema] | None = None,
 ) -> dict[str, Any]:
     """An Uploadcare REST v0.7 operation: version Accept header, Uploadcare auth, `{"detail"}` errors."""
     status, schema = ok
     responses: dict[str, Any] = {str(status): {"description": "OK", **(_json(schema) if schema else {})}}
+    for code, other in (more or {}).items():
+        responses[str(code)] = {"description": "OK", **_json(other)}
     for code in errors:
         responses[str(code)] = {"description": "Error", **_json(UC_ERROR)}
     op: dict[str, Any] = {
@@ -383,15 +387,19 @@ def _uc_rest(
 
 
 def _uc_upload(summary: str, *, form: Schema | None = None, params: list[dict[str, Any]] | None = None,
-               method_body: str = "multipart/form-data") -> dict[str, Any]:  # fmt: skip
+               method_body: str = "multipart/form-data", ok: Schema | None = OBJECT) -> dict[str, Any]:  # fmt: skip
     """An Upload API operation: public key in the form; text/plain errors (JSON with ?jsonerrors=1)."""
     error = {"description": "Error", "content": {"text/plain": {"schema": {"type": "string"}},
                                                   "application/json": {"schema": OBJECT}}}  # fmt: skip
     op: dict[str, Any] = {
         "summary": summary,
         "tags": ["Uploadcare Upload"],
-        "parameters": [_query("jsonerrors", {"type": "string", "enum": ["0", "1"]}), *(params or [])],
-        "responses": {"200": {"description": "OK", **_json(OBJECT)}, **{str(c): error for c in (400, 403, 404, 413)}},
+        "parameters": [_query("jsonerrors", {"type": "string", "description": "1 for JSON errors; text otherwise"}),
+                       *(params or [])],
+        "responses": {
+            "200": {"description": "OK", **(_json(ok) if ok else {})},
+            **{str(c): error for c in (400, 403, 404, 413)},
+        },
     }
     if form is not None:
         op["requestBody"] = {"required": True, "content": {method_body: {"schema": form}}}
@@ -402,6 +410,8 @@ def _uploadcare_paths() -> dict[str, Any]:
     file_uuid = _path("uuid", {"type": "string", "format": "uuid"})
     key = _path("key", {"type": "string", "pattern": "^[A-Za-z0-9_\\-.:]{1,64}$"})
     hook_id = _path("id", {"type": "integer", "minimum": 1})
+    # Other add-on names are answered with a 400 that they are not available here.
+    addon = _path("addon", {"type": "string", "enum": ["remove_bg"]})
     uuids: Schema = {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 100}
     batch: Schema = {"type": "object", "properties": {"status": {"type": "string"}, "problems": OBJECT,
                                                       "result": {"type": "array", "items": UC_FILE}}}  # fmt: skip
@@ -415,13 +425,16 @@ def _uploadcare_paths() -> dict[str, Any]:
             "version": {"type": "string", "enum": ["0.7"]},
         },
     }
+    flag: Schema = {"type": "string", "pattern": "^([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|[01])$"}  # any case
+    include = _query("include", {"type": "string", "enum": ["appdata"]}, empty=True)
     listing = [
-        _query("stored", {"type": "string", "enum": ["true", "false"]}),
-        _query("removed", {"type": "string", "enum": ["true", "false"]}),
-        _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
-        _query("ordering", {"type": "string", "enum": ["datetime_uploaded", "-datetime_uploaded"]}),
-        _query("from", {"type": "string", "format": "date-time"}),
-        _query("include", {"type": "string", "enum": ["appdata"]}),
+        _query("stored", flag, empty=True),
+        _query("removed", flag, empty=True),
+        _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, empty=True),
+        _query("ordering", {"type": "string", "enum": ["datetime_uploaded", "-datetime_uploaded"]}, empty=True),
+        _query("from", {"type": "string", "format": "date-time"}, empty=True),
+        _query("offset", {"type": "integer", "minimum": 0, "maximum": 10**9}, empty=True),  # in `next` and `previous`
+        include,
     ]
     def cdn(params: list[dict[str, Any]]) -> dict[str, Any]:
         return {
@@ -449,16 +462,19 @@ def _uploadcare_paths() -> dict[str, Any]:
                            "store": {"type": "string", "enum": ["0", "1", "auto"]}},
         })},  # fmt: skip
         "/from_url/status/": {"get": _uc_upload("Status of an upload from a URL",
-                                                 params=[_query("token", {"type": "string"})])},  # fmt: skip
+                                                 params=[_query("token", {"type": "string"}, required=True)])},  # fmt: skip
         "/info/": {"get": _uc_upload("Upload info of a file", params=[
-            _query("pub_key", {"type": "string"}), _query("file_id", {"type": "string"})])},  # fmt: skip
+            _query("pub_key", {"type": "string"}, required=True),
+            _query("file_id", {"type": "string", "format": "uuid"}, required=True)])},  # fmt: skip
         "/multipart/start/": {"post": _uc_upload("Start a multipart upload (10 MiB and more)", form={
             "type": "object", "required": ["UPLOADCARE_PUB_KEY", "filename", "size", "content_type"],
             "properties": {"UPLOADCARE_PUB_KEY": {"type": "string"}, "filename": {"type": "string"},
                            "size": {"type": "integer"}, "content_type": {"type": "string"}},
         })},  # fmt: skip
-        "/multipart/part/{token}/": {"put": {**_uc_upload("Upload one part to a signed part URL"),
-                                             "parameters": [_path("token")]}},  # fmt: skip
+        "/multipart/part/{token}/": {"put": _uc_upload(
+            "Upload one part to a signed part URL", params=[_path("token")], ok=None,
+            form={"type": "string", "format": "binary"}, method_body="application/octet-stream",
+        )},  # fmt: skip
         "/multipart/complete/": {"post": _uc_upload("Finish a multipart upload", form={
             "type": "object", "required": ["UPLOADCARE_PUB_KEY", "uuid"],
             "properties": {"UPLOADCARE_PUB_KEY": {"type": "string"}, "uuid": {"type": "string"}},
@@ -474,7 +490,7 @@ def _uploadcare_paths() -> dict[str, Any]:
             "delete": _uc_rest("Delete up to 100 files", (200, batch), body=uuids),
         },
         "/files/{uuid}/": {"get": _uc_rest("File info", (200, UC_FILE),
-                                           params=[file_uuid, _query("include", {"type": "string", "enum": ["appdata"]})])},  # fmt: skip
+                                           params=[file_uuid, include])},  # fmt: skip
         "/files/{uuid}/storage/": {
             "put": _uc_rest("Store a file", (200, UC_FILE), params=[file_uuid]),
             "delete": _uc_rest("Delete a file", (200, UC_FILE), params=[file_uuid]),
@@ -482,13 +498,14 @@ def _uploadcare_paths() -> dict[str, Any]:
         "/files/{uuid}/metadata/": {"get": _uc_rest("A file's metadata", (200, OBJECT), params=[file_uuid])},
         "/files/{uuid}/metadata/{key}/": {
             "get": _uc_rest("One metadata value", (200, {"type": "string"}), params=[file_uuid, key]),
-            "put": _uc_rest("Set one metadata value", (200, {"type": "string"}), params=[file_uuid, key],
+            "put": _uc_rest("Set one metadata value: 200 when the key existed, 201 when it is new",
+                            (200, {"type": "string"}), more={201: {"type": "string"}}, params=[file_uuid, key],
                             body={"type": "string", "minLength": 1, "maxLength": 512}),  # fmt: skip
             "delete": _uc_rest("Delete one metadata key", (204, None), params=[file_uuid, key]),
         },
         "/addons/{addon}/execute/": {"post": _uc_rest(
             "Run an add-on (remove_bg)", (200, {"type": "object", "properties": {"request_id": {"type": "string"}}}),
-            params=[_path("addon")], errors=(400, 401, 404, 406, 429),
+            params=[addon], errors=(400, 401, 404, 406, 429),
             body={"type": "object", "required": ["target"],
                   "properties": {"target": {"type": "string", "format": "uuid"}, "params": OBJECT}},
         )},  # fmt: skip
@@ -496,7 +513,7 @@ def _uploadcare_paths() -> dict[str, Any]:
             "An add-on request's status", (200, {"type": "object", "required": ["status"], "properties": {
                 "status": {"type": "string", "enum": ["in_progress", "error", "done", "unknown"]},
                 "result": OBJECT}}),
-            params=[_path("addon"), _query("request_id", {"type": "string"})],
+            params=[addon, _query("request_id", {"type": "string", "format": "uuid"}, required=True)],
         )},  # fmt: skip
         "/webhooks/": {
             "get": _uc_rest("List subscriptions", (200, {"type": "array", "items": UC_HOOK})),

@@ -17,6 +17,8 @@ from PIL import Image
 from pyuploadcare import Uploadcare
 from pyuploadcare.exceptions import AuthenticationError
 
+from service.library import Library
+
 from .conftest import CornerSegmenter, RunningServer, image_bytes
 from .test_uploadcare_sdk import REST, close_clients, sdk, simple_auth, write  # noqa: F401 (close_clients: autouse)
 
@@ -130,6 +132,7 @@ def test_sdk_with_a_wrong_secret_is_refused(server: RunningServer) -> None:
         ({"offset": "-1"}, "offset"),
         ({"ordering": "size"}, "ordering"),
         ({"stored": "maybe"}, "stored"),
+        ({"stored": " true"}, "stored"),
         ({"from": "last tuesday"}, "from"),
         ({"include": "everything"}, "include"),
         ({"sort": "x"}, "sort"),
@@ -422,3 +425,63 @@ def test_a_multipart_upload_completes_once_even_if_its_parts_were_left_behind(
     again = http.post("/multipart/complete/", data=upload_form(server, uuid=started["uuid"]))
     assert again.status_code == 400 and again.text == "File is already uploaded."
     assert not session.exists() and server.file_count() == 1
+
+
+# ---- errors from outside the endpoints: routing, the body cap, crashes ------------------------
+
+
+def test_routing_errors_answer_in_uploadcare_shapes(http: httpx.Client, server: RunningServer) -> None:
+    headers = simple_auth(server)
+    unknown = http.get(f"/files/{MISSING}/metadata/k/extra/", headers=headers)
+    assert unknown.status_code == 404 and unknown.json() == {"detail": "No such endpoint or file."}
+    wrong_method = http.post(f"/files/{MISSING}/", headers=headers)
+    assert wrong_method.status_code == 405 and wrong_method.headers["allow"] == "GET, HEAD"
+    assert wrong_method.json() == {"detail": "POST is not allowed here."}
+    # A literal path is not a value of its templated sibling: /files/storage/ is not the file "storage".
+    for method, path, allow in [("GET", "/files/storage/", "DELETE, PUT"), ("PUT", "/webhooks/unsubscribe/", "DELETE")]:
+        response = http.request(method, path, headers=headers, json={})
+        assert response.status_code == 405, (method, path, response.text)
+        assert response.headers["allow"] == allow and "not allowed" in response.json()["detail"]
+
+    upload = http.get("/base/")
+    assert upload.status_code == 405 and upload.headers["content-type"].startswith("text/plain")
+    assert upload.text == "GET is not allowed here."
+    as_json = http.get("/multipart/start/", params={"jsonerrors": "1"})
+    assert as_json.json() == {"error": {"status_code": 405, "content": "GET is not allowed here."}}
+    assert http.get("/multipart/nothing/").text == "No such endpoint or file."
+    cdn = http.post(f"/cdn/{MISSING}/")
+    assert cdn.status_code == 405 and cdn.headers["content-type"].startswith("text/plain")
+
+    # Paths of no Uploadcare part keep the ImageKit shape.
+    elsewhere = http.get("/nothing/here")
+    assert elsewhere.status_code == 404 and elsewhere.json()["message"] == "No such endpoint or file."
+
+
+def test_bodies_over_the_cap_answer_in_uploadcare_shapes(make_server) -> None:  # type: ignore[no-untyped-def]
+    server = make_server(max_upload_bytes=1000)
+    over = b"x" * (2 * 1024 * 1024)
+    with server.http() as http:
+        rest = http.put("/files/storage/", content=over, headers={**simple_auth(server), "Content-Type": "application/json"})
+        assert rest.status_code == 413 and "larger than the limit" in rest.json()["detail"]
+        upload = http.post("/base/", content=over, headers={"Content-Type": "multipart/form-data; boundary=b"})
+        assert upload.status_code == 413 and upload.headers["content-type"].startswith("text/plain")
+        assert upload.text.startswith("The request body is larger than the limit")
+        imagekit = http.post("/api/v1/files/upload", content=over, headers={"Content-Type": "multipart/form-data; boundary=b"})
+        assert imagekit.status_code == 413 and imagekit.json()["help"] == "See CUTOUT_MAX_UPLOAD_BYTES."
+    assert server.file_count() == 0
+
+
+def test_crashes_answer_in_uploadcare_shapes(server: RunningServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    def crash(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("simulated bug")
+
+    monkeypatch.setattr(Library, "list_by_upload", crash)
+    monkeypatch.setattr(Library, "get_by_uuid", crash)
+    # A connection of its own for each: the server closes the connection of a request that crashed.
+    rest = httpx.get(f"{server.url}/files/", headers=simple_auth(server))
+    assert rest.status_code == 500 and rest.json() == {"detail": "The server failed to handle this request."}
+    params = {"pub_key": server.settings.uploadcare_public_key, "file_id": MISSING}
+    upload = httpx.get(f"{server.url}/info/", params=params)
+    assert upload.status_code == 500 and upload.headers["content-type"].startswith("text/plain")
+    assert upload.text == "The server failed to handle this request."
+    assert "simulated bug" not in rest.text + upload.text

@@ -131,12 +131,6 @@ def uploadcare_message(response: httpx.Response) -> str:
     """REST v0.7 answers `{"detail": ...}`; the Upload API and the CDN plain text, or with `?jsonerrors=1`
     `{"error": {"status_code", "content"}}`."""
     url = response.request.url
-    if response.status_code in (405, 413) and response.headers.get("content-type") == "application/json":
-        body = response.json()
-        if set(body) == {"message", "help"}:
-            # Starlette's 405 and the body cap's 413 come before any dialect sees the request, still in
-            # the ImageKit shape; this goes once framework answers on Uploadcare paths take its shapes.
-            return str(body["message"])
     if url.path.startswith((*UPLOAD_API, "/cdn/")):
         if url.params.get("jsonerrors") == "1":
             error = response.json()["error"]

@@ -1,27 +1,31 @@
 """Property-based: schemathesis drives every operation in /openapi.json against a running server.
 
 Fixed seed, bounded examples. Every response must be documented (status, content type, headers, body
-schema), no input may produce a 5xx, requests the schema forbids must be refused, and the private key
-must be required where the schema says so.
+schema), no input may produce a 5xx, requests the schema forbids must be refused, and the credentials
+must be required where the schema says so: ImageKit's private key, Uploadcare's REST API keys.
+Operations of both dialects find real ids (files, versions, uuids, subscriptions, tokens) most of the time.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import zlib
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import schemathesis
+from PIL import Image
 from schemathesis.checks import negative_data_rejection
 from schemathesis.openapi import from_url
 
 from service.egress import Egress, EgressBlocked
 
-from ..conftest import CornerSegmenter, RunningServer, image_bytes, make_settings, run_server
+from ..conftest import CornerSegmenter, RunningServer, image_bytes, make_settings, run_server, wait_for
 from ..receiver import Receiver
 
 SEED = 20240611
@@ -59,6 +63,29 @@ class Known:
 
 DELETING = ("DELETE /v1/files/{fileId}", "DELETE /v1/files/{fileId}/versions/{versionId}",
             "POST /v1/files/batch/deleteByFileIds")  # fmt: skip
+
+
+@dataclass
+class KnownUploadcare:
+    """Uploadcare uuids, subscriptions and upload state that exist on the server."""
+
+    files: list[str]  # stored with metadata, unstored, and remove_bg results
+    keys: list[str]  # metadata keys every one of `files` has
+    requests: list[str]  # remove_bg request ids, done
+    hooks: list[int]
+    receiver: str  # where new subscriptions may point
+    tokens: list[str]  # from-URL upload tokens
+    source_url: str  # an image on this server, for uploads from a URL
+    parts: dict[str, int]  # part URL token -> the size it takes, of a multipart upload left open
+    sessions: list[str]  # multipart uploads with every part sent, for `complete` to use up
+    # Files (and subscriptions) for each deleting operation to use up, so that the others keep finding theirs.
+    disposable: dict[str, list[str]]
+    disposable_hooks: list[int]
+
+
+UC_DELETING = ("DELETE /files/{uuid}/storage/", "DELETE /files/storage/", "DELETE /files/{uuid}/metadata/{key}/")
+METADATA = {"k0": "v0", "k1": "v1", "subject": "cat"}
+MULTIPART_SIZE = 10 * 1024 * 1024 + 7  # just over the multipart minimum: two 5 MiB parts and 7 bytes
 
 
 @pytest.fixture(scope="module")
@@ -123,14 +150,118 @@ def known(api_server: RunningServer, hooks: Receiver) -> Known:
     )
 
 
+def bmp_of_at_least(size: int) -> bytes:
+    """An image big enough to need a multipart upload."""
+    side = int((size / 3) ** 0.5) + 2
+    out = io.BytesIO()
+    Image.new("RGB", (side, side), (30, 120, 200)).save(out, "BMP")
+    return out.getvalue()
+
+
 @pytest.fixture(scope="module")
-def api_schema(api_server: RunningServer, known: Known):  # type: ignore[no-untyped-def]
+def known_uploadcare(api_server: RunningServer, hooks: Receiver) -> KnownUploadcare:
+    """Files in every state the REST API tells apart, subscriptions, and uploads from a URL and in parts."""
+    settings = api_server.settings
+    key = settings.uploadcare_public_key
+    rest = {"Accept": "application/vnd.uploadcare-v0.7+json",
+            "Authorization": f"Uploadcare.Simple {key}:{settings.uploadcare_secret_key}"}  # fmt: skip
+    metadata = {f"metadata[{k}]": v for k, v in METADATA.items()}
+
+    with api_server.http() as http:
+
+        def upload(i: int, store: str) -> str:
+            response = http.post("/base/", data={"UPLOADCARE_PUB_KEY": key, "UPLOADCARE_STORE": store, **metadata},
+                                 files={"file": (f"uc{i}.png", image_bytes((50 + i, 30)))})  # fmt: skip
+            assert response.status_code == 200, response.text
+            return response.json()["file"]
+
+        stored = [upload(i, "1") for i in range(2)]
+        unstored = upload(2, "0")
+        requests = []
+        for target in stored:
+            response = http.post("/addons/remove_bg/execute/", headers=rest, json={"target": target})
+            assert response.status_code == 200, response.text
+            requests.append(response.json()["request_id"])
+        api_server.wait_jobs_done()
+        results = []
+        for request_id in requests:
+            status = http.get("/addons/remove_bg/execute/status/", headers=rest, params={"request_id": request_id})
+            assert status.json()["status"] == "done", status.text
+            results.append(status.json()["result"]["file_id"])
+        for result in results:  # the result files get the same metadata, so that every known file has the keys
+            for name, value in METADATA.items():
+                assert http.put(f"/files/{result}/metadata/{name}/", headers=rest, json=value).status_code == 201
+        disposable = {op: [upload(10 + 3 * n + i, "1") for i in range(3)] for n, op in enumerate(UC_DELETING)}
+
+        made = []
+        for i in range(5):
+            response = http.post(
+                "/webhooks/", headers=rest, data={"target_url": f"{hooks.url}/uc{i}", "event": "file.stored"}
+            )
+            assert response.status_code == 201, response.text
+            made.append(response.json()["id"])
+
+        source_url = f"{api_server.url}/cdn/{stored[0]}/"
+        tokens = []
+        for _ in range(2):
+            response = http.post("/from_url/", data={"pub_key": key, "source_url": source_url, "store": "1"})
+            assert response.status_code == 200, response.text
+            tokens.append(response.json()["token"])
+        for token in tokens:
+            wait_for(lambda token=token: http.get("/from_url/status/", params={"token": token}).json()["status"]
+                     in ("success", "error"))  # fmt: skip
+
+        image = bmp_of_at_least(MULTIPART_SIZE)
+
+        def start(size: int) -> dict[str, Any]:
+            response = http.post("/multipart/start/", data={
+                "UPLOADCARE_PUB_KEY": key, "filename": "big.bmp", "size": str(size), "content_type": "image/bmp",
+            })  # fmt: skip
+            assert response.status_code == 200, response.text
+            return response.json()
+
+        sessions = []
+        for _ in range(2):
+            started = start(len(image))
+            offset = 0
+            for url in started["parts"]:
+                part = image[offset : offset + 5 * 1024 * 1024]
+                offset += len(part)
+                assert http.put(url, content=part).status_code == 200
+            sessions.append(started["uuid"])
+        left_open = start(MULTIPART_SIZE)["parts"]
+        sizes = [5 * 1024 * 1024, 5 * 1024 * 1024, 7]
+        parts = {url.rstrip("/").rsplit("/", 1)[-1]: size for url, size in zip(left_open, sizes, strict=True)}
+
+    return KnownUploadcare(
+        files=[*stored, unstored, *results],
+        keys=list(METADATA),
+        requests=requests,
+        hooks=made[:3],
+        disposable_hooks=made[3:],
+        receiver=hooks.url,
+        tokens=tokens,
+        source_url=source_url,
+        parts=parts,
+        sessions=sessions,
+        disposable=disposable,
+    )
+
+
+@pytest.fixture(scope="module")
+def api_schema(api_server: RunningServer, known: Known, known_uploadcare: KnownUploadcare):  # type: ignore[no-untyped-def]
+    settings = api_server.settings
     config = schemathesis.Config.from_dict({
         "seed": SEED,
         "base-url": api_server.url,
         # No example database: nothing replays from an earlier run, so every run is the same run.
         "generation": {"mode": "all", "max-examples": MAX_EXAMPLES, "database": "none"},
-        "auth": {"basic": {"username": api_server.settings.imagekit_private_key, "password": ""}},
+        # Each operation gets the credentials of the scheme its `security` names.
+        "auth": {"openapi": {
+            "basic": {"username": settings.imagekit_private_key, "password": ""},
+            "uploadcare": {"api_key": f"Uploadcare.Simple {settings.uploadcare_public_key}:"
+                                      f"{settings.uploadcare_secret_key}"},
+        }},
         "phases": {"stateful": {"enabled": False}},
         "checks": {"enabled": False, **{name: {"enabled": True} for name in CHECKS}},
     })  # fmt: skip
@@ -139,8 +270,8 @@ def api_schema(api_server: RunningServer, known: Known):  # type: ignore[no-unty
 
 def pick(generated: object, choices: list[str]) -> str | None:
     """One of `choices` two times in three, chosen from the generated value (so the run stays reproducible)."""
-    index = zlib.crc32(json.dumps(generated, default=str).encode()) % (len(choices) * 3 // 2)
-    return choices[index] if index < len(choices) else None
+    index = zlib.crc32(json.dumps(generated, default=str).encode()) % (len(choices) * 3)
+    return choices[index // 2] if index < len(choices) * 2 else None
 
 
 def aim_at_known_ids(case: schemathesis.Case, known: Known) -> None:
@@ -169,14 +300,61 @@ def aim_at_known_ids(case: schemathesis.Case, known: Known) -> None:
             body["fileIds"][0] = file_id
 
 
-# The Uploadcare operations are described in the same document (tests/test_openapi.py holds it to the
-# routes) but need their own auth and Accept headers and known uuids here: not yet in this run.
-schema = schemathesis.pytest.from_fixture("api_schema").exclude(tag_regex="^Uploadcare")
+def aim_uploadcare(case: schemathesis.Case, known: KnownUploadcare, public_key: str) -> None:
+    """Most valid Uploadcare cases get the project's public key, real uuids, ids and tokens, and bytes that fit."""
+    if case.meta is not None and case.meta.generation.mode != schemathesis.GenerationMode.POSITIVE:
+        return
+    if not any(tag.startswith("Uploadcare") for tag in case.operation.tags or ()):
+        return
+    operation = case.operation.label
+    params = case.path_parameters or {}
+    query = case.query or {}
+    body = case.body if isinstance(case.body, dict) else {}
+    files = known.disposable.get(operation, known.files)
+
+    def aim(values: dict[str, object], name: str, choices: list[str]) -> None:
+        if isinstance(values.get(name), str):
+            values[name] = pick(values[name], choices) or values[name]
+
+    # The Upload API names the project by its public key in the form or the query.
+    for values, name in ((body, "UPLOADCARE_PUB_KEY"), (body, "pub_key"), (query, "pub_key")):
+        aim(values, name, [public_key])
+    aim(params, "uuid", files)
+    aim(params, "key", known.keys)
+    aim(query, "file_id", known.files)
+    aim(query, "request_id", known.requests)
+    aim(query, "token", known.tokens)
+    aim(body, "target", known.files)
+    aim(body, "source_url", [known.source_url])
+    aim(body, "uuid", known.sessions)
+    if operation == "POST /base/" and "file" in body and pick(repr(body["file"]), ["an image"]):
+        body["file"] = image_bytes()
+    if operation == "POST /multipart/start/" and isinstance(body.get("size"), int):
+        body["size"] = int(pick(body["size"], [str(MULTIPART_SIZE)]) or body["size"])
+    if operation == "PUT /multipart/part/{token}/" and isinstance(params.get("token"), str):
+        if token := pick(params["token"], list(known.parts)):
+            params["token"] = token
+            case.body = b"\0" * known.parts[token]
+    if isinstance(case.body, list) and case.body and isinstance(case.body[0], str):
+        case.body[0] = pick(case.body, files) or case.body[0]
+    if operation in ("POST /webhooks/", "PUT /webhooks/{id}/") and isinstance(body.get("target_url"), str):
+        # A URL of its own, since a URL is subscribed to an event only once.
+        if pick(body["target_url"], ["receiver"]):
+            body["target_url"] = f"{known.receiver}/{zlib.crc32(body['target_url'].encode())}"
+    if case.path.startswith("/webhooks/{id}") and isinstance(params.get("id"), int | str):
+        hooks = known.disposable_hooks if case.method.upper() == "DELETE" else known.hooks
+        params["id"] = pick(params["id"], [str(h) for h in hooks]) or params["id"]
+
+
+schema = schemathesis.pytest.from_fixture("api_schema")
 
 
 @schema.parametrize()
-def test_every_operation_answers_within_its_schema(case: schemathesis.Case, known: Known) -> None:
+def test_every_operation_answers_within_its_schema(
+    case: schemathesis.Case, known: Known, known_uploadcare: KnownUploadcare, api_server: RunningServer
+) -> None:
     aim_at_known_ids(case, known)
+    aim_uploadcare(case, known_uploadcare, api_server.settings.uploadcare_public_key)
     operation = case.operation.label
     # A multipart form has no types: an "array" or "object" where a text field belongs arrives as
     # absent or repeated fields, so type-violating cases are not invalid on the wire.

@@ -5,11 +5,38 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
 from ...db import Database
+from ...errors import APIError
 from . import hooks, rest, upload
 from .hooks import webhook_format
 
-routes = [*upload.routes, *rest.routes, *hooks.routes]
+routes = [*upload.routes, *rest.routes, *hooks.routes, *rest.cdn_routes]
+
+
+def _first_segments(table: list[Route]) -> frozenset[str]:
+    return frozenset(route.path.split("/")[1] for route in table)
+
+
+UPLOAD_SEGMENTS = _first_segments(upload.routes)
+REST_SEGMENTS = _first_segments([*rest.routes, *hooks.routes])
+CDN_SEGMENTS = _first_segments(rest.cdn_routes)
+
+
+def render_error(request: Request, exc: APIError) -> Response | None:
+    """An error raised outside an endpoint (routing, the body cap, a crash) on one of this dialect's paths,
+    in the shape that part of Uploadcare answers in; None on the paths of other dialects."""
+    segment = request.url.path.split("/")[1]
+    if segment in UPLOAD_SEGMENTS:
+        return upload.render_error(request, exc)
+    if segment in REST_SEGMENTS:
+        return rest.render_error(exc)
+    if segment in CDN_SEGMENTS:
+        return rest.render_cdn_error(exc)
+    return None
 
 
 @dataclass
@@ -27,4 +54,4 @@ class State:
         await self.url_uploads.aclose()
 
 
-__all__ = ["State", "routes", "webhook_format"]
+__all__ = ["State", "render_error", "routes", "webhook_format"]

@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from ... import engine
-from ...errors import APIError, BadRequest, NotAcceptable, NotFound, Unauthorized
+from ...errors import APIError, BadRequest, Forbidden, NotAcceptable, NotFound, Unauthorized
 from ...library import (
     MAX_METADATA_KEYS,
     ExtensionRequest,
@@ -66,6 +66,11 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 def render_error(exc: APIError) -> Response:
     return JSONResponse({"detail": exc.message}, exc.status, headers=exc.headers)
+
+
+def render_cdn_error(exc: APIError) -> Response:
+    """The CDN answers errors in plain text: its clients are browsers and image tags."""
+    return PlainTextResponse(exc.message, exc.status, headers=exc.headers)
 
 
 def endpoint(fn: Endpoint) -> Endpoint:
@@ -152,7 +157,7 @@ async def json_body(request: Request) -> Any:
 def bool_param(raw: str | None, name: str) -> bool | None:
     if raw is None or raw == "":
         return None
-    value = raw.strip().lower()
+    value = raw.lower()
     if value not in ("true", "false", "1", "0"):
         raise BadRequest(f"{name} must be true or false, got {raw[:20]!r}.")
     return value in ("true", "1")
@@ -392,13 +397,15 @@ async def cdn(request: Request) -> Response:
     """The current bytes of a file; a trailing file name is ignored, processing operations are refused."""
     rest = request.path_params.get("rest", "")
     if rest.startswith("-/"):
-        return PlainTextResponse("CDN processing operations (/-/...) are not supported by this server.", 400)
+        return render_cdn_error(BadRequest("CDN processing operations (/-/...) are not supported by this server."))
     try:
         file = library(request).get_by_uuid(parse_uuid(request.path_params["uuid"], "uuid"))
+    except NotFound:
+        return render_cdn_error(NotFound("Not found."))
     except APIError as exc:
-        return PlainTextResponse("Not found." if exc.status == 404 else exc.message, exc.status)
+        return render_cdn_error(exc)
     if file.is_private or not file.is_published:
-        return PlainTextResponse("This file is private: open it with an ImageKit signed URL.", 403)
+        return render_cdn_error(Forbidden("This file is private: open it with an ImageKit signed URL."))
     etag = f'"{file.version.blob[:32]}"'
     headers = {"X-Content-Type-Options": "nosniff", "Content-Disposition": "inline", "ETag": etag}
     if request.headers.get("if-none-match") == etag:
@@ -420,6 +427,8 @@ routes = [
     Route("/files/{uuid}/metadata/{key}/", delete_metadata_key, methods=["DELETE"]),
     Route("/addons/{addon}/execute/", execute_addon, methods=["POST"]),
     Route("/addons/{addon}/execute/status/", addon_status, methods=["GET"]),
+]
+cdn_routes = [
     Route("/cdn/{uuid}/", cdn, methods=["GET"]),
     Route("/cdn/{uuid}/{rest:path}", cdn, methods=["GET"]),
 ]
