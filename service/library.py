@@ -41,7 +41,7 @@ UNSTORED_TTL_SECONDS = 24 * 3600
 # appdata is kept per add-on, under the add-on's name.
 ADDON_NAMES = {"remove-bg": "remove_bg"}
 ADDON_APPDATA_VERSION = "1.0"
-COORDINATES = re.compile(r"^\d{1,6},\d{1,6},\d{1,6},\d{1,6}$")
+COORDINATES = re.compile(r"^[0-9]{1,6},[0-9]{1,6},[0-9]{1,6},[0-9]{1,6}$")
 UNIQUE_ALPHABET = string.ascii_letters + string.digits
 NOT_FOUND = "The requested file does not exist."
 log = logging.getLogger("cutout.library")

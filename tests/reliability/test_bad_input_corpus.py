@@ -399,6 +399,7 @@ IMAGEKIT: list[Bad] = [
     Bad("patch-customMetadata-huge-int", "PATCH", f"/v1/files/{FILE}/details", "JSON",
         content=b'{"customMetadata": {"a": ' + b"9" * 5000 + b"}}"),
     patch("patch-customCoordinates-number", "customCoordinates", {"customCoordinates": 5}),
+    patch("patch-customCoordinates-arabic-digits", "customCoordinates", {"customCoordinates": "\u0661,\u0662,\u0663,\u0664"}),
     patch("patch-description-array", "description", {"description": ["x"]}),
     patch("patch-description-huge", "description", {"description": "d" * HUGE}),
     Bad("patch-description-lone-surrogate", "PATCH", f"/v1/files/{FILE}/details", "surrogate",
