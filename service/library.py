@@ -27,6 +27,7 @@ from .errors import BadRequest, Conflict, NotFound, PayloadTooLarge, TooManyRequ
 from .models import File, Folder, Job, JobStatus, Version, new_id, now_iso
 from .search import Node
 from .settings import Settings
+from .signing import same_text
 from .webhooks import Event, Webhooks
 
 MAX_TAGS = 100
@@ -362,12 +363,13 @@ class Library:
 
     def check_upload_signature(self, *, public_key: str, token: str, expire: str, signature: str) -> None:
         """Client-side upload auth: HMAC-SHA1(private key, token + expire), expire within the hour, token once."""
-        if not hmac.compare_digest(public_key, self.settings.imagekit_public_key):
+        if not same_text(public_key, self.settings.imagekit_public_key):
             raise Unauthorized("Your request contains an invalid publicKey.", field="publicKey")
         if not token or len(token) > 256:
             raise BadRequest("Your request contains an invalid token parameter.", field="token")
         now = int(time.time())
-        if not expire.isdigit() or not now < int(expire) <= now + 3600:
+        expires = whole_number(expire)
+        if expires is None or not now < expires <= now + 3600:
             raise BadRequest(
                 "Your request contains invalid expire parameter. Expire parameter should be a Unix time in less "
                 "than 1 hour into the future.",
@@ -376,9 +378,9 @@ class Library:
         expected = hmac.new(
             self.settings.imagekit_private_key.encode(), (token + expire).encode(), hashlib.sha1
         ).hexdigest()
-        if not hmac.compare_digest(expected, signature.lower()):
+        if not same_text(signature.lower(), expected):
             raise Unauthorized("Your request contains an invalid signature parameter.", field="signature")
-        self.consume_token(token, int(expire), now)
+        self.consume_token(token, expires, now)
 
     def consume_token(self, token: str, expire: int, now: int) -> None:
         """Mark a client-side upload token used; a second use is refused."""

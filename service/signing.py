@@ -1,4 +1,5 @@
-"""Webhook signatures: pure functions of a secret, the delivery's identity and its raw body."""
+"""Signatures: pure functions of a secret, a webhook delivery's identity and its raw body; and the one
+constant-time comparison every check of a client's key or signature uses."""
 
 from __future__ import annotations
 
@@ -8,6 +9,12 @@ import hmac
 import secrets
 
 SECRET_PREFIX = "whsec_"
+
+
+def same_text(given: str, expected: str) -> bool:
+    """Constant-time equality of text a client sent and ours. On bytes: `hmac.compare_digest` refuses
+    str with non-ASCII characters (a TypeError), and any text can arrive in a header or a form."""
+    return hmac.compare_digest(given.encode(), expected.encode())
 
 
 def new_secret() -> str:

@@ -41,6 +41,7 @@ from ..library import (
 from ..models import Endpoint, File, Folder, Job, JobStatus, Version
 from ..search import parse as parse_search
 from ..services import Services
+from ..signing import same_text
 from ..webhooks import EVENT_KINDS, Event, WebhookFormat
 
 HELP = "For support, read the Cutout README or the API description at /openapi.json."
@@ -113,7 +114,7 @@ def presented_key(request: Request) -> str | None:
 def require_key(request: Request) -> None:
     key = presented_key(request)
     expected = services(request).settings.imagekit_private_key
-    if key is None or not hmac.compare_digest(key.encode(), expected.encode()):
+    if key is None or not same_text(key, expected):
         raise Unauthorized(NO_KEY)
 
 
@@ -359,7 +360,7 @@ def check_upload_jwt(request: Request, form: FormData, token: str) -> None:
     if header.get("kid") != settings.imagekit_public_key:
         raise Unauthorized("Your request contains an invalid publicKey in the token's kid.", field="token")
     expected = b64url(hmac.new(settings.imagekit_private_key.encode(), f"{parts[0]}.{parts[1]}".encode(), hashlib.sha256).digest())
-    if not hmac.compare_digest(expected, parts[2]):
+    if not same_text(parts[2], expected):
         raise Unauthorized("Your request contains an invalid token signature.", field="token")
     now = int(time.time())
     exp = payload.get("exp")
@@ -653,16 +654,16 @@ def signed_url_ok(request: Request, private_key: str) -> bool:
     expiry_raw = next((p[5:] for p in pairs if p.startswith("ik-t=")), None)
     if signature is None:
         return False
-    if expiry_raw is not None and not expiry_raw.isdigit():
+    expiry = whole_number(expiry_raw) if expiry_raw is not None else NEVER_EXPIRES
+    if expiry is None:
         return False
-    expiry = int(expiry_raw) if expiry_raw is not None else NEVER_EXPIRES
     if expiry < time.time():
         return False
     rest = "&".join(p for p in pairs if not p.startswith(("ik-s=", "ik-t=")))
     raw_path = request.scope.get("raw_path", b"").decode("latin-1").split("?", 1)[0]
     relative = raw_path.removeprefix("/media/") + (f"?{rest}" if rest else "")
     expected = hmac.new(private_key.encode(), f"{relative}{expiry}".encode(), hashlib.sha1).hexdigest()
-    return hmac.compare_digest(expected, signature.lower())
+    return same_text(signature.lower(), expected)
 
 
 @endpoint

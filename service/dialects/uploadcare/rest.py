@@ -27,6 +27,7 @@ from ...library import (
     whole_number,
 )
 from ...models import JobStatus
+from ...signing import same_text
 from .shapes import (
     MAX_METADATA_VALUE,
     base_url,
@@ -103,12 +104,12 @@ async def authenticate(request: Request) -> None:
     if scheme not in ("Uploadcare.Simple", "Uploadcare") or not public_key or not proof:
         raise Unauthorized(f"{BAD_CREDENTIALS} Send Authorization: Uploadcare.Simple <public key>:<secret key>.")
     secret = settings.uploadcare_secret_key
-    if not hmac.compare_digest(public_key.encode(), settings.uploadcare_public_key.encode()):
-        if hmac.compare_digest(public_key.encode(), secret.encode()):  # named, but never echoed back
+    if not same_text(public_key, settings.uploadcare_public_key):
+        if same_text(public_key, secret):  # named, but never echoed back
             raise Unauthorized("Public key not found: that is the secret key; send <public key>:<secret key>.")
         raise Unauthorized(f"Public key {public_key[:64]} not found.")
     if scheme == "Uploadcare.Simple":
-        if not hmac.compare_digest(proof.encode(), secret.encode()):
+        if not same_text(proof, secret):
             raise Unauthorized(BAD_CREDENTIALS)
         return
     date = request.headers.get("date", "")
@@ -118,7 +119,7 @@ async def authenticate(request: Request) -> None:
     if abs((datetime.now(timezone.utc) - sent).total_seconds()) > DATE_WINDOW_SECONDS:
         raise Unauthorized("The Date header is more than 15 minutes away from the server's time.")
     expected = signature(request, secret, date, await request.body())
-    if not hmac.compare_digest(expected.encode(), proof.strip().lower().encode()):
+    if not same_text(proof.strip().lower(), expected):
         raise Unauthorized("Invalid signature. Please check your Secret key.")
 
 

@@ -35,6 +35,7 @@ from ...errors import APIError, BadRequest, Forbidden, NotFound
 from ...library import MAX_NAME_LENGTH, NewFile, clean_file_name, clean_tags, looks_like_uuid, whole_number
 from ...models import UrlUpload
 from ...services import Services
+from ...signing import same_text
 from .shapes import clean_uploadcare_metadata, library, parse_uuid, services, upload_info
 
 log = logging.getLogger("cutout.uploadcare")
@@ -123,7 +124,7 @@ def _metadata_key(name: str) -> str | None:
 def check_public_key(request: Request, key: str | None, name: str) -> None:
     if not key:
         raise Forbidden(f"{name} is required.", field=name, extra={"error_code": "UploadcarePublicKeyRequiredError"})
-    if not hmac.compare_digest(key.encode(), services(request).settings.uploadcare_public_key.encode()):
+    if not same_text(key, services(request).settings.uploadcare_public_key):
         raise Forbidden(f"{name} is invalid.", field=name, extra={"error_code": "UploadcarePublicKeyInvalidError"})
 
 
@@ -145,7 +146,7 @@ def check_signature(request: Request, form: FormData) -> None:
         raise Forbidden("Expired signature.", field="expire", extra={"error_code": "SignatureExpirationError"})
     secret = services(request).settings.uploadcare_secret_key.encode()
     expected = hmac.new(secret, str(expires).encode(), hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected.encode(), signature.strip().lower().encode()):
+    if not same_text(signature.strip().lower(), expected):
         raise Forbidden("Invalid signature.", field="signature", extra={"error_code": "SignatureInvalidError"})
 
 
