@@ -9,6 +9,7 @@ import os
 import secrets
 import socket
 import time
+
 import numpy as np
 from anyio import to_thread
 from PIL import Image

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import httpx
 
+from service import engine
 from service.app import open_library
 from service.library import ExtensionRequest, NewFile
-from service import engine
 
 from .conftest import ServiceProcess, make_settings, photo_bytes, wait_for
 

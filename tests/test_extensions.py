@@ -15,8 +15,8 @@ from standardwebhooks import Webhook
 
 from service.engine import U2NetSegmenter
 
-from .receiver import Receiver
 from .conftest import CornerSegmenter, RunningServer, image_bytes, photo_bytes, wait_for
+from .receiver import Receiver
 
 
 def sdk(server: RunningServer) -> ImageKit:

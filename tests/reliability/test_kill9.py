@@ -17,8 +17,8 @@ import hmac
 import io
 import json
 import random
-import threading
 import sqlite3
+import threading
 import time
 from collections import defaultdict
 from pathlib import Path

@@ -6,7 +6,6 @@ import json
 import time
 from collections.abc import Callable
 
-
 from ..conftest import RunningServer, image_bytes, wait_for
 from ..receiver import Receiver
 
