@@ -874,6 +874,8 @@ UPLOADCARE: list[Bad] = [
     signed_rest("uc-signed-no-date", "Date", date=""),
     signed_rest("uc-signed-date-garbage", "Date", date="yesterday"),
     signed_rest("uc-signed-date-year-1", "15 minutes", date="Mon, 01 Jan 0001 00:00:00 +2359"),
+    signed_rest("uc-signed-date-offset-overflow", "Date", date="Mon, 01 Jan 2026 00:00:00 +99999999999999999999"),
+    signed_rest("uc-signed-date-day-overflow", "Date", date="Mon, 99999999999999999999 Jan 2026 00:00:00 GMT"),
     signed_rest("uc-signed-body-tampered", "Invalid signature", method="PUT", path="/files/storage/",
                 body=json.dumps([MISSING]).encode(), sent_body=json.dumps([MISSING, MISSING]).encode()),
     signed_rest("uc-signed-content-type-tampered", "Invalid signature", sent_type="text/plain"),
