@@ -337,6 +337,10 @@ IMAGEKIT: list[Bad] = [
     upload("extensions-options-array", "options", extensions='[{"name": "remove-bg", "options": [1]}]'),
     upload("extensions-bad-bg_color", "bg_color",
            extensions='[{"name": "remove-bg", "options": {"bg_color": "nope"}}]'),
+    upload("extensions-bg_color-channel-huge", "bg_color",
+           extensions='[{"name": "remove-bg", "options": {"bg_color": "rgb(99999999999999999999, 0, 0)"}}]'),
+    upload("extensions-bg_color-channel-over-255", "bg_color",
+           extensions='[{"name": "remove-bg", "options": {"bg_color": "rgba(0, 0, 0, 300)"}}]'),
     upload("extensions-unknown-option", "sparkle", extensions='[{"name": "remove-bg", "options": {"sparkle": true}}]'),
     upload("extensions-scale-string", "scale", extensions='[{"name": "remove-bg", "options": {"scale": "300%"}}]'),
     upload("extensions-both-backgrounds", "bg_", extensions=json.dumps(
@@ -421,6 +425,8 @@ IMAGEKIT: list[Bad] = [
     patch("patch-unknown-field", "nope", {"nope": 1}),
     patch("patch-extensions-string", "extensions", {"extensions": "remove-bg"}),
     patch("patch-extensions-bad-scale", "scale", {"extensions": [{"name": "remove-bg", "options": {"scale": "300%"}}]}),
+    patch("patch-extensions-bg_color-channel-huge", "bg_color",
+          {"extensions": [{"name": "remove-bg", "options": {"bg_color": "rgb(0, 0, 99999999999999999999)"}}]}),
     patch("patch-extensions-unsupported", "ai-auto-description", {"extensions": [{"name": "ai-auto-description"}]}),
     patch("patch-webhookUrl-number", "webhookUrl", {"extensions": [{"name": "remove-bg"}], "webhookUrl": 5}),
     *[patch(f"patch-webhookUrl-{name}", "webhookUrl", {"extensions": [{"name": "remove-bg"}], "webhookUrl": url})
