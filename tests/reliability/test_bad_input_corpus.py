@@ -231,6 +231,9 @@ HOSTILE_URLS = [
     ("credentials", "http://user:pw@example.com/a.png"),
     ("ssh-port", "http://example.com:22/a.png"),
     ("no-host", "http:///a.png"),
+    ("empty-label", "https://a..example/a.png"),
+    ("label-over-63", "https://" + "a" * 64 + ".example/a.png"),
+    ("nul-in-host", "https://a\x00b.example/a.png"),
 ]  # fmt: skip
 
 
