@@ -36,7 +36,7 @@ def retry_after_seconds(value: str | None, now: float) -> float | None:
     else:
         try:
             seconds = email.utils.parsedate_to_datetime(value).timestamp() - now
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: a day or offset no C int holds
             return None
     return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
 

@@ -27,6 +27,7 @@ NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
 MAX_REDIRECTS = 5
 MAX_URL_LENGTH = 2048
 IDNA_DOTS = re.compile("[\u3002\uff0e\uff61]")
+HOST_NAME = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*")  # a DNS name in its ASCII (IDNA) form
 
 
 class EgressBlocked(Exception):
@@ -144,7 +145,13 @@ class Egress:
         if parts.username or parts.password:
             raise EgressBlocked("URLs with credentials are not allowed")
         port = port or (443 if parts.scheme == "https" else 80)
+        try:  # the form the resolver, the Host header and the TLS name all take
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:  # an empty label, one over 63 characters, or one IDNA refuses
+            raise EgressBlocked(f"the host {host[:64]!r} is not a valid domain name") from None
         literal = literal_address(host)
+        if literal is None and not HOST_NAME.fullmatch(host):
+            raise EgressBlocked(f"the host {host[:64]!r} is not a valid domain name")
         if literal is not None:
             self._check_address(host, port, literal)
         elif not self._allowed(host, None):
@@ -196,7 +203,8 @@ class Egress:
         ip = target.addresses[0]
         netloc = f"[{ip}]" if isinstance(ip, ipaddress.IPv6Address) else str(ip)
         pinned_url = urlunsplit((parts.scheme, f"{netloc}:{target.port}", parts.path or "/", parts.query, ""))
-        host_header = parts.netloc.rsplit("@", 1)[-1]
+        name = f"[{target.host}]" if ":" in target.host else target.host
+        host_header = name if parts.port is None else f"{name}:{target.port}"
         request = self.client.build_request(
             method, pinned_url, content=body, headers={**headers, "Host": host_header}
         )

@@ -24,7 +24,7 @@ from . import engine
 from .blobs import BlobStore
 from .db import Database
 from .errors import BadRequest, Conflict, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized
-from .models import File, Folder, Job, JobStatus, Version, new_id, now_iso
+from .models import METADATA_KEY, File, Folder, Job, JobStatus, Version, new_id, now_iso
 from .search import Node
 from .settings import Settings
 from .signing import same_text
@@ -35,14 +35,13 @@ MAX_TAG_LENGTH = 128
 MAX_NAME_LENGTH = 255
 MAX_FOLDER_DEPTH = 32
 MAX_METADATA_KEYS = 50
-METADATA_KEY = re.compile(r"^[A-Za-z0-9_\-.:]{1,64}$")
 MAX_METADATA_VALUE = 2048
 MAX_DESCRIPTION = 4096
 UNSTORED_TTL_SECONDS = 24 * 3600
 # appdata is kept per add-on, under the add-on's name.
 ADDON_NAMES = {"remove-bg": "remove_bg"}
 ADDON_APPDATA_VERSION = "1.0"
-COORDINATES = re.compile(r"^[0-9]{1,6},[0-9]{1,6},[0-9]{1,6},[0-9]{1,6}$")
+COORDINATES = re.compile(r"[0-9]{1,6},[0-9]{1,6},[0-9]{1,6},[0-9]{1,6}")
 UNIQUE_ALPHABET = string.ascii_letters + string.digits
 NOT_FOUND = "The requested file does not exist."
 log = logging.getLogger("cutout.library")
@@ -102,7 +101,7 @@ def clean_metadata(raw: object, field: str = "customMetadata", *, allow_null: bo
     if len(raw) > MAX_METADATA_KEYS:
         raise BadRequest(f"{field} can hold at most {MAX_METADATA_KEYS} keys.", field=field)
     for key, value in raw.items():
-        if not METADATA_KEY.match(key):
+        if not METADATA_KEY.fullmatch(key):
             raise BadRequest(
                 f"{field} key {key[:70]!r} is invalid: use 1-64 letters, digits, '_', '-', '.' or ':'.",
                 field=field,
@@ -121,7 +120,7 @@ def clean_metadata(raw: object, field: str = "customMetadata", *, allow_null: bo
 def clean_coordinates(raw: str | None, field: str = "customCoordinates") -> str | None:
     if raw is None or raw == "":
         return None
-    if not COORDINATES.match(raw.replace(" ", "")):
+    if not COORDINATES.fullmatch(raw.replace(" ", "")):
         raise BadRequest(f"{field} must be 'x,y,width,height' in whole pixels, e.g. '10,10,100,100'.", field=field)
     return raw.replace(" ", "")
 

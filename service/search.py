@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from .errors import BadRequest
+from .models import METADATA_KEY
 
 FIELDS = {
     "name", "path", "tags", "format", "type", "private", "published",
@@ -119,8 +120,12 @@ class _Parser:
         field = _unquote(raw) if kind == "str" else raw
         if kind not in ("str", "word"):
             raise _problem(f"expected a field name, found {raw!r}")
-        if field not in FIELDS and not (field.startswith("customMetadata.") and len(field) > 15):
-            raise _problem(f"unknown field {field!r}")
+        if field not in FIELDS and not field.startswith("customMetadata."):
+            raise _problem(f"unknown field {field[:80]!r}")
+        if field.startswith("customMetadata.") and not METADATA_KEY.fullmatch(field[15:]):
+            raise _problem(
+                f"{field[:80]!r} names no customMetadata key: keys are 1-64 letters, digits, '_', '-', '.' or ':'"
+            )
         if self.keyword("NOT"):
             op = "NOT IN" if self.keyword("IN") else "NOT " + self.take()[1]
         elif self.keyword("IN"):
@@ -166,12 +171,11 @@ def _unquote(raw: str) -> str:
 
 
 def _coerce(field: str, op: str, value: Value) -> Value:
-    if field in NUMERIC:
-        values = value if isinstance(value, list) else [value]
-        if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in values):
-            raise _problem(f"{field} compares with numbers")
-        if any(isinstance(v, int) and v not in _INT64 for v in values):
-            raise _problem(f"{field} compares with numbers below 2^63")
+    values = value if isinstance(value, list) else [value]
+    if any(isinstance(v, int) and v not in _INT64 for v in values):
+        raise _problem(f"{field} compares with numbers below 2^63")
+    if field in NUMERIC and any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in values):
+        raise _problem(f"{field} compares with numbers")
     if field in DATES:
         if isinstance(value, list):
             raise _problem(f"{field} does not take a list")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import socket
 from collections.abc import Iterator
 
 import httpx
@@ -127,3 +128,25 @@ def test_redirects_are_checked_again(make_server, origin: Origin) -> None:  # ty
     assert "non-public" in response.json()["message"]
     assert origin.hits == ["/redirect"]
     assert server.file_count() == 0
+
+
+def test_an_internationalised_host_travels_in_its_ascii_form() -> None:
+    """Resolver, Host header and TLS name all get the IDNA form: httpx sends header values as ASCII, so the
+    host as written was an exception outside EgressBlocked (a 500 for a file URL, a stuck webhook delivery)."""
+
+    async def run() -> httpx.Request:
+        async def resolve(host: str, port: int, **_: object) -> list[tuple[object, ...]]:
+            assert host == "xn--bcher-kva.example"
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port))]
+
+        asyncio.get_running_loop().getaddrinfo = resolve  # type: ignore[method-assign]
+        egress = Egress()
+        try:
+            return egress._pinned(await egress.check("https://B\u00fccher.example:443/a.png"), "GET", None, {})
+        finally:
+            await egress.aclose()
+
+    request = asyncio.run(run())
+    assert request.headers["host"] == "xn--bcher-kva.example:443"
+    assert request.extensions["sni_hostname"] == "xn--bcher-kva.example"
+    assert str(request.url) == "https://93.184.216.34/a.png"

@@ -91,6 +91,7 @@ def test_retry_after_is_honoured_on_429_and_503_only() -> None:
     assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT", 1445412470.0) == 10.0
     assert retry_after_seconds("soon", 0.0) is None
     assert retry_after_seconds("\u00b2", 0.0) is None  # a digit to str.isdigit, not to float()
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 +99999999999999999999", 0.0) is None  # no C int holds it
     assert retry_after_seconds("99999999", 0.0) == 24 * 3600
 
 

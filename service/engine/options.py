@@ -161,6 +161,8 @@ def parse_color(value: object) -> Rgba:
         color = ImageColor.getrgb(value.strip())
     except ValueError:
         raise ValueError(f"{value!r} is neither a hex colour (81d4fa, fff, 81d4fa77) nor a colour name") from None
+    if not all(0 <= channel <= 255 for channel in color):  # Pillow keeps rgb(300, ...) as given
+        raise ValueError(f"{value[:64]!r} has a channel outside 0..255")
     return (color[0], color[1], color[2], color[3] if len(color) == 4 else 255)
 
 

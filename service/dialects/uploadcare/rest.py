@@ -140,7 +140,7 @@ def parse_date(raw: str) -> datetime | None:
         pass
     try:
         parsed = parsedate_to_datetime(raw)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):  # OverflowError: a day or offset no C int holds
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
