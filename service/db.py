@@ -903,9 +903,9 @@ def _compare(c: Compare, f: str, v: str) -> tuple[str, list[Any]]:
         "createdAt": f"{f}.created_at",
         "updatedAt": f"{f}.updated_at",
     }.get(c.field)
-    if column is None:  # customMetadata.<key>
-        key = c.field.removeprefix("customMetadata.").replace('"', '""')
-        column = f"json_extract({f}.custom_metadata, '$.\"{key}\"')"
+    path: list[Any] = []
+    if column is None:  # customMetadata.<key>: the key is bound, never part of the SQL text
+        column, path = f"json_extract({f}.custom_metadata, ?)", [f'$."{c.field.removeprefix("customMetadata.")}"']
     values = [int(x) if isinstance(x, bool) else x for x in values]
     if op == ":":
         sql, params = f"{column} LIKE ? ESCAPE '\\'", [_like_prefix(str(values[0]))]
@@ -913,7 +913,7 @@ def _compare(c: Compare, f: str, v: str) -> tuple[str, list[Any]]:
         sql, params = f"{column} IN ({','.join('?' * len(values))})", values
     else:
         sql, params = f"{column} {op} ?", values[:1]
-    return (f"NOT ({sql})" if negate else sql), params
+    return (f"NOT ({sql})" if negate else sql), path + params
 
 
 def _unsupported(c: Compare) -> Exception:

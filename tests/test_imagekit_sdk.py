@@ -90,6 +90,22 @@ def test_list_filters_sorts_and_pages(client: ImageKit) -> None:
     assert {f.folder_path for f in folders} == {"/a", "/b"}
 
 
+def test_search_by_custom_metadata(client: ImageKit) -> None:
+    nike = client.files.upload(file=image_bytes(), file_name="n.png", custom_metadata={"brand": "Nike", "price": 90})
+    puma = client.files.upload(file=image_bytes(), file_name="p.png", custom_metadata={"brand": "Puma", "price": 40})
+    client.files.upload(file=image_bytes(), file_name="x.png")
+
+    def found(query: str) -> set[str]:
+        return {f.file_id for f in client.assets.list(search_query=query)}
+
+    assert found('"customMetadata.brand" = "Nike"') == {nike.file_id}
+    assert found('"customMetadata.brand" IN ["Puma", "Adidas"]') == {puma.file_id}
+    assert found('"customMetadata.brand" : "Pu"') == {puma.file_id}
+    assert found('"customMetadata.price" > 50') == {nike.file_id}
+    assert found('"customMetadata.colour" = "red"') == set()
+    assert len(found('createdAt > "1h"')) == 3
+
+
 def test_versions_after_overwrite(client: ImageKit, server: RunningServer) -> None:
     first = client.files.upload(file=image_bytes(color=(255, 0, 0)), file_name="v.png", use_unique_file_name=False, tags=["one"])
     second = client.files.upload(
