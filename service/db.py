@@ -199,9 +199,10 @@ def m005_url_uploads(db: sqlite_utils.Database) -> None:
             source_url TEXT NOT NULL,
             new_file TEXT NOT NULL,
             status TEXT NOT NULL,
-            created_at REAL NOT NULL
+            created_at REAL NOT NULL,
+            ended_at REAL
         );
-        CREATE INDEX url_uploads_created ON url_uploads(created_at);
+        CREATE INDEX url_uploads_ended ON url_uploads(ended_at);
         """
     )
 
@@ -759,8 +760,6 @@ class WebhookStore:
 class UrlUploadStore:
     """Accepted uploads from a URL (Uploadcare), kept until an hour after they end."""
 
-    UNFINISHED = "json_extract(status, '$.status') IN ('waiting', 'progress')"
-
     def __init__(self, conn: sqlite3.Connection):
         self.conn = conn
 
@@ -774,17 +773,20 @@ class UrlUploadStore:
         row = self.conn.execute("SELECT * FROM url_uploads WHERE token = ?", [token]).fetchone()
         return _url_upload(row) if row else None
 
-    def set_status(self, token: str, status: dict[str, Any]) -> None:
-        self.conn.execute("UPDATE url_uploads SET status = ? WHERE token = ?", [json.dumps(status), token])
+    def set_status(self, token: str, status: dict[str, Any], ended_at: float | None = None) -> None:
+        self.conn.execute(
+            "UPDATE url_uploads SET status = ?, ended_at = ? WHERE token = ?", [json.dumps(status), ended_at, token]
+        )
 
     def unfinished(self) -> list[UrlUpload]:
-        rows = self.conn.execute(f"SELECT * FROM url_uploads WHERE {self.UNFINISHED} ORDER BY created_at")
+        rows = self.conn.execute("SELECT * FROM url_uploads WHERE ended_at IS NULL ORDER BY created_at")
         return [_url_upload(r) for r in rows]
 
-    def delete_finished_before(self, cutoff: float) -> int:
-        return self.conn.execute(
-            f"DELETE FROM url_uploads WHERE created_at < ? AND NOT {self.UNFINISHED}", [cutoff]
-        ).rowcount
+    def count_unfinished(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM url_uploads WHERE ended_at IS NULL").fetchone()[0]
+
+    def delete_ended_before(self, cutoff: float) -> int:
+        return self.conn.execute("DELETE FROM url_uploads WHERE ended_at < ?", [cutoff]).rowcount
 
 
 def _url_upload(row: sqlite3.Row) -> UrlUpload:

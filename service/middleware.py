@@ -1,18 +1,20 @@
-"""ASGI middleware: request ids, one log line per request, and the request body cap."""
+"""ASGI middleware: request ids, one log line per request, the request body cap, and form charsets."""
 
 from __future__ import annotations
 
+import codecs
 import json
 import logging
 import secrets
 import time
 from collections.abc import Callable
 
+from starlette.formparsers import parse_options_header
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .errors import APIError, PayloadTooLarge
+from .errors import APIError, BadRequest, PayloadTooLarge
 
 log = logging.getLogger("cutout.http")
 
@@ -28,10 +30,29 @@ class BodyTooLarge(PayloadTooLarge):
         )
 
 
-class RequestContext:
-    """Adds `x-ik-requestId` to every response, caps request bodies, and logs each request.
+# A form's text is decoded with the charset its Content-Type names; codecs such as unicode_escape or
+# utf-7 make lone surrogates, which no text column, JSON answer or HMAC key can hold.
+FORM_CHARSETS = {"utf-8", "ascii"}
 
-    A body over the cap is refused with `render_error`, which answers in the shape of the path's dialect.
+
+def bad_form_charset(content_type: bytes) -> BadRequest | None:
+    kind, params = parse_options_header(content_type)
+    charset = params.get(b"charset")
+    if kind not in (b"multipart/form-data", b"application/x-www-form-urlencoded") or charset is None:
+        return None
+    try:
+        if codecs.lookup(charset.decode("latin-1")).name in FORM_CHARSETS:
+            return None
+    except LookupError:
+        pass
+    return BadRequest("Content-Type: a form's charset must be utf-8.", field="Content-Type")
+
+
+class RequestContext:
+    """Adds `x-ik-requestId` to every response, caps request bodies, refuses forms in other charsets than
+    UTF-8, and logs each request.
+
+    A refused request is answered with `render_error`, in the shape of the path's dialect.
     """
 
     def __init__(
@@ -56,7 +77,8 @@ class RequestContext:
         started = time.perf_counter()
         status = 0
         limit = self.max_body * 4 // 3 + BODY_OVERHEAD  # base64 text fields are a third larger
-        declared = dict(scope["headers"]).get(b"content-length", b"")
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length", b"")
         received = 0
 
         async def capped_receive() -> Message:
@@ -80,6 +102,9 @@ class RequestContext:
         try:
             if declared.isdigit() and int(declared) > limit:
                 await self.render_error(Request(scope), BodyTooLarge(limit))(scope, receive, send_with_id)
+                return
+            if refused := bad_form_charset(headers.get(b"content-type", b"")):
+                await self.render_error(Request(scope), refused)(scope, receive, send_with_id)
                 return
             try:
                 await self.app(scope, capped_receive, send_with_id)

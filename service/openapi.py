@@ -387,7 +387,8 @@ def _uc_rest(
 
 
 def _uc_upload(summary: str, *, form: Schema | None = None, params: list[dict[str, Any]] | None = None,
-               method_body: str = "multipart/form-data", ok: Schema | None = OBJECT) -> dict[str, Any]:  # fmt: skip
+               method_body: str = "multipart/form-data", ok: Schema | None = OBJECT,
+               errors: tuple[int, ...] = (400, 403, 404, 413)) -> dict[str, Any]:  # fmt: skip
     """An Upload API operation: public key in the form; text/plain errors (JSON with ?jsonerrors=1)."""
     error = {"description": "Error", "content": {"text/plain": {"schema": {"type": "string"}},
                                                   "application/json": {"schema": OBJECT}}}  # fmt: skip
@@ -398,7 +399,7 @@ def _uc_upload(summary: str, *, form: Schema | None = None, params: list[dict[st
                        *(params or [])],
         "responses": {
             "200": {"description": "OK", **(_json(ok) if ok else {})},
-            **{str(c): error for c in (400, 403, 404, 413)},
+            **{str(c): error for c in errors},
         },
     }
     if form is not None:
@@ -460,7 +461,7 @@ def _uploadcare_paths() -> dict[str, Any]:
             "type": "object", "required": ["pub_key", "source_url"],
             "properties": {"pub_key": {"type": "string"}, "source_url": {"type": "string"},
                            "store": {"type": "string", "enum": ["0", "1", "auto"]}},
-        })},  # fmt: skip
+        }, errors=(400, 403, 404, 413, 429))},  # fmt: skip
         "/from_url/status/": {"get": _uc_upload("Status of an upload from a URL",
                                                  params=[_query("token", {"type": "string"}, required=True)])},  # fmt: skip
         "/info/": {"get": _uc_upload("Upload info of a file", params=[

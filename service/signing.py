@@ -13,8 +13,8 @@ SECRET_PREFIX = "whsec_"
 
 def same_text(given: str, expected: str) -> bool:
     """Constant-time equality of text a client sent and ours. On bytes: `hmac.compare_digest` refuses
-    str with non-ASCII characters (a TypeError), and any text can arrive in a header or a form."""
-    return hmac.compare_digest(given.encode(), expected.encode())
+    str with non-ASCII characters (a TypeError), and any text, lone surrogates too, can arrive."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass"))
 
 
 def new_secret() -> str:

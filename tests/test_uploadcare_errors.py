@@ -9,6 +9,7 @@ import shutil
 import threading
 import time
 from email.utils import formatdate
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -17,9 +18,13 @@ from PIL import Image
 from pyuploadcare import Uploadcare
 from pyuploadcare.exceptions import AuthenticationError
 
+from service.db import Database
+from service.dialects.uploadcare.upload import FETCHES_AT_ONCE, UrlUploads
 from service.library import Library
+from service.models import UrlUpload
 
-from .conftest import CornerSegmenter, RunningServer, image_bytes
+from .conftest import CornerSegmenter, RunningServer, image_bytes, wait_for
+from .receiver import Origin
 from .test_uploadcare_sdk import REST, close_clients, sdk, simple_auth, write  # noqa: F401 (close_clients: autouse)
 
 MISSING = "00000000-0000-4000-8000-000000000000"
@@ -468,6 +473,16 @@ def test_bodies_over_the_cap_answer_in_uploadcare_shapes(make_server) -> None:  
         assert upload.text.startswith("The request body is larger than the limit")
         imagekit = http.post("/api/v1/files/upload", content=over, headers={"Content-Type": "multipart/form-data; boundary=b"})
         assert imagekit.status_code == 413 and imagekit.json()["help"] == "See CUTOUT_MAX_UPLOAD_BYTES."
+
+        def chunked() -> Iterator[bytes]:  # no Content-Length: the cap is met while the form is read
+            yield b"--b\r\nContent-Disposition: form-data; name=target_url\r\n\r\n"
+            yield from (b"x" * 65536 for _ in range(32))
+
+        hooks = http.post("/webhooks/", content=chunked(), headers={
+            **simple_auth(server), "Content-Type": "multipart/form-data; boundary=b",
+        })  # fmt: skip
+        assert hooks.status_code == 413 and "larger than the limit" in hooks.json()["detail"]
+        assert http.get("/webhooks/", headers=simple_auth(server)).json() == []
     assert server.file_count() == 0
 
 
@@ -485,3 +500,57 @@ def test_crashes_answer_in_uploadcare_shapes(server: RunningServer, monkeypatch:
     assert upload.status_code == 500 and upload.headers["content-type"].startswith("text/plain")
     assert upload.text == "The server failed to handle this request."
     assert "simulated bug" not in rest.text + upload.text
+
+
+def test_forms_in_a_charset_other_than_utf_8_are_refused(http: httpx.Client, server: RunningServer) -> None:
+    """unicode_escape or utf-7 would decode a field into lone surrogates, which nothing can store or sign."""
+    body = (b"--b\r\nContent-Disposition: form-data; name=UPLOADCARE_PUB_KEY\r\n\r\n" + server.settings.uploadcare_public_key.encode()
+            + b"\r\n--b\r\nContent-Disposition: form-data; name=metadata[k]\r\n\r\n\\ud800\r\n"
+            + b'--b\r\nContent-Disposition: form-data; name=file; filename="a.png"\r\n\r\n' + image_bytes() + b"\r\n--b--\r\n")  # fmt: skip
+    for charset in ("unicode_escape", "utf-7", "nonsense"):
+        refused = http.post("/base/", content=body, headers={"Content-Type": f"multipart/form-data; boundary=b; charset={charset}"})
+        assert refused.status_code == 400 and refused.text == "Content-Type: a form's charset must be utf-8."
+    assert server.file_count() == 0
+    accepted = http.post("/base/", content=body, headers={"Content-Type": "multipart/form-data; boundary=b; charset=UTF-8"})
+    assert accepted.status_code == 200, accepted.text
+    info = http.get(f"/files/{accepted.json()['file']}/", headers=simple_auth(server)).json()
+    assert info["metadata"] == {"k": "\\ud800"}  # the six characters, as sent
+
+
+def test_uploads_from_a_url_wait_their_turn_and_the_queue_is_bounded(make_server) -> None:  # type: ignore[no-untyped-def]
+    origin = Origin(image_bytes())
+    origin.hold = threading.Event()
+    server = make_server(egress_allow=("127.0.0.0/8",), max_queue=6)
+    form = {"pub_key": server.settings.uploadcare_public_key, "source_url": f"{origin.url}/a.png"}
+    try:
+        with server.http() as http:
+            tokens = [http.post("/from_url/", data=form).json()["token"] for _ in range(6)]
+            wait_for(lambda: len(origin.hits) == FETCHES_AT_ONCE)
+            statuses = [http.get("/from_url/status/", params={"token": t}).json()["status"] for t in tokens]
+            assert sorted(statuses) == ["progress"] * FETCHES_AT_ONCE + ["waiting"] * (6 - FETCHES_AT_ONCE)
+            full = http.post("/from_url/", data=form)
+            assert full.status_code == 429 and full.headers["retry-after"] and "Retry later" in full.text
+            origin.hold.set()
+
+            def all_done() -> bool:
+                return all(http.get("/from_url/status/", params={"token": t}).json()["status"] == "success"
+                           for t in tokens)  # fmt: skip
+
+            wait_for(all_done)
+            assert len(origin.hits) == 6 and server.file_count() == 6
+            assert http.post("/from_url/", data=form).status_code == 200  # room again
+    finally:
+        origin.close()
+
+
+def test_a_url_upload_status_is_kept_an_hour_after_it_ends(tmp_path: Path) -> None:
+    store = Database(tmp_path / "cutout.db").url_uploads
+    now = time.time()
+    for token, created, ended in [("long-running", now - 7200, None), ("just-ended", now - 7200, now - 60),
+                                  ("ended-long-ago", now - 7200, now - 3700)]:  # fmt: skip
+        store.insert(UrlUpload(token, "http://example.com/a.png", {}, {"status": "progress"}, created))
+        if ended is not None:
+            store.set_status(token, {"status": "error"}, ended_at=ended)
+    assert UrlUploads(store).expire() == 1
+    assert store.get("ended-long-ago") is None and store.get("just-ended") is not None
+    assert [u.token for u in store.unfinished()] == ["long-running"]

@@ -1063,7 +1063,39 @@ UPLOADCARE: list[Bad] = [
     uc("uc-method-not-allowed", "POST", "/files/", "not allowed", 405),
 ]  # fmt: skip
 
-CORPUS = IMAGEKIT + NATIVE + UPLOADCARE
+
+
+def form_in(charset: str, fields: dict[str, str], *, file: bytes | None = PNG) -> tuple[bytes, dict[str, str]]:
+    """A multipart body whose Content-Type names `charset`; values are sent as raw bytes (latin-1)."""
+    parts = [f'--b\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode("latin-1")
+             for k, v in fields.items()]  # fmt: skip
+    if file is not None:
+        parts.append(b'--b\r\nContent-Disposition: form-data; name="file"; filename="f.png"\r\n\r\n' + file + b"\r\n")
+    return b"".join(parts) + b"--b--\r\n", {"Content-Type": f"multipart/form-data; boundary=b; charset={charset}"}
+
+
+# Codecs that decode a form field into a lone surrogate (`\ud800` under unicode_escape, `+2AA-` under utf-7).
+FORM_FIELDS = [  # (dialect, name, path, fields, auth, file); `{s}` stands for the lone surrogate
+    ("imagekit", "form-description", "/api/v1/files/upload", {"fileName": "f.png", "description": "{s}"}, "key", PNG),
+    ("imagekit", "form-publicKey", "/api/v1/files/upload",
+     {**signed("tok-8", SOON), "publicKey": "{s}", "fileName": "f.png"}, None, PNG),
+    ("uploadcare", "uc-form-metadata", "/base/", {"UPLOADCARE_PUB_KEY": UC_PUB, "metadata[k]": "{s}"}, None, PNG),
+    ("uploadcare", "uc-form-pub-key", "/base/", {"UPLOADCARE_PUB_KEY": "{s}"}, None, PNG),
+    ("uploadcare", "uc-form-source-url", "/from_url/",
+     {"pub_key": UC_PUB, "source_url": "http://example.com/{s}.png"}, None, None),
+    ("uploadcare", "uc-form-target-url", "/webhooks/", {"target_url": "https://example.com/{s}"}, "key", None),
+]  # fmt: skip
+# Codecs that decode a form field into a lone surrogate: `\ud800` under unicode_escape, `+2AA-` under utf-7.
+SURROGATES = {"unicode_escape": "\\ud800", "utf-7": "+2AA-"}
+FORM_CHARSETS = [
+    Bad(f"{name}-{charset}", "POST", path, "charset must be utf-8", dialect=dialect, auth=auth, content=body,
+        headers=headers)
+    for charset, surrogate in SURROGATES.items()
+    for dialect, name, path, fields, auth, file in FORM_FIELDS
+    for body, headers in [form_in(charset, {k: v.replace("{s}", surrogate) for k, v in fields.items()}, file=file)]
+]  # fmt: skip
+
+CORPUS = IMAGEKIT + NATIVE + UPLOADCARE + FORM_CHARSETS
 
 
 # ---- the server and what "nothing stored" means ---------------------------------------------

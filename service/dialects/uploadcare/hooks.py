@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ...errors import BadRequest
+from ...errors import APIError, BadRequest
 from ...library import whole_number
 from ...models import Endpoint
 from ...webhooks import Event, WebhookFormat, Webhooks
@@ -80,6 +80,8 @@ async def fields(request: Request) -> dict[str, Any]:
         try:
             async with request.form() as form:  # closes any file part, which is never a webhook field
                 return {k: v for k, v in form.items() if isinstance(v, str)}
+        except APIError:  # the body cap
+            raise
         except Exception:
             raise BadRequest("The form body could not be read.") from None
     body = await json_body(request)

@@ -31,7 +31,7 @@ from starlette.routing import Route
 
 from ...db import UrlUploadStore
 from ...egress import EgressBlocked
-from ...errors import APIError, BadRequest, Forbidden, NotFound
+from ...errors import APIError, BadRequest, Forbidden, NotFound, TooManyRequests
 from ...library import MAX_NAME_LENGTH, NewFile, clean_file_name, clean_tags, looks_like_uuid, whole_number
 from ...models import UrlUpload
 from ...services import Services
@@ -45,6 +45,7 @@ PART_SIZE = 5 * 1024 * 1024
 PART_URL_SECONDS = 3600
 SESSION_SECONDS = 24 * 3600
 URL_STATUS_SECONDS = 3600
+FETCHES_AT_ONCE = 4
 MAX_FILES = 20
 BAD_PART_URL = "The part URL is invalid or has expired; start the multipart upload again."
 COMMON_FIELDS = {"signature", "expire", "tags", "source"}
@@ -241,8 +242,16 @@ class UrlUploads:
     def __init__(self, store: UrlUploadStore):
         self.store = store
         self.tasks: set[asyncio.Task[None]] = set()
+        # A few fetches at a time: they share the egress client with webhooks and ImageKit's URL uploads,
+        # and each may buffer up to the upload limit.
+        self.fetching = asyncio.Semaphore(FETCHES_AT_ONCE)
 
     def accept(self, found: Services, source_url: str, new: NewFile) -> str:
+        if self.store.count_unfinished() >= found.settings.max_queue:
+            raise TooManyRequests(
+                f"Too many uploads from a URL are waiting ({found.settings.max_queue}). Retry later.",
+                retry_after=found.settings.queue_retry_after,
+            )
         token = str(uuid.uuid4())
         fields = {k: v for k, v in asdict(replace(new, uuid=str(uuid.uuid4()))).items() if k != "data"}
         upload = UrlUpload(token, source_url, fields, {"status": "waiting"}, time.time())
@@ -262,7 +271,7 @@ class UrlUploads:
         return upload.status if upload else None
 
     def expire(self) -> int:
-        return self.store.delete_finished_before(time.time() - URL_STATUS_SECONDS)
+        return self.store.delete_ended_before(time.time() - URL_STATUS_SECONDS)
 
     async def aclose(self) -> None:
         for task in list(self.tasks):
@@ -277,27 +286,34 @@ class UrlUploads:
     async def _run(self, found: Services, upload: UrlUpload) -> None:
         """Fetch through the safe egress client, then upload like any other file; every end is a status."""
         new = NewFile(data=b"", **{**upload.new_file, "tags": tuple(upload.new_file["tags"] or ()) or None})
-        set_status = functools.partial(self.store.set_status, upload.token)
-        try:
-            file = found.library.get_live_or_removed(new.uuid)  # made before a crash
-        except NotFound:
-            pass
-        else:
-            return set_status({"status": "success", "uuid": file.uuid})
-        set_status({"status": "progress", "done": 0, "total": None})
-        try:
-            data = await found.egress.fetch(upload.source_url, max_bytes=found.settings.max_upload_bytes)
-            set_status({"status": "progress", "done": len(data), "total": len(data)})
-            file, _ = await found.library.upload(replace(new, data=data))
-        except EgressBlocked as exc:
-            set_status(_error(f"The file could not be fetched: {exc.message}.", "DownloadFileError"))
-        except APIError as exc:
-            set_status(_error(exc.message, "FileValidationError"))
-        except Exception:
-            log.exception("upload from URL %s failed", upload.token)
-            set_status(_error("Upload failed.", "UploadFailedError"))
-        else:
-            set_status({"status": "success", "uuid": file.uuid})
+
+        def progress(done: int, total: int | None) -> None:
+            self.store.set_status(upload.token, {"status": "progress", "done": done, "total": total})
+
+        def end(status: dict[str, Any]) -> None:
+            self.store.set_status(upload.token, status, ended_at=time.time())
+
+        async with self.fetching:
+            try:
+                file = found.library.get_live_or_removed(new.uuid)  # made before a crash
+            except NotFound:
+                pass
+            else:
+                return end({"status": "success", "uuid": file.uuid})
+            progress(0, None)
+            try:
+                data = await found.egress.fetch(upload.source_url, max_bytes=found.settings.max_upload_bytes)
+                progress(len(data), len(data))
+                file, _ = await found.library.upload(replace(new, data=data))
+            except EgressBlocked as exc:
+                end(_error(f"The file could not be fetched: {exc.message}.", "DownloadFileError"))
+            except APIError as exc:
+                end(_error(exc.message, "FileValidationError"))
+            except Exception:
+                log.exception("upload from URL %s failed", upload.token)
+                end(_error("Upload failed.", "UploadFailedError"))
+            else:
+                end({"status": "success", "uuid": file.uuid})
 
 
 @endpoint
