@@ -287,13 +287,12 @@ class Library:
         self, new: NewFile, info: engine.ImageInfo, sha: str, extensions: list[ExtensionRequest]
     ) -> tuple[File, list[Job]]:
         now = now_iso()
-        name = unique_name(new.file_name) if new.use_unique_file_name else new.file_name
         with self.db.transaction():
             self._check_capacity(len(extensions))
-            existing = self.db.get_file_by_path(new.folder + name)
-            while existing is not None and new.use_unique_file_name:
-                name = unique_name(new.file_name)
-                existing = self.db.get_file_by_path(new.folder + name)
+            if new.use_unique_file_name:
+                name, existing = self._free_name(new.folder, new.file_name), None
+            else:
+                name, existing = new.file_name, self.db.get_file_by_path(new.folder + new.file_name)
             if existing is not None and not new.overwrite_file:
                 raise Conflict(
                     "A file with the same name already exists at the exact location. We could not overwrite it "
