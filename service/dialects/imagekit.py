@@ -495,6 +495,13 @@ async def get_details(request: Request) -> Response:
     return JSONResponse(details(base_url(request), file))
 
 
+def _text_or_null(body: dict[str, Any], field: str) -> str | None:
+    value = body[field]
+    if value is not None and not isinstance(value, str):
+        raise BadRequest(f"{field} must be a string or null.", field=field)
+    return value
+
+
 @endpoint
 async def update_details(request: Request) -> Response:
     require_key(request)
@@ -517,17 +524,11 @@ async def update_details(request: Request) -> Response:
             raise BadRequest("tags must be an array of strings or null.", field="tags")
         changes["tags"] = clean_tags(tags) if tags is not None else None
     if "customCoordinates" in body:
-        value = body["customCoordinates"]
-        if value is not None and not isinstance(value, str):
-            raise BadRequest("customCoordinates must be a string or null.", field="customCoordinates")
-        changes["custom_coordinates"] = clean_coordinates(value)
+        changes["custom_coordinates"] = clean_coordinates(_text_or_null(body, "customCoordinates"))
     if "customMetadata" in body:
         changes["custom_metadata"] = clean_metadata(body["customMetadata"], allow_null=True)
     if "description" in body:
-        value = body["description"]
-        if value is not None and not isinstance(value, str):
-            raise BadRequest("description must be a string or null.", field="description")
-        changes["description"] = clean_description(value)
+        changes["description"] = clean_description(_text_or_null(body, "description"))
     if "removeAITags" in body:
         value = body["removeAITags"]
         if value != "all" and not (isinstance(value, list) and all(isinstance(t, str) for t in value)):
