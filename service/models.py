@@ -9,7 +9,6 @@ from datetime import datetime, timezone
 from enum import StrEnum
 from typing import Any
 
-
 # A custom metadata key, in full (fullmatch: `$` would let a trailing newline through).
 METADATA_KEY = re.compile(r"[A-Za-z0-9_\-.:]{1,64}")
 
