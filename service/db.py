@@ -553,10 +553,6 @@ class Jobs:
         row = self.conn.execute("SELECT * FROM jobs WHERE id = ?", [job_id]).fetchone()
         return _job(row) if row else None
 
-    def for_file(self, file_id: str) -> list[Job]:
-        rows = self.conn.execute("SELECT * FROM jobs WHERE file_id = ? ORDER BY created_at, rowid", [file_id])
-        return [_job(r) for r in rows]
-
     def unfinished(self) -> int:
         return self.conn.execute("SELECT count(*) FROM jobs WHERE status IN ('queued', 'running')").fetchone()[0]
 

@@ -466,9 +466,6 @@ class Library:
             jobs.append(job)
         return jobs
 
-    def jobs_of(self, file_id: str) -> list[Job]:
-        return self.db.jobs.for_file(file_id)
-
     def claim_job(self, owner: str, lease: float) -> Job | None:
         with self.db.transaction():
             return self.db.jobs.claim(owner, time.time(), lease)
