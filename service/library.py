@@ -137,6 +137,18 @@ def whole_number(raw: str | None) -> int | None:
     return int(text) if re.fullmatch(r"[0-9]{1,15}", text) else None
 
 
+def int_param(raw: str | None, name: str, default: int, low: int, high: int) -> int:
+    """A bounded integer query parameter: `default` when absent; present but empty is refused like any
+    other non-number, since the API description says integer."""
+    if raw is None:
+        return default
+    number = whole_number(raw)
+    if number is None or not low <= number <= high:
+        got = "it is empty" if not raw.strip() else f"got {raw[:20]!r}"
+        raise BadRequest(f"{name} must be a whole number from {low} to {high}; {got}.", field=name)
+    return number
+
+
 def unique_name(name: str) -> str:
     """ImageKit's unique file name: '_' and 9 random characters before the extension."""
     stem, dot, ext = name.rpartition(".")

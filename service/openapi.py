@@ -431,10 +431,10 @@ def _uploadcare_paths() -> dict[str, Any]:
     listing = [
         _query("stored", flag, empty=True),
         _query("removed", flag, empty=True),
-        _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, empty=True),
+        _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
         _query("ordering", {"type": "string", "enum": ["datetime_uploaded", "-datetime_uploaded"]}, empty=True),
         _query("from", {"type": "string", "format": "date-time"}, empty=True),
-        _query("offset", {"type": "integer", "minimum": 0, "maximum": 10**9}, empty=True),  # in `next` and `previous`
+        _query("offset", {"type": "integer", "minimum": 0, "maximum": 10**9}),  # in `next` and `previous`
         include,
     ]
     def cdn(params: list[dict[str, Any]]) -> dict[str, Any]:

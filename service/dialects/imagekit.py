@@ -34,6 +34,7 @@ from ..library import (
     clean_folder,
     clean_metadata,
     clean_tags,
+    int_param,
     loads_client_json,
     parse_json_object,
     whole_number,
@@ -576,15 +577,6 @@ def shape_listed(request: Request, item: File | Folder | tuple[File, Version]) -
     if isinstance(item, tuple):
         return details(base_url(request), item[0], item[1])
     return details(base_url(request), item)
-
-
-def int_param(raw: str | None, name: str, default: int, low: int, high: int) -> int:
-    if raw is None or raw == "":
-        return default
-    number = whole_number(raw)
-    if number is None or not low <= number <= high:
-        raise BadRequest(f"{name} must be a whole number from {low} to {high}.", field=name)
-    return number
 
 
 @endpoint

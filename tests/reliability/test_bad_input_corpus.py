@@ -75,7 +75,7 @@ HUGE = 100_000  # characters in a "huge string"
 DEEP_JSON = b"[" * HUGE + b"]" * HUGE  # nested deeper than any parser's recursion
 # Not a count of things: for every limit, offset and the like.
 BAD_COUNTS = [("zero", "0"), ("negative", "-1"), ("text", "abc"), ("float", "1.5"), ("huge", "9" * 50),
-              ("non-ascii-digits", "\u0663")]  # fmt: skip
+              ("non-ascii-digits", "\u0663"), ("empty", "")]  # fmt: skip
 
 
 # ---- the corpus -------------------------------------------------------------------------
@@ -444,6 +444,7 @@ IMAGEKIT: list[Bad] = [
     listing("list-sort", "sort", sort="SIDEWAYS"),
     *[listing(f"list-limit-{name}", "limit", limit=value) for name, value in BAD_COUNTS],
     listing("list-skip-negative", "skip", skip="-1"),
+    listing("list-skip-empty", "skip", skip=""),
     listing("list-fileType", "fileType", fileType="video"),
     listing("list-search-unquoted", "searchQuery", searchQuery="name = unquoted"),
     listing("list-search-unknown-field", "searchQuery", searchQuery='password = "x"'),
@@ -519,6 +520,8 @@ NATIVE: list[Bad] = [
     Bad("deliveries-limit", "GET", "/v1/webhooks/deliveries", "limit", dialect="native", params={"limit": "0"}),
     Bad("deliveries-endpointId", "GET", "/v1/webhooks/deliveries", "endpointId", dialect="native",
         params={"endpointId": "-1"}),
+    *[Bad(f"deliveries-{name}-empty", "GET", "/v1/webhooks/deliveries", f"{name} must be a whole number",
+          dialect="native", params={name: ""}) for name in ("limit", "skip", "endpointId")],
     Bad("deliveries-unknown-param", "GET", "/v1/webhooks/deliveries", "sneaky", dialect="native",
         params={"sneaky": "1"}),
     Bad("redeliver-missing", "POST", "/v1/webhooks/deliveries/msg_nope/redeliver", "", 404, dialect="native"),
@@ -896,6 +899,7 @@ UPLOADCARE: list[Bad] = [
     *[uc_list(f"uc-list-limit-{name}", "limit", limit=value) for name, value in BAD_COUNTS],
     uc_list("uc-list-limit-over-max", "limit", limit="1001"),
     uc_list("uc-list-offset-negative", "offset", offset="-1"),
+    uc_list("uc-list-offset-empty", "offset", offset=""),
     uc_list("uc-list-offset-huge", "offset", offset="9" * 20),
     uc_list("uc-list-ordering", "ordering", ordering="size"),
     uc_list("uc-list-ordering-huge", "ordering", ordering="o" * (HUGE // 10)),
