@@ -451,6 +451,10 @@ IMAGEKIT: list[Bad] = [
     listing("list-search-unbalanced", "searchQuery", searchQuery='(name = "x"'),
     listing("list-search-type", "searchQuery", searchQuery='size > "big"'),
     listing("list-search-deep", "searchQuery", searchQuery="(" * 5000 + 'name = "x"' + ")" * 5000),
+    *[listing(f"list-search-parentheses-{depth}-deep", "nested too deeply",
+              searchQuery="(" * depth + 'name = "x"' + ")" * depth) for depth in (13, 330, 2000)],
+    listing("list-search-groups-15-deep", "nested too deeply",  # deeper than SQLite's parser goes
+            searchQuery='size > 1 OR size > 2 AND (' * 15 + "size > 3" + ")" * 15),
     listing("list-search-long", "searchQuery", searchQuery=" OR ".join(['name = "x"'] * 600) + " AND"),
     listing("list-search-age-overflow", "createdAt", searchQuery='createdAt > "99999999999999d"'),
     listing("list-search-age-non-ascii-digits", "createdAt", searchQuery='createdAt > "\u0663d"'),
