@@ -367,6 +367,15 @@ def check_upload_jwt(request: Request, form: FormData, token: str) -> None:
     exp = payload.get("exp")
     if not isinstance(exp, int) or not now < exp <= now + 3600:
         raise BadRequest("The token's exp must be a Unix time less than 1 hour into the future.", field="token")
+    # The token is all the server vouched for: a field it does not sign could re-target the upload
+    # (folder, useUniqueFileName, overwriteFile) or add work (extensions, webhookUrl).
+    unsigned = sorted(set(form.keys()) - set(payload) - {"file", "token"})
+    if unsigned:
+        raise BadRequest(
+            f"The upload parameter {unsigned[0]} is not in the token; the token must sign every field sent "
+            "except file and token.",
+            field=unsigned[0],
+        )
     for name, value in payload.items():
         if name in ("iat", "exp"):
             continue

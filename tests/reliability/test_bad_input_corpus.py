@@ -393,6 +393,10 @@ IMAGEKIT: list[Bad] = [
     upload_v2("jwt-claims-mismatch", "fileName", jwt(JWT, {**CLAIMS, "fileName": "other.png"})),
     upload_v2("jwt-expired", "exp", jwt(JWT, {**CLAIMS, "exp": 1000})),
     upload_v2("jwt-deep", "token", base64.urlsafe_b64encode(b"[" * 50_000).decode() + ".e30.x"),
+    *[upload(f"jwt-unsigned-{name}", f"{name} is not in the token", auth=None, path="/api/v2/files/upload",
+             token=jwt(JWT, CLAIMS), **{name: value})
+      for name, value in [("folder", "/"), ("useUniqueFileName", "false"), ("overwriteFile", "true"),
+                          ("extensions", REMOVE_BG), ("webhookUrl", "https://example.com/h"), ("tags", "a")]],
     *[Bad(f"{name}-auth-{kind}", method, path, "private API key", 401, auth=None, headers=headers, json=body)
       for name, method, path, body, (kind, headers) in [
           ("list", "GET", "/v1/files", None, ("none", {})),
