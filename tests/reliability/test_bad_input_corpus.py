@@ -221,6 +221,13 @@ HOSTILE_URLS = [
     ("mapped-metadata", "http://[::ffff:a9fe:a9fe]/latest/"),
     ("nat64-metadata", "http://[64:ff9b::a9fe:a9fe]/latest/"),
     ("6to4-loopback", "http://[2002:7f00:1::1]/a.png"),
+    ("ietf-protocol-block", "http://192.0.0.200/a.png"),  # outside 192.0.0.0/29, which is_global sees
+    ("6to4-relay-anycast", "http://192.88.99.1/a.png"),
+    ("benchmarking", "http://198.18.0.1/a.png"),
+    ("site-local", "http://[fec0::1]/a.png"),
+    ("teredo", "http://[2001::808:808]/a.png"),
+    ("local-nat64", "http://[64:ff9b:1::808:808]/a.png"),
+    ("ipv6-documentation", "http://[3fff::1]/a.png"),
     ("decimal-loopback", "http://2130706433/a.png"),
     ("short-loopback", "http://127.1/a.png"),
     ("hex-loopback", "http://0x7f000001/a.png"),
