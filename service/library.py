@@ -301,6 +301,8 @@ class Library:
         now = now_iso()
         with self.db.transaction():
             self._check_capacity(len(extensions))
+            if not new.stored:
+                self.check_unstored_room()
             if new.use_unique_file_name:
                 name, existing = self._free_name(new.folder, new.file_name), None
             else:
@@ -463,6 +465,15 @@ class Library:
         if wanted and self.db.jobs.unfinished() + wanted > self.settings.max_queue:
             raise TooManyRequests(
                 f"The extension queue is full ({self.settings.max_queue} jobs). Retry later.",
+                retry_after=self.settings.queue_retry_after,
+            )
+
+    def check_unstored_room(self) -> None:
+        """Unstored files are anyone's with the public key (the Upload API's store=0): only so many at once."""
+        limit = self.settings.uploadcare_max_unstored_files
+        if self.db.count_by_upload(removed=False, stored=False) >= limit:
+            raise TooManyRequests(
+                f"Too many unstored files ({limit}). Store or delete some, or upload with store=1.",
                 retry_after=self.settings.queue_retry_after,
             )
 
