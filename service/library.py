@@ -468,10 +468,10 @@ class Library:
                 retry_after=self.settings.queue_retry_after,
             )
 
-    def check_unstored_room(self) -> None:
+    def check_unstored_room(self, wanted: int = 1) -> None:
         """Unstored files are anyone's with the public key (the Upload API's store=0): only so many at once."""
         limit = self.settings.uploadcare_max_unstored_files
-        if self.db.count_by_upload(removed=False, stored=False) >= limit:
+        if self.db.count_by_upload(removed=False, stored=False) + wanted > limit:
             raise TooManyRequests(
                 f"Too many unstored files ({limit}). Store or delete some, or upload with store=1.",
                 retry_after=self.settings.queue_retry_after,

@@ -104,6 +104,9 @@ def test_signed_uploads_setting() -> None:
 
 def test_unstored_files_are_bounded(make_server: Callable[..., RunningServer]) -> None:
     server = make_server(uploadcare_max_unstored_files=2)
+    three = httpx.post(f"{server.url}/base/", files=[(name, (f"{name}.png", image_bytes())) for name in "abc"],
+                       data={"UPLOADCARE_PUB_KEY": PUB, "UPLOADCARE_STORE": "0"})  # fmt: skip
+    assert three.status_code == 429 and server.file_count() == 0  # the whole request, not its first two files
     first = base(server, store="0")
     assert first.status_code == 200 and base(server, store="0").status_code == 200
     for over in (base(server, store="0"), from_url(server, store="0"), start(server, store="0")):

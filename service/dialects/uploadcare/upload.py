@@ -211,6 +211,8 @@ async def base_upload(request: Request) -> Response:
         raise BadRequest("Request does not contain files.", field="file", extra={"error_code": "FileRequiredError"})
     lib = library(request)
     if len(uploads) > 1:  # refuse the whole request before any file of it is kept
+        if not stored:
+            lib.check_unstored_room(len(uploads))
         for _, _, data in uploads:
             await lib.check_image(data)
     result = {}
