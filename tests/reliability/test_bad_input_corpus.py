@@ -815,7 +815,9 @@ UPLOADCARE: list[Bad] = [
     base("uc-expire-huge", "expire", signature="0" * 64, expire="9" * 5000),
     base("uc-expire-non-ascii-digits", "expire", signature="0" * 64, expire="\u0661\u0667\u0660\u0660" * 3),
     base("uc-expire-float", "expire", signature="0" * 64, expire=f"{SOON}.5"),
+    base("uc-unstored-over-bound", "Too many unstored files", status=429, UPLOADCARE_STORE="0"),
     # -- /from_url/
+    from_url("uc-from-url-unstored-over-bound", "Too many unstored files", status=429, store="0"),
     from_url("uc-from-url-missing", "source_url is required", source_url=None),
     from_url("uc-from-url-blank", "source_url is required", source_url="   "),
     from_url("uc-from-url-as-file-part", "source_url", source_url=b"https://a.example/a.png"),
@@ -1158,10 +1160,10 @@ class Seeded:
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
     """A server holding a file from each dialect, an endpoint of each, and a multipart upload in progress
-    (so any stray change would also leave a delivery)."""
+    (so any stray change would also leave a delivery), and as many unstored Uploadcare files as it allows."""
     settings = make_settings(
         Path(tmp_path_factory.mktemp("corpus")) / "data", max_upload_bytes=MAX_UPLOAD,
-        uploadcare_public_key=UC_PUB, uploadcare_secret_key=UC_SECRET,
+        uploadcare_public_key=UC_PUB, uploadcare_secret_key=UC_SECRET, uploadcare_max_unstored_files=1,
     )  # fmt: skip
     for server in run_server(settings, CornerSegmenter()):
         with server.http() as http:
@@ -1177,6 +1179,8 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
             uc_form = {"UPLOADCARE_PUB_KEY": UC_PUB, "UPLOADCARE_STORE": "1", "metadata[subject]": "seed"}
             uc_uploaded = http.post("/base/", files={"file": ("u.png", PNG)}, data=uc_form)
             assert uc_uploaded.status_code == 200, uc_uploaded.text
+            unstored = http.post("/base/", files={"file": ("t.png", PNG)}, data={**uc_form, "UPLOADCARE_STORE": "0"})
+            assert unstored.status_code == 200, unstored.text  # the one unstored file this server may hold
             # Multipart uploads start at 10 MiB, over this server's limit: the session is written as a start would.
             MultipartUploads(server.data_dir / "multipart", UC_SECRET).create(UPLOAD, {
                 "size": 11 * 2**20, "part_size": 5 * 2**20, "file_name": "big.png", "original_filename": "big.png",
