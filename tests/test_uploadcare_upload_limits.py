@@ -36,8 +36,8 @@ def base(server: RunningServer, store: str = "auto", **fields: str) -> httpx.Res
 
 
 def from_url(server: RunningServer, store: str = "1", **fields: str) -> httpx.Response:
-    return httpx.post(f"{server.url}/from_url/", params={"jsonerrors": "1"},
-                      data={"pub_key": PUB, "source_url": "https://example.invalid/a.png", "store": store, **fields})  # fmt: skip
+    fields = {"pub_key": PUB, "source_url": "https://example.invalid/a.png", "store": store, **fields}
+    return httpx.post(f"{server.url}/from_url/", params={"jsonerrors": "1"}, data=fields)
 
 
 def start(server: RunningServer, store: str = "1", **fields: str) -> httpx.Response:
@@ -78,8 +78,9 @@ def test_required_signed_uploads_refuse_unsigned_requests(make_server: Callable[
 
 def test_the_sdk_signs_uploads_when_required(make_server: Callable[..., RunningServer], tmp_path: Path) -> None:
     server = make_server(uploadcare_signed_uploads="required")
-    with open(write(tmp_path, "a.png", image_bytes()), "rb") as fh, pytest.raises(InvalidRequestError, match="`signature` is required"):
-        sdk(server, signed_uploads=False).upload(fh)
+    with open(write(tmp_path, "a.png", image_bytes()), "rb") as fh:
+        with pytest.raises(InvalidRequestError, match="`signature` is required"):
+            sdk(server, signed_uploads=False).upload(fh)
     client = sdk(server)  # pyuploadcare signs uploads unless told not to
     with open(write(tmp_path, "a.png", image_bytes()), "rb") as fh:
         small = client.upload(fh)
