@@ -145,7 +145,7 @@ def create_app(settings: Settings, *, segmenter: engine.Segmenter | None = None)
         if isinstance(model, engine.U2NetSegmenter):
             await to_thread.run_sync(model.session)  # load once, before the first job
         services.model_ready = True
-        app.state.uploadcare = uploadcare.State.create(data_dir, settings.uploadcare_secret_key, db)
+        app.state.uploadcare = uploadcare.State.create(data_dir, settings, db)
         runner.start()
         dispatcher.start()
         if resumed := app.state.uploadcare.url_uploads.resume(services):

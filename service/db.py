@@ -19,7 +19,7 @@ from sqlite_utils.migrations import Migrations
 
 from .errors import BadRequest
 from .models import Attempt, Delivery, DeliveryState, Endpoint, File, Folder, Job, JobStatus, UrlUpload, Version
-from .search import BoolOp, Compare, Node
+from .search import MAX_TREE_DEPTH, BoolOp, Compare, Node, too_deep
 
 migrations = Migrations("cutout")
 
@@ -859,10 +859,12 @@ def _format_of(mime: str) -> str:
     return {"jpeg": "jpg", "svg+xml": "svg", "heif": "heic"}.get(sub, sub)
 
 
-def _compile(node: Node, f: str, v: str) -> tuple[str, list[Any]]:
+def _compile(node: Node, f: str, v: str, depth: int = 0) -> tuple[str, list[Any]]:
     """Compile a parsed searchQuery into a SQL condition over files `f` and versions `v`."""
     if isinstance(node, BoolOp):
-        parts = [_compile(item, f, v) for item in node.items]
+        if depth >= MAX_TREE_DEPTH:  # a tree the parser would not build, but recursion must end somewhere
+            raise too_deep()
+        parts = [_compile(item, f, v, depth + 1) for item in node.items]
         sql = f" {node.op} ".join(f"({p[0]})" for p in parts)
         return sql, [param for p in parts for param in p[1]]
     return _compare(node, f, v)

@@ -22,8 +22,58 @@ import httpx
 from .errors import BadRequest
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-NAT64 = ipaddress.ip_network("64:ff9b::/96")
-NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _networks(*cidrs: str) -> tuple[Network, ...]:
+    return tuple(ipaddress.ip_network(cidr) for cidr in cidrs)
+
+
+# Never fetched. From the IANA IPv4 Special-Purpose Address Registry (edition of 2020-09-04) and IPv6
+# Special-Purpose Address Registry (edition of 2025-10-09), RFC 6890 and its updates: every entry not
+# marked globally reachable, the deprecated ones, and whole IETF protocol blocks (192.0.0.0/24,
+# 2001::/23) including their few anycast entries, which serve protocols (PCP, TURN, AMT, ORCHIDv2,
+# drone IDs), not web content. Multicast comes from the IANA multicast registries, site-local from
+# RFC 3879. Python's `is_global` is not used: it lets 192.0.0.0/24 outside /29, 192.88.99.0/24 and
+# fec0::/10 through.
+DENIED_IPV4 = _networks(
+    "0.0.0.0/8",  # "this network" (RFC 791, 1122)
+    "10.0.0.0/8",  # private use (RFC 1918)
+    "100.64.0.0/10",  # shared address space, carrier-grade NAT (RFC 6598)
+    "127.0.0.0/8",  # loopback (RFC 1122)
+    "169.254.0.0/16",  # link local, cloud metadata (RFC 3927)
+    "172.16.0.0/12",  # private use (RFC 1918)
+    "192.0.0.0/24",  # IETF protocol assignments (RFC 6890), DS-Lite, NAT64 discovery
+    "192.0.2.0/24",  # documentation, TEST-NET-1 (RFC 5737)
+    "192.88.99.0/24",  # 6to4 relay anycast, deprecated (RFC 7526)
+    "192.168.0.0/16",  # private use (RFC 1918)
+    "198.18.0.0/15",  # benchmarking (RFC 2544)
+    "198.51.100.0/24",  # documentation, TEST-NET-2 (RFC 5737)
+    "203.0.113.0/24",  # documentation, TEST-NET-3 (RFC 5737)
+    "224.0.0.0/4",  # multicast (RFC 5771)
+    "240.0.0.0/4",  # reserved (RFC 1112), and 255.255.255.255/32 limited broadcast (RFC 919)
+)
+DENIED_IPV6 = _networks(
+    "::/96",  # unspecified, loopback and the deprecated IPv4-compatible ::a.b.c.d (RFC 4291)
+    "64:ff9b:1::/48",  # local-use IPv4/IPv6 translation (RFC 8215)
+    "100::/64",  # discard only (RFC 6666)
+    "100:0:0:1::/64",  # dummy prefix
+    "2001::/23",  # IETF protocol assignments (RFC 2928): Teredo 2001::/32, benchmarking, ORCHID
+    "2001:db8::/32",  # documentation (RFC 3849)
+    "3fff::/20",  # documentation (RFC 9637)
+    "5f00::/16",  # segment routing SIDs (RFC 9602)
+    "fc00::/7",  # unique local (RFC 4193)
+    "fe80::/10",  # link local (RFC 4291)
+    "fec0::/10",  # site local, deprecated (RFC 3879)
+    "ff00::/8",  # multicast (RFC 4291)
+)
+# The IANA IPv6 Address Space registry reserves everything outside these for the IETF (besides
+# fc00::/7, fe80::/10 and ff00::/8 above): nothing there is reachable. The wrappers below carry an
+# IPv4 address and are judged by it.
+GLOBAL_UNICAST = ipaddress.ip_network("2000::/3")
+IPV4_MAPPED = ipaddress.ip_network("::ffff:0:0/96")  # RFC 4291
+NAT64 = ipaddress.ip_network("64:ff9b::/96")  # well-known translation prefix (RFC 6052)
+SIX_TO_FOUR = ipaddress.ip_network("2002::/16")  # RFC 3056
 MAX_REDIRECTS = 5
 MAX_URL_LENGTH = 2048
 IDNA_DOTS = re.compile("[\u3002\uff0e\uff61]")
@@ -40,20 +90,13 @@ class EgressBlocked(Exception):
 
 
 def embedded_ipv4(ip: IPAddress) -> ipaddress.IPv4Address | None:
-    """The IPv4 address hidden in an IPv4-mapped, 6to4, NAT64 or Teredo IPv6 address."""
+    """The IPv4 address an IPv4-mapped, NAT64 (well-known prefix) or 6to4 IPv6 address sends packets to."""
     if not isinstance(ip, ipaddress.IPv6Address):
         return None
-    if ip.ipv4_mapped:
-        return ip.ipv4_mapped
-    if ip.sixtofour:
-        return ip.sixtofour
-    if ip.teredo:
-        return ip.teredo[1]
-    if ip in NAT64 or ip in NAT64_LOCAL:
+    if ip in IPV4_MAPPED or ip in NAT64:
         return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-    # IPv4-compatible (deprecated) ::a.b.c.d
-    if int(ip) >> 32 == 0 and int(ip) > 1:
-        return ipaddress.IPv4Address(int(ip))
+    if ip in SIX_TO_FOUR:
+        return ip.sixtofour
     return None
 
 
@@ -81,11 +124,13 @@ def literal_address(host: str) -> IPAddress | None:
 
 
 def is_public(ip: IPAddress) -> bool:
-    """True only for globally routable unicast addresses, looking through IPv6 wrappers."""
+    """True only for addresses outside every denied range, judging IPv6 wrappers by the IPv4 they carry."""
     inner = embedded_ipv4(ip)
     if inner is not None:  # the packet really goes to the embedded IPv4 host
         return is_public(inner)
-    return ip.is_global and not (ip.is_multicast or ip.is_reserved or ip.is_unspecified)
+    if isinstance(ip, ipaddress.IPv4Address):
+        return not any(ip in net for net in DENIED_IPV4)
+    return ip in GLOBAL_UNICAST and not any(ip in net for net in DENIED_IPV6)
 
 
 @dataclass(frozen=True)
@@ -109,7 +154,7 @@ class Egress:
     """Checks and performs outbound requests."""
 
     def __init__(self, allow: tuple[str, ...] = (), *, timeout: float = 30.0):
-        self.allowed_networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+        self.allowed_networks: list[Network] = []
         self.allowed_hosts: set[str] = set()
         for item in allow:
             try:

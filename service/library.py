@@ -137,6 +137,18 @@ def whole_number(raw: str | None) -> int | None:
     return int(text) if re.fullmatch(r"[0-9]{1,15}", text) else None
 
 
+def int_param(raw: str | None, name: str, default: int, low: int, high: int) -> int:
+    """A bounded integer query parameter: `default` when absent; present but empty is refused like any
+    other non-number, since the API description says integer."""
+    if raw is None:
+        return default
+    number = whole_number(raw)
+    if number is None or not low <= number <= high:
+        got = "it is empty" if not raw.strip() else f"got {raw[:20]!r}"
+        raise BadRequest(f"{name} must be a whole number from {low} to {high}; {got}.", field=name)
+    return number
+
+
 def unique_name(name: str) -> str:
     """ImageKit's unique file name: '_' and 9 random characters before the extension."""
     stem, dot, ext = name.rpartition(".")
@@ -289,6 +301,8 @@ class Library:
         now = now_iso()
         with self.db.transaction():
             self._check_capacity(len(extensions))
+            if not new.stored:
+                self.check_unstored_room()
             if new.use_unique_file_name:
                 name, existing = self._free_name(new.folder, new.file_name), None
             else:
@@ -451,6 +465,15 @@ class Library:
         if wanted and self.db.jobs.unfinished() + wanted > self.settings.max_queue:
             raise TooManyRequests(
                 f"The extension queue is full ({self.settings.max_queue} jobs). Retry later.",
+                retry_after=self.settings.queue_retry_after,
+            )
+
+    def check_unstored_room(self, wanted: int = 1) -> None:
+        """Unstored files are anyone's with the public key (the Upload API's store=0): only so many at once."""
+        limit = self.settings.uploadcare_max_unstored_files
+        if self.db.count_by_upload(removed=False, stored=False) + wanted > limit:
+            raise TooManyRequests(
+                f"Too many unstored files ({limit}). Store or delete some, or upload with store=1.",
                 retry_after=self.settings.queue_retry_after,
             )
 

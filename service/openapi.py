@@ -431,10 +431,10 @@ def _uploadcare_paths() -> dict[str, Any]:
     listing = [
         _query("stored", flag, empty=True),
         _query("removed", flag, empty=True),
-        _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, empty=True),
+        _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
         _query("ordering", {"type": "string", "enum": ["datetime_uploaded", "-datetime_uploaded"]}, empty=True),
         _query("from", {"type": "string", "format": "date-time"}, empty=True),
-        _query("offset", {"type": "integer", "minimum": 0, "maximum": 10**9}, empty=True),  # in `next` and `previous`
+        _query("offset", {"type": "integer", "minimum": 0, "maximum": 10**9}),  # in `next` and `previous`
         include,
     ]
     def cdn(params: list[dict[str, Any]]) -> dict[str, Any]:
@@ -456,7 +456,8 @@ def _uploadcare_paths() -> dict[str, Any]:
         },
     }
     return {
-        "/base/": {"post": _uc_upload("Direct upload; answers {field name: uuid}", form=base_form)},
+        "/base/": {"post": _uc_upload("Direct upload; answers {field name: uuid}", form=base_form,
+                                      errors=(400, 403, 404, 413, 429))},  # fmt: skip
         "/from_url/": {"post": _uc_upload("Upload from a URL; answers a token", form={
             "type": "object", "required": ["pub_key", "source_url"],
             "properties": {"pub_key": {"type": "string"}, "source_url": {"type": "string"},
@@ -471,7 +472,7 @@ def _uploadcare_paths() -> dict[str, Any]:
             "type": "object", "required": ["UPLOADCARE_PUB_KEY", "filename", "size", "content_type"],
             "properties": {"UPLOADCARE_PUB_KEY": {"type": "string"}, "filename": {"type": "string"},
                            "size": {"type": "integer"}, "content_type": {"type": "string"}},
-        })},  # fmt: skip
+        }, errors=(400, 403, 404, 413, 429))},  # fmt: skip
         "/multipart/part/{token}/": {"put": _uc_upload(
             "Upload one part to a signed part URL", params=[_path("token")], ok=None,
             form={"type": "string", "format": "binary"}, method_body="application/octet-stream",
@@ -479,7 +480,7 @@ def _uploadcare_paths() -> dict[str, Any]:
         "/multipart/complete/": {"post": _uc_upload("Finish a multipart upload", form={
             "type": "object", "required": ["UPLOADCARE_PUB_KEY", "uuid"],
             "properties": {"UPLOADCARE_PUB_KEY": {"type": "string"}, "uuid": {"type": "string"}},
-        })},  # fmt: skip
+        }, errors=(400, 403, 404, 413, 429))},  # fmt: skip
         "/files/": {"get": _uc_rest("List files", (200, {
             "type": "object", "required": ["results"],
             "properties": {"next": {"type": ["string", "null"]}, "previous": {"type": ["string", "null"]},

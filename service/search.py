@@ -23,6 +23,11 @@ FIELDS = {
 OPERATORS = {"=", ":", "<", "<=", ">", ">=", "IN", "NOT =", "NOT IN"}
 NUMERIC = {"size", "width", "height"}
 DATES = {"createdAt", "updatedAt"}
+# How deep AND/OR groups may nest in the compiled SQL: SQLite's parser overflows its stack at about
+# 30 nested groups ("parser stack overflow"), and the parser and compiler here recurse once per level.
+MAX_TREE_DEPTH = 26
+# Parentheses may nest this deep: each level, and the top, can hold an OR over an AND.
+MAX_DEPTH = MAX_TREE_DEPTH // 2 - 1
 
 Value = str | int | float | bool | list[str | int | float | bool]
 
@@ -55,6 +60,10 @@ def _problem(detail: str) -> BadRequest:
     return BadRequest(f"Your request contains invalid searchQuery: {detail}", field="searchQuery")
 
 
+def too_deep() -> BadRequest:
+    return _problem(f"it is nested too deeply (at most {MAX_DEPTH} levels of parentheses)")
+
+
 def _tokens(text: str) -> list[tuple[str, str]]:
     tokens: list[tuple[str, str]] = []
     pos = 0
@@ -74,6 +83,7 @@ class _Parser:
     def __init__(self, text: str):
         self.tokens = _tokens(text)
         self.pos = 0
+        self.depth = 0  # parentheses open at this point
 
     def peek(self) -> tuple[str, str] | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
@@ -108,10 +118,14 @@ class _Parser:
         token = self.peek()
         if token == ("punct", "("):
             self.take()
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise too_deep()
             node = self.expression()
             if self.peek() != ("punct", ")"):
                 raise _problem("a '(' is not closed")
             self.take()
+            self.depth -= 1
             return node
         return self.comparison()
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 DEFAULT_RETRY_SCHEDULE = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
+SIGNED_UPLOADS = ("optional", "required")
 
 
 class SettingsError(ValueError):
@@ -24,6 +25,13 @@ class Settings:
     imagekit_public_key: str = ""
     uploadcare_public_key: str = ""
     uploadcare_secret_key: str = ""
+    # "required": Upload API requests without a valid signature and expire are refused, as Uploadcare
+    # does for a project with signed uploads on.
+    uploadcare_signed_uploads: str = "optional"
+    # What the public key alone may hold at once through the Upload API: files uploaded with store=0
+    # (kept a day) and multipart sessions not yet completed (kept a day), each up to max_upload_bytes.
+    uploadcare_max_unstored_files: int = 1000
+    uploadcare_max_multipart_sessions: int = 50
     webhook_secret: str = ""
     webhook_retry_schedule: tuple[float, ...] = DEFAULT_RETRY_SCHEDULE
     egress_allow: tuple[str, ...] = ()
@@ -103,6 +111,12 @@ class Settings:
         if any(s < 0 for s in schedule):
             raise SettingsError("CUTOUT_WEBHOOK_RETRY_SCHEDULE must not hold negative seconds")
 
+        signed_uploads = text("CUTOUT_UPLOADCARE_SIGNED_UPLOADS", defaults.uploadcare_signed_uploads).lower()
+        if signed_uploads not in SIGNED_UPLOADS:
+            raise SettingsError(
+                f"CUTOUT_UPLOADCARE_SIGNED_UPLOADS must be optional or required, got {signed_uploads!r}"
+            )
+
         port_default = int(number("PORT", defaults.port, minimum=0))
         return cls(
             host=text("CUTOUT_HOST", defaults.host),
@@ -113,6 +127,13 @@ class Settings:
             imagekit_public_key=text("CUTOUT_IMAGEKIT_PUBLIC_KEY", ""),
             uploadcare_public_key=text("CUTOUT_UPLOADCARE_PUBLIC_KEY", ""),
             uploadcare_secret_key=text("CUTOUT_UPLOADCARE_SECRET_KEY", ""),
+            uploadcare_signed_uploads=signed_uploads,
+            uploadcare_max_unstored_files=int(
+                number("CUTOUT_UPLOADCARE_MAX_UNSTORED_FILES", defaults.uploadcare_max_unstored_files)
+            ),
+            uploadcare_max_multipart_sessions=int(
+                number("CUTOUT_UPLOADCARE_MAX_MULTIPART_SESSIONS", defaults.uploadcare_max_multipart_sessions)
+            ),
             webhook_secret=text("CUTOUT_WEBHOOK_SECRET", ""),
             webhook_retry_schedule=schedule,
             egress_allow=items("CUTOUT_EGRESS_ALLOW"),

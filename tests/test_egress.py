@@ -150,3 +150,66 @@ def test_an_internationalised_host_travels_in_its_ascii_form() -> None:
     assert request.headers["host"] == "xn--bcher-kva.example:443"
     assert request.extensions["sni_hostname"] == "xn--bcher-kva.example"
     assert str(request.url) == "https://93.184.216.34/a.png"
+
+
+# One address in every denied range (IANA's special-purpose registries, multicast, site-local), written out
+# here rather than taken from the service's list, plus the IPv6 forms that carry an IPv4 address.
+DENIED_SAMPLES = [
+    ("0.1.2.3", "this network"), ("10.255.0.1", "private use"), ("100.127.255.254", "shared address space"),
+    ("127.8.8.8", "loopback"), ("169.254.1.1", "link local"), ("172.31.255.1", "private use"),
+    ("192.0.0.1", "DS-Lite"), ("192.0.0.8", "dummy address"), ("192.0.0.170", "NAT64 discovery"),
+    ("192.0.0.200", "IETF protocol assignments outside /29"), ("192.0.2.10", "TEST-NET-1"),
+    ("192.88.99.1", "6to4 relay anycast"), ("192.168.200.1", "private use"), ("198.19.255.1", "benchmarking"),
+    ("198.51.100.7", "TEST-NET-2"), ("203.0.113.9", "TEST-NET-3"), ("239.255.255.250", "multicast"),
+    ("240.0.0.1", "reserved"), ("255.255.255.255", "limited broadcast"),
+    ("::", "unspecified"), ("::1", "loopback"), ("::8.8.8.8", "IPv4-compatible, deprecated"),
+    ("::ffff:192.0.0.200", "IPv4-mapped, carrying a denied IPv4"), ("::ffff:0:808:808", "IPv4-translated"),
+    ("64:ff9b::c0a8:101", "NAT64, carrying a private IPv4"), ("64:ff9b:1::808:808", "local-use NAT64"),
+    ("100::1", "discard only"), ("100:0:0:1::1", "dummy prefix"), ("2001::808:808", "Teredo"),
+    ("2001:2::1", "benchmarking"), ("2001:10::1", "ORCHID, deprecated"), ("2001:db8::1", "documentation"),
+    ("2002:c058:6301::1", "6to4, carrying the 6to4 relay anycast"), ("2002:a9fe:a9fe::1", "6to4, carrying link local"),
+    ("3fff::1", "documentation"), ("5f00::1", "segment routing SIDs"), ("fc00::1", "unique local"),
+    ("fd12:3456::1", "unique local"), ("fe80::1", "link local"), ("fec0::1", "site local, deprecated"),
+    ("ff02::1", "multicast"), ("4000::1", "reserved by the IETF"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("address", "range_name"), DENIED_SAMPLES)
+def test_every_special_purpose_range_is_denied(address: str, range_name: str) -> None:
+    assert not is_public(ipaddress.ip_address(address)), range_name
+
+
+@pytest.mark.parametrize("address", ["192.31.196.1", "192.175.48.1", "2620:4f:8000::1", "2002:808:808::1",
+                                     "64:ff9b::808:808", "::ffff:8.8.8.8", "2a00:1450:4001::1"])  # fmt: skip
+def test_globally_reachable_neighbours_stay_allowed(address: str) -> None:
+    """AS112 sinks and IPv6 wrappers carrying a public IPv4 are reachable, as the registries say."""
+    assert is_public(ipaddress.ip_address(address))
+
+
+def test_denied_ranges_are_refused_in_url_fields(make_server) -> None:  # type: ignore[no-untyped-def]
+    """Both an ImageKit URL upload and a webhook endpoint's URL refuse every denied range before storing."""
+    server = make_server()
+    for address, range_name in DENIED_SAMPLES:
+        host = f"[{address}]" if ":" in address else address
+        upload = url_upload(server, f"http://{host}/a.png")
+        assert upload.status_code == 400, (address, range_name, upload.text)
+        assert "non-public" in upload.json()["message"], upload.text
+        hook = httpx.post(f"{server.url}/v1/webhooks/endpoints", auth=server.auth(), json={"url": f"https://{host}/h"})
+        assert hook.status_code == 400, (address, range_name, hook.text)
+        assert "url" in hook.json()["message"] and "non-public" in hook.json()["message"], hook.text
+    assert server.file_count() == 0
+    assert httpx.get(f"{server.url}/v1/webhooks/endpoints", auth=server.auth()).json() == []
+
+
+def test_the_allow_list_still_opens_a_denied_range() -> None:
+    async def run() -> None:
+        egress = Egress(("192.0.0.0/24", "fec0::/10"))
+        try:
+            assert (await egress.check("http://192.0.0.200/a.png")).addresses == (ipaddress.ip_address("192.0.0.200"),)
+            assert (await egress.check("http://[fec0::1]/a.png")).addresses == (ipaddress.ip_address("fec0::1"),)
+            with pytest.raises(EgressBlocked, match="non-public"):
+                await egress.check("http://192.88.99.1/a.png")
+        finally:
+            await egress.aclose()
+
+    asyncio.run(run())

@@ -153,3 +153,57 @@ def test_v2_upload_with_jwt(http: httpx.Client, server: RunningServer) -> None:
     )
     assert forged.status_code == 401
     assert server.file_count() == 1
+
+
+UNSIGNED_FIELDS = {
+    "folder": "/",
+    "useUniqueFileName": "false",
+    "overwriteFile": "true",
+    "extensions": '[{"name": "remove-bg"}]',
+    "webhookUrl": "https://example.com/hook",
+    "tags": "stolen",
+    "isPrivateFile": "false",
+    "isPublished": "true",
+    "customMetadata": '{"a": 1}',
+    "customCoordinates": "1,1,1,1",
+    "description": "mine now",
+    "responseFields": "tags",
+    "overwriteTags": "true",
+    "overwriteCustomMetadata": "true",
+    "overwriteAITags": "true",
+    "publicKey": "public_test_key",
+}
+
+
+@pytest.mark.parametrize("field", sorted(UNSIGNED_FIELDS))
+def test_v2_token_must_sign_every_field_sent(http: httpx.Client, server: RunningServer, field: str) -> None:
+    """A token signed for a file name alone cannot carry extra fields, e.g. to overwrite another file."""
+    key, kid = server.settings.imagekit_private_key, server.settings.imagekit_public_key
+    victim = http.post("/api/v1/files/upload", auth=server.auth(), files={"file": ("v.png", image_bytes())},
+                       data={"fileName": "victim.png", "useUniqueFileName": "false"}).json()  # fmt: skip
+    exp = int(time.time()) + 600
+    token = jwt({"fileName": "victim.png", "exp": exp}, key, kid)
+    sneaky = http.post("/api/v2/files/upload", files={"file": ("x.png", image_bytes(color=(1, 2, 3)))},
+                       data={"fileName": "victim.png", "token": token, field: UNSIGNED_FIELDS[field]})  # fmt: skip
+    assert sneaky.status_code == 400, sneaky.text
+    assert f"{field} is not in the token" in sneaky.json()["message"]
+    assert server.file_count() == 1 and server.jobs() == []
+    after = http.get(f"/v1/files/{victim['fileId']}/details", auth=server.auth()).json()
+    assert after["versionInfo"] == victim["versionInfo"] and after["size"] == victim["size"]
+    # Refused before the token counts as used: the fields it does sign still upload once.
+    honest = http.post("/api/v2/files/upload", files={"file": ("x.png", image_bytes())},
+                       data={"fileName": "victim.png", "token": token})  # fmt: skip
+    assert honest.status_code == 200, honest.text
+    assert honest.json()["name"] != "victim.png"  # a unique name: the token did not sign useUniqueFileName
+
+
+def test_v2_token_that_signs_the_fields_may_overwrite(http: httpx.Client, server: RunningServer) -> None:
+    key, kid = server.settings.imagekit_private_key, server.settings.imagekit_public_key
+    http.post("/api/v1/files/upload", auth=server.auth(), files={"file": ("v.png", image_bytes())},
+              data={"fileName": "victim.png", "useUniqueFileName": "false"}).raise_for_status()  # fmt: skip
+    claims = {"fileName": "victim.png", "useUniqueFileName": False, "folder": "/", "exp": int(time.time()) + 600}
+    signed = http.post("/api/v2/files/upload", files={"file": ("x.png", image_bytes())},
+                       data={"fileName": "victim.png", "useUniqueFileName": "false", "folder": "/",
+                             "token": jwt(claims, key, kid)})  # fmt: skip
+    assert signed.status_code == 200, signed.text
+    assert signed.json()["filePath"] == "/victim.png" and server.file_count() == 1

@@ -34,6 +34,7 @@ from ..library import (
     clean_folder,
     clean_metadata,
     clean_tags,
+    int_param,
     loads_client_json,
     parse_json_object,
     whole_number,
@@ -366,6 +367,15 @@ def check_upload_jwt(request: Request, form: FormData, token: str) -> None:
     exp = payload.get("exp")
     if not isinstance(exp, int) or not now < exp <= now + 3600:
         raise BadRequest("The token's exp must be a Unix time less than 1 hour into the future.", field="token")
+    # The token is all the server vouched for: a field it does not sign could re-target the upload
+    # (folder, useUniqueFileName, overwriteFile) or add work (extensions, webhookUrl).
+    unsigned = sorted(set(form.keys()) - set(payload) - {"file", "token"})
+    if unsigned:
+        raise BadRequest(
+            f"The upload parameter {unsigned[0]} is not in the token; the token must sign every field sent "
+            "except file and token.",
+            field=unsigned[0],
+        )
     for name, value in payload.items():
         if name in ("iat", "exp"):
             continue
@@ -576,15 +586,6 @@ def shape_listed(request: Request, item: File | Folder | tuple[File, Version]) -
     if isinstance(item, tuple):
         return details(base_url(request), item[0], item[1])
     return details(base_url(request), item)
-
-
-def int_param(raw: str | None, name: str, default: int, low: int, high: int) -> int:
-    if raw is None or raw == "":
-        return default
-    number = whole_number(raw)
-    if number is None or not low <= number <= high:
-        raise BadRequest(f"{name} must be a whole number from {low} to {high}.", field=name)
-    return number
 
 
 @endpoint

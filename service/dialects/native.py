@@ -15,9 +15,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..errors import BadRequest, NotFound
+from ..library import int_param
 from ..models import Attempt, Delivery, DeliveryState, Endpoint
 from ..webhooks import Webhooks
-from .imagekit import endpoint, int_param, json_body, require_key, services
+from .imagekit import endpoint, json_body, require_key, services
 
 ENDPOINT_FIELDS = {"url", "events", "description", "active", "format"}
 

@@ -75,7 +75,7 @@ HUGE = 100_000  # characters in a "huge string"
 DEEP_JSON = b"[" * HUGE + b"]" * HUGE  # nested deeper than any parser's recursion
 # Not a count of things: for every limit, offset and the like.
 BAD_COUNTS = [("zero", "0"), ("negative", "-1"), ("text", "abc"), ("float", "1.5"), ("huge", "9" * 50),
-              ("non-ascii-digits", "\u0663")]  # fmt: skip
+              ("non-ascii-digits", "\u0663"), ("empty", "")]  # fmt: skip
 
 
 # ---- the corpus -------------------------------------------------------------------------
@@ -221,6 +221,13 @@ HOSTILE_URLS = [
     ("mapped-metadata", "http://[::ffff:a9fe:a9fe]/latest/"),
     ("nat64-metadata", "http://[64:ff9b::a9fe:a9fe]/latest/"),
     ("6to4-loopback", "http://[2002:7f00:1::1]/a.png"),
+    ("ietf-protocol-block", "http://192.0.0.200/a.png"),  # outside 192.0.0.0/29, which is_global sees
+    ("6to4-relay-anycast", "http://192.88.99.1/a.png"),
+    ("benchmarking", "http://198.18.0.1/a.png"),
+    ("site-local", "http://[fec0::1]/a.png"),
+    ("teredo", "http://[2001::808:808]/a.png"),
+    ("local-nat64", "http://[64:ff9b:1::808:808]/a.png"),
+    ("ipv6-documentation", "http://[3fff::1]/a.png"),
     ("decimal-loopback", "http://2130706433/a.png"),
     ("short-loopback", "http://127.1/a.png"),
     ("hex-loopback", "http://0x7f000001/a.png"),
@@ -393,6 +400,10 @@ IMAGEKIT: list[Bad] = [
     upload_v2("jwt-claims-mismatch", "fileName", jwt(JWT, {**CLAIMS, "fileName": "other.png"})),
     upload_v2("jwt-expired", "exp", jwt(JWT, {**CLAIMS, "exp": 1000})),
     upload_v2("jwt-deep", "token", base64.urlsafe_b64encode(b"[" * 50_000).decode() + ".e30.x"),
+    *[upload(f"jwt-unsigned-{name}", f"{name} is not in the token", auth=None, path="/api/v2/files/upload",
+             token=jwt(JWT, CLAIMS), **{name: value})
+      for name, value in [("folder", "/"), ("useUniqueFileName", "false"), ("overwriteFile", "true"),
+                          ("extensions", REMOVE_BG), ("webhookUrl", "https://example.com/h"), ("tags", "a")]],
     *[Bad(f"{name}-auth-{kind}", method, path, "private API key", 401, auth=None, headers=headers, json=body)
       for name, method, path, body, (kind, headers) in [
           ("list", "GET", "/v1/files", None, ("none", {})),
@@ -444,12 +455,17 @@ IMAGEKIT: list[Bad] = [
     listing("list-sort", "sort", sort="SIDEWAYS"),
     *[listing(f"list-limit-{name}", "limit", limit=value) for name, value in BAD_COUNTS],
     listing("list-skip-negative", "skip", skip="-1"),
+    listing("list-skip-empty", "skip", skip=""),
     listing("list-fileType", "fileType", fileType="video"),
     listing("list-search-unquoted", "searchQuery", searchQuery="name = unquoted"),
     listing("list-search-unknown-field", "searchQuery", searchQuery='password = "x"'),
     listing("list-search-unbalanced", "searchQuery", searchQuery='(name = "x"'),
     listing("list-search-type", "searchQuery", searchQuery='size > "big"'),
     listing("list-search-deep", "searchQuery", searchQuery="(" * 5000 + 'name = "x"' + ")" * 5000),
+    *[listing(f"list-search-parentheses-{depth}-deep", "nested too deeply",
+              searchQuery="(" * depth + 'name = "x"' + ")" * depth) for depth in (13, 330, 2000)],
+    listing("list-search-groups-15-deep", "nested too deeply",  # deeper than SQLite's parser goes
+            searchQuery='size > 1 OR size > 2 AND (' * 15 + "size > 3" + ")" * 15),
     listing("list-search-long", "searchQuery", searchQuery=" OR ".join(['name = "x"'] * 600) + " AND"),
     listing("list-search-age-overflow", "createdAt", searchQuery='createdAt > "99999999999999d"'),
     listing("list-search-age-non-ascii-digits", "createdAt", searchQuery='createdAt > "\u0663d"'),
@@ -519,6 +535,8 @@ NATIVE: list[Bad] = [
     Bad("deliveries-limit", "GET", "/v1/webhooks/deliveries", "limit", dialect="native", params={"limit": "0"}),
     Bad("deliveries-endpointId", "GET", "/v1/webhooks/deliveries", "endpointId", dialect="native",
         params={"endpointId": "-1"}),
+    *[Bad(f"deliveries-{name}-empty", "GET", "/v1/webhooks/deliveries", f"{name} must be a whole number",
+          dialect="native", params={name: ""}) for name in ("limit", "skip", "endpointId")],
     Bad("deliveries-unknown-param", "GET", "/v1/webhooks/deliveries", "sneaky", dialect="native",
         params={"sneaky": "1"}),
     Bad("redeliver-missing", "POST", "/v1/webhooks/deliveries/msg_nope/redeliver", "", 404, dialect="native"),
@@ -797,7 +815,9 @@ UPLOADCARE: list[Bad] = [
     base("uc-expire-huge", "expire", signature="0" * 64, expire="9" * 5000),
     base("uc-expire-non-ascii-digits", "expire", signature="0" * 64, expire="\u0661\u0667\u0660\u0660" * 3),
     base("uc-expire-float", "expire", signature="0" * 64, expire=f"{SOON}.5"),
+    base("uc-unstored-over-bound", "Too many unstored files", status=429, UPLOADCARE_STORE="0"),
     # -- /from_url/
+    from_url("uc-from-url-unstored-over-bound", "Too many unstored files", status=429, store="0"),
     from_url("uc-from-url-missing", "source_url is required", source_url=None),
     from_url("uc-from-url-blank", "source_url is required", source_url="   "),
     from_url("uc-from-url-as-file-part", "source_url", source_url=b"https://a.example/a.png"),
@@ -896,6 +916,7 @@ UPLOADCARE: list[Bad] = [
     *[uc_list(f"uc-list-limit-{name}", "limit", limit=value) for name, value in BAD_COUNTS],
     uc_list("uc-list-limit-over-max", "limit", limit="1001"),
     uc_list("uc-list-offset-negative", "offset", offset="-1"),
+    uc_list("uc-list-offset-empty", "offset", offset=""),
     uc_list("uc-list-offset-huge", "offset", offset="9" * 20),
     uc_list("uc-list-ordering", "ordering", ordering="size"),
     uc_list("uc-list-ordering-huge", "ordering", ordering="o" * (HUGE // 10)),
@@ -1139,10 +1160,10 @@ class Seeded:
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
     """A server holding a file from each dialect, an endpoint of each, and a multipart upload in progress
-    (so any stray change would also leave a delivery)."""
+    (so any stray change would also leave a delivery), and as many unstored Uploadcare files as it allows."""
     settings = make_settings(
         Path(tmp_path_factory.mktemp("corpus")) / "data", max_upload_bytes=MAX_UPLOAD,
-        uploadcare_public_key=UC_PUB, uploadcare_secret_key=UC_SECRET,
+        uploadcare_public_key=UC_PUB, uploadcare_secret_key=UC_SECRET, uploadcare_max_unstored_files=1,
     )  # fmt: skip
     for server in run_server(settings, CornerSegmenter()):
         with server.http() as http:
@@ -1158,6 +1179,8 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
             uc_form = {"UPLOADCARE_PUB_KEY": UC_PUB, "UPLOADCARE_STORE": "1", "metadata[subject]": "seed"}
             uc_uploaded = http.post("/base/", files={"file": ("u.png", PNG)}, data=uc_form)
             assert uc_uploaded.status_code == 200, uc_uploaded.text
+            unstored = http.post("/base/", files={"file": ("t.png", PNG)}, data={**uc_form, "UPLOADCARE_STORE": "0"})
+            assert unstored.status_code == 200, unstored.text  # the one unstored file this server may hold
             # Multipart uploads start at 10 MiB, over this server's limit: the session is written as a start would.
             MultipartUploads(server.data_dir / "multipart", UC_SECRET).create(UPLOAD, {
                 "size": 11 * 2**20, "part_size": 5 * 2**20, "file_name": "big.png", "original_filename": "big.png",

@@ -11,6 +11,7 @@ from starlette.routing import Route
 
 from ...db import Database
 from ...errors import APIError
+from ...settings import Settings
 from . import hooks, rest, upload
 from .hooks import webhook_format
 
@@ -47,8 +48,12 @@ class State:
     multipart: upload.MultipartUploads
 
     @classmethod
-    def create(cls, data_dir: Path, secret_key: str, db: Database) -> State:
-        return cls(upload.UrlUploads(db.url_uploads), upload.MultipartUploads(Path(data_dir) / "multipart", secret_key))
+    def create(cls, data_dir: Path, settings: Settings, db: Database) -> State:
+        multipart = upload.MultipartUploads(
+            Path(data_dir) / "multipart", settings.uploadcare_secret_key,
+            max_open=settings.uploadcare_max_multipart_sessions, retry_after=settings.queue_retry_after,
+        )  # fmt: skip
+        return cls(upload.UrlUploads(db.url_uploads), multipart)
 
     async def aclose(self) -> None:
         await self.url_uploads.aclose()

@@ -23,8 +23,8 @@ from ...library import (
     ExtensionRequest,
     FileChanges,
     UploadListQuery,
+    int_param,
     loads_client_json,
-    whole_number,
 )
 from ...models import JobStatus
 from ...signing import same_text
@@ -162,15 +162,6 @@ def bool_param(raw: str | None, name: str) -> bool | None:
     if value not in ("true", "false", "1", "0"):
         raise BadRequest(f"{name} must be true or false, got {raw[:20]!r}.")
     return value in ("true", "1")
-
-
-def int_param(raw: str | None, name: str, default: int, low: int, high: int) -> int:
-    if raw is None or raw == "":
-        return default
-    number = whole_number(raw)
-    if number is None or not low <= number <= high:
-        raise BadRequest(f"{name} must be a whole number from {low} to {high}.")
-    return number
 
 
 def iso_param(raw: str | None, name: str) -> str | None:

@@ -13,6 +13,7 @@ import json
 import logging
 import math
 import shutil
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -35,6 +36,7 @@ from ...errors import APIError, BadRequest, Forbidden, NotFound, TooManyRequests
 from ...library import MAX_NAME_LENGTH, NewFile, clean_file_name, clean_tags, looks_like_uuid, whole_number
 from ...models import UrlUpload
 from ...services import Services
+from ...settings import Settings
 from ...signing import same_text
 from .shapes import clean_uploadcare_metadata, library, parse_uuid, services, upload_info
 
@@ -130,9 +132,10 @@ def check_public_key(request: Request, key: str | None, name: str) -> None:
 
 
 def check_signature(request: Request, form: FormData) -> None:
-    """Signed uploads: `signature` = hex HMAC-SHA256(secret key, `expire`), before `expire` (unix seconds)."""
+    """Signed uploads: `signature` = hex HMAC-SHA256(secret key, `expire`), before `expire` (unix seconds).
+    Optional unless CUTOUT_UPLOADCARE_SIGNED_UPLOADS is `required`; one that is sent is always checked."""
     signature, expire = text(form, "signature"), text(form, "expire")
-    if signature is None and expire is None:
+    if signature is None and expire is None and services(request).settings.uploadcare_signed_uploads != "required":
         return
     if not signature:
         raise BadRequest("`signature` is required.", field="signature", extra={"error_code": "SignatureRequiredError"})
@@ -208,6 +211,8 @@ async def base_upload(request: Request) -> Response:
         raise BadRequest("Request does not contain files.", field="file", extra={"error_code": "FileRequiredError"})
     lib = library(request)
     if len(uploads) > 1:  # refuse the whole request before any file of it is kept
+        if not stored:
+            lib.check_unstored_room(len(uploads))
         for _, _, data in uploads:
             await lib.check_image(data)
     result = {}
@@ -335,6 +340,8 @@ async def from_url(request: Request) -> Response:
         new = new_file(name, form, parse_store(form, "store"))
     finally:
         await form.close()
+    if not new.stored:  # refused now rather than after the fetch
+        library(request).check_unstored_room()
     token = request.app.state.uploadcare.url_uploads.accept(services(request), source_url, new)
     return JSONResponse({"type": "token", "token": token})
 
@@ -363,10 +370,14 @@ async def from_url_status(request: Request) -> Response:
 class MultipartUploads:
     """Multipart sessions on disk, one folder per upload uuid: the declared file and its parts."""
 
-    def __init__(self, root: Path, secret: str):
+    def __init__(self, root: Path, secret: str, *, max_open: int = Settings.uploadcare_max_multipart_sessions,
+                 retry_after: int = Settings.queue_retry_after):  # fmt: skip
         self.root = root
+        self.max_open = max_open
+        self.retry_after = retry_after
         self.signer = URLSafeTimedSerializer(secret, salt="cutout-uploadcare-multipart-part")
         self.locks: dict[str, asyncio.Lock] = {}
+        self.creating = threading.Lock()  # counting and creating a session is one step
 
     def folder(self, upload_uuid: str) -> Path:
         return self.root / parse_uuid(upload_uuid, "uuid")
@@ -385,9 +396,24 @@ class MultipartUploads:
         return upload_uuid, index
 
     def create(self, upload_uuid: str, session: dict[str, Any]) -> None:
-        folder = self.folder(upload_uuid)
-        folder.mkdir(parents=True)
-        _write_atomically(folder / "session.json", json.dumps(session).encode())
+        """Open a session, unless `max_open` are open: anyone with the public key may start one, and each
+        holds its parts on disk for a day."""
+        with self.creating:
+            if len(self._open_folders()) >= self.max_open:
+                raise TooManyRequests(
+                    f"Too many multipart uploads are open ({self.max_open}). Complete one, or retry later.",
+                    retry_after=self.retry_after,
+                )
+            folder = self.folder(upload_uuid)
+            folder.mkdir(parents=True)
+            _write_atomically(folder / "session.json", json.dumps(session).encode())
+
+    def _open_folders(self) -> list[Path]:
+        cutoff = time.time() - SESSION_SECONDS  # older ones are swept: their part URLs expired long before
+        return [folder for folder in self._folders() if folder.stat().st_mtime >= cutoff]
+
+    def _folders(self) -> list[Path]:
+        return list(self.root.glob("*/")) if self.root.exists() else []
 
     def session(self, upload_uuid: str) -> dict[str, Any] | None:
         path = self.folder(upload_uuid) / "session.json"
@@ -397,7 +423,7 @@ class MultipartUploads:
         """Drop sessions older than a day (their part URLs expired long before)."""
         cutoff = (time.time() if now is None else now) - SESSION_SECONDS
         dropped = 0
-        for folder in self.root.glob("*/") if self.root.exists() else []:
+        for folder in self._folders():
             if folder.stat().st_mtime < cutoff:
                 shutil.rmtree(folder, ignore_errors=True)
                 dropped += 1
@@ -450,6 +476,8 @@ async def multipart_start(request: Request) -> Response:
         new = new_file(text(form, "filename"), form, parse_store(form, "UPLOADCARE_STORE"))
     finally:
         await form.close()
+    if not new.stored:
+        library(request).check_unstored_room()
     upload_uuid = str(uuid.uuid4())
     session = {
         "size": size,
