@@ -25,7 +25,7 @@ from . import engine
 from .blobs import BlobStore
 from .budget import DecodeBudget
 from .db import Database
-from .errors import BadRequest, Conflict, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized
+from .errors import APIError, BadRequest, Conflict, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized
 from .models import METADATA_KEY, File, Folder, Job, JobStatus, Version, new_id, now_iso
 from .search import Node
 from .settings import Settings
@@ -247,10 +247,16 @@ class Library:
 
     # -- uploads
 
-    async def upload(self, new: NewFile, extensions: list[ExtensionRequest] = []) -> tuple[File, list[Job]]:
-        """Check the image, store its bytes, then record the file (or a new version) in one transaction."""
+    async def upload(
+        self, new: NewFile, extensions: list[ExtensionRequest] = [], *, bounded_wait: bool = True
+    ) -> tuple[File, list[Job]]:
+        """Check the image, store its bytes, then record the file (or a new version) in one transaction.
+
+        `bounded_wait=False` is for uploads already accepted (in the background): they wait for the
+        decode budget as long as it takes instead of ending in a 429.
+        """
         self._check_size(new.data)
-        info = await self._inspect(new.data)
+        info = await self._inspect(new.data, bounded_wait)
         sha = await to_thread.run_sync(self.blobs.put, new.data)
         try:
             recorded = self._record_upload(new, info, sha, extensions)
@@ -276,12 +282,14 @@ class Library:
                 field="file",
             )
 
-    async def _inspect(self, data: bytes) -> engine.ImageInfo:
+    async def _inspect(self, data: bytes, bounded_wait: bool = True) -> engine.ImageInfo:
         try:
             cost = await to_thread.run_sync(engine.decode_cost, data, self.limits, engine.Work.INSPECT)
-            return await self.budget.run(cost, engine.inspect_image, data, self.limits)
+            return await self.budget.run(cost, engine.inspect_image, data, self.limits, bounded=bounded_wait)
         except engine.ImageRejected as exc:
             raise BadRequest(f"Your request contains invalid file parameter: {exc.message}", field="file") from None
+        except APIError:  # the decode budget's 429
+            raise
         except Exception as exc:  # a decoder failing on client bytes is still the client's bad file
             log.warning("image decoder failed on an upload: %r", exc)
             raise BadRequest(

@@ -269,7 +269,7 @@ def _imagekit_paths() -> dict[str, Any]:
         },
         "/media/{filePath}": {
             "get": _op(
-                "The file's bytes (signed URL for private files)", (200, None), errors=(400, 401, 404),
+                "The file's bytes (signed URL for private files)", (200, None), errors=(400, 401, 404, 429),
                 params=[_path("filePath"), _query("ik-t", {"type": "string"}), _query("ik-s", {"type": "string"}),
                         _query("ik-obj-version", {"type": "string"})],
                 secured=False,
@@ -456,7 +456,8 @@ def _uploadcare_paths() -> dict[str, Any]:
         },
     }
     return {
-        "/base/": {"post": _uc_upload("Direct upload; answers {field name: uuid}", form=base_form)},
+        "/base/": {"post": _uc_upload("Direct upload; answers {field name: uuid}", form=base_form,
+                                      errors=(400, 403, 404, 413, 429))},  # fmt: skip
         "/from_url/": {"post": _uc_upload("Upload from a URL; answers a token", form={
             "type": "object", "required": ["pub_key", "source_url"],
             "properties": {"pub_key": {"type": "string"}, "source_url": {"type": "string"},
@@ -479,7 +480,7 @@ def _uploadcare_paths() -> dict[str, Any]:
         "/multipart/complete/": {"post": _uc_upload("Finish a multipart upload", form={
             "type": "object", "required": ["UPLOADCARE_PUB_KEY", "uuid"],
             "properties": {"UPLOADCARE_PUB_KEY": {"type": "string"}, "uuid": {"type": "string"}},
-        })},  # fmt: skip
+        }, errors=(400, 403, 404, 413, 429))},  # fmt: skip
         "/files/": {"get": _uc_rest("List files", (200, {
             "type": "object", "required": ["results"],
             "properties": {"next": {"type": ["string", "null"]}, "previous": {"type": ["string", "null"]},
