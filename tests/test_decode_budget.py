@@ -51,7 +51,8 @@ def imagekit_upload(server: RunningServer, data: bytes, name: str, **fields: str
 
 
 def uploadcare_upload(server: RunningServer, data: bytes) -> httpx.Response:
-    return httpx.post(f"{server.url}/base/", files={"file": ("u.tiff", data)}, data={"UPLOADCARE_PUB_KEY": UC}, timeout=30)
+    return httpx.post(f"{server.url}/base/", files={"file": ("u.tiff", data)}, data={"UPLOADCARE_PUB_KEY": UC},
+                      timeout=30)  # fmt: skip
 
 
 def hold_the_budget(server: RunningServer, segmenter: HeldSegmenter) -> None:
@@ -113,7 +114,8 @@ def test_an_image_over_the_whole_budget_is_processed_alone(make_server) -> None:
     server = make_server(decode_budget_megapixels=1)
     data = tiff(2000)
     assert engine.decode_cost(data, engine.Limits(), engine.Work.INSPECT) == 4 * 4_000_000  # four budgets
-    uploaded = imagekit_upload(server, data, "big.tiff", useUniqueFileName="false", extensions='[{"name": "remove-bg"}]')
+    uploaded = imagekit_upload(server, data, "big.tiff", useUniqueFileName="false",
+                               extensions='[{"name": "remove-bg"}]')  # fmt: skip
     assert uploaded.status_code == 200, uploaded.text
     assert httpx.get(f"{server.url}/media/tr:n-ik_ml_thumbnail/big.tiff", timeout=30).status_code == 200
     [job] = server.wait_jobs_done()
@@ -207,7 +209,8 @@ def test_budget_runs_an_oversized_decode_alone_and_times_waiters_out() -> None:
 def test_png_inspection_is_charged_a_bounded_buffer_whatever_its_size() -> None:
     limits = engine.Limits()
     small, big = image_bytes((100, 100)), image_bytes((7000, 7000))
-    assert engine.decode_cost(small, limits, engine.Work.INSPECT) == engine.decode_cost(big, limits, engine.Work.INSPECT)
+    inspect = engine.Work.INSPECT
+    assert engine.decode_cost(small, limits, inspect) == engine.decode_cost(big, limits, inspect)
     assert engine.decode_cost(big, limits, engine.Work.THUMBNAIL) >= 7000 * 7000 * 8
     webp = image_bytes((2000, 2000), "WEBP")
     assert engine.decode_cost(webp, limits, engine.Work.INSPECT) == 2000 * 2000 * 16
