@@ -1,6 +1,6 @@
 """Service benchmark (SPEC 11.2 and 11.3): `python -m service` under load vs the engine alone and `rembg s`.
 
-    python bench/service.py [--quick] [--queue-jobs N] [--queue-model stub|real]
+    python bench/service.py [--quick] [--queue-jobs N] [--queue-model stub|real] [--hostile-only]
 
 Everything runs on 127.0.0.1 with temp data dirs and stops by itself:
 
@@ -27,6 +27,13 @@ Everything runs on 127.0.0.1 with temp data dirs and stops by itself:
    phase loads a one-node stub ONNX model with the same contract through
    CUTOUT_MODEL_PATH, so it measures the queue, not the model
    (`--queue-model real` uses U2-Net-p).
+6. hostile burst: uploads tiny on the wire and huge when decoded (7000x7000
+   one-colour PNG, TIFF and WebP) through ImageKit's upload API and
+   Uploadcare's `/base/` (public key only), with thumbnail GETs of a 50 MP
+   file, all at once; peak RSS (VmRSS sampled every 10 ms, and VmHWM) and the
+   worst `/healthz` latency (polled every 50 ms) during the burst, against
+   idle RSS and idle `/healthz` latency of the same server. `--hostile-only`
+   runs this phase alone and updates its row in the results file.
 
 Prints a markdown table and writes it to bench/results/service.md.
 """
@@ -73,12 +80,14 @@ class Plan:
     upload_samples: int  # phase 3: plain uploads per condition
     burst_images: int  # phase 4: peer requests all at once
     queue_jobs: int  # phase 5
+    hostile_uploads: int  # phase 6: uploads per dialect
+    hostile_thumbnails: int  # phase 6
 
 
 QUICK = Plan(latency_rounds=2, throughput_images=12, throughput_rounds=2, upload_samples=80,
-             burst_images=12, queue_jobs=1_000)  # fmt: skip
+             burst_images=12, queue_jobs=1_000, hostile_uploads=16, hostile_thumbnails=8)  # fmt: skip
 FULL = Plan(latency_rounds=4, throughput_images=40, throughput_rounds=4, upload_samples=300,
-            burst_images=24, queue_jobs=10_000)  # fmt: skip
+            burst_images=24, queue_jobs=10_000, hostile_uploads=24, hostile_thumbnails=16)  # fmt: skip
 
 
 def log(message: str) -> None:
@@ -162,6 +171,16 @@ def tiny_pngs(count: int = 16) -> list[Image_]:
         Image.fromarray(pixels).save(buffer, "PNG")
         out.append(Image_(f"tiny-{i}.png", buffer.getvalue(), "image/png"))
     return out
+
+
+def huge_when_decoded(fmt: str, index: int, side: int = 7000) -> Image_:
+    """A one-colour side x side image: a few hundred kB at most on the wire, 49 MP decoded."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    options = {"WEBP": {"lossless": True}, "TIFF": {"compression": "tiff_deflate"}}.get(fmt, {})
+    Image.new("RGB", (side, side), (index % 256, 90, 160)).save(buffer, fmt, **options)
+    return Image_(f"huge-{index}.{fmt.lower()}", buffer.getvalue(), f"image/{fmt.lower()}")
 
 
 # ---- a stub model with U2-Net-p's contract (for the queue phase) -------------------
@@ -647,6 +666,100 @@ def phase_queue(folder: Path, jobs: int, model: str, clients: int = 4) -> dict:
     }
 
 
+HOSTILE_UC_KEY = "uc_bench_public"
+
+
+def phase_hostile(folder: Path, uploads_per_dialect: int, thumbnails: int) -> dict:
+    """6: a burst of huge-when-decoded uploads through both dialects and thumbnail GETs of a 50 MP file."""
+    import httpx
+
+    with Server(folder, "hostile", CUTOUT_UPLOADCARE_PUBLIC_KEY=HOSTILE_UC_KEY) as server:
+        with server.client() as client:
+            big = huge_when_decoded("PNG", 0, 7070)
+            assert client.post("/api/v1/files/upload", files={"file": ("big.png", big.data)},
+                               data={"fileName": "big.png", "useUniqueFileName": "false"}).status_code == 200  # fmt: skip
+            idle_healthz = []
+            for _ in range(40):
+                started = time.perf_counter()
+                client.get("/healthz")
+                idle_healthz.append(time.perf_counter() - started)
+        rss_idle = proc_status(server.pid, "VmRSS")
+        payloads = [huge_when_decoded(("PNG", "TIFF", "TIFF", "WEBP")[i % 4], i) for i in range(uploads_per_dialect)]
+        stop_watching = threading.Event()
+        peak = [rss_idle]
+        healthz: list[float] = []
+
+        def sample() -> None:
+            while not stop_watching.is_set():
+                peak[0] = max(peak[0], proc_status(server.pid, "VmRSS"))
+                time.sleep(0.01)
+
+        def poll() -> None:
+            with httpx.Client(base_url=server.base, timeout=30) as client:
+                while not stop_watching.is_set():
+                    started = time.perf_counter()
+                    client.get("/healthz")
+                    healthz.append(time.perf_counter() - started)
+                    time.sleep(0.05)
+
+        def request(call: tuple[str, int]) -> int:
+            kind, i = call
+            if kind == "thumbnail":
+                return httpx.get(f"{server.base}/media/tr:n-ik_ml_thumbnail/big.png", timeout=120).status_code
+            files = {"file": (payloads[i].name, payloads[i].data)}
+            if kind == "imagekit":
+                return httpx.post(f"{server.base}/api/v1/files/upload", auth=(server.key, ""), files=files,
+                                  data={"fileName": payloads[i].name}, timeout=120).status_code  # fmt: skip
+            return httpx.post(f"{server.base}/base/", files=files, data={"UPLOADCARE_PUB_KEY": HOSTILE_UC_KEY},
+                              timeout=120).status_code  # fmt: skip
+
+        watchers = [threading.Thread(target=sample), threading.Thread(target=poll)]
+        for thread in watchers:
+            thread.start()
+        calls = [(kind, i) for kind in ("imagekit", "uploadcare") for i in range(uploads_per_dialect)]
+        calls += [("thumbnail", i) for i in range(thumbnails)]
+        started = time.perf_counter()
+        with ThreadPoolExecutor(len(calls)) as pool:
+            statuses = list(pool.map(request, calls))
+        seconds = time.perf_counter() - started
+        stop_watching.set()
+        for thread in watchers:
+            thread.join()
+        deadline = time.monotonic() + 10
+        while (settled := proc_status(server.pid, "VmRSS")) > 1.2 * 1024 * 1024 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        hwm = proc_status(server.pid, "VmHWM")
+    return {
+        "requests": len(calls), "uploads": 2 * uploads_per_dialect, "thumbnails": thumbnails, "seconds": seconds,
+        "statuses": {code: statuses.count(code) for code in sorted(set(statuses))}, "rss_idle": rss_idle,
+        "rss_peak": max(peak[0], hwm), "rss_settled": settled, "healthz_idle": max(idle_healthz),
+        "healthz_worst": max(healthz), "healthz_polls": len(healthz),
+    }  # fmt: skip
+
+
+def hostile_row(h: dict) -> str:
+    answers = ", ".join(f"{count} x {code}" for code, count in h["statuses"].items())
+    ok = h["rss_peak"] < 2 * 1024 * 1024 and h["healthz_worst"] < 2.0 and set(h["statuses"]) <= {200, 429}
+    return (
+        f"| hostile burst: {h['uploads']} huge-when-decoded uploads (7000x7000, both dialects) + {h['thumbnails']} "
+        f"thumbnail GETs of a 50 MP file at once ({h['seconds']:.1f} s; {answers}): peak RSS (MB) / worst /healthz "
+        f"(ms, {h['healthz_polls']} polls); RSS after (MB) {mb(h['rss_settled'])} | {mb(h['rss_peak'])} / "
+        f"{h['healthz_worst'] * 1000:.0f} | {mb(h['rss_idle'])} / {h['healthz_idle'] * 1000:.0f} (idle) | "
+        f"{h['rss_peak'] / h['rss_idle']:.1f} / {h['healthz_worst'] / h['healthz_idle']:.0f} | "
+        f"< 2048 MB, < 2000 ms, 200 or 429: {'met' if ok else '**missed**'} |"
+    )
+
+
+def update_row(path: Path, row: str) -> None:
+    """Replace the hostile burst row of an existing results table (or add it at the table's end)."""
+    lines = path.read_text().splitlines() if path.exists() else ["| figure | ours | reference | ratio | target |",
+                                                                  "|---|---|---|---|---|"]  # fmt: skip
+    kept = [line for line in lines if not line.startswith("| hostile burst")]
+    last = max(i for i, line in enumerate(kept) if line.startswith("|"))
+    kept.insert(last + 1, row)
+    path.write_text("\n".join(kept) + "\n")
+
+
 # ---- driver -------------------------------------------------------------------------------
 
 
@@ -658,9 +771,18 @@ def main(argv: list[str]) -> int:
                         help="model for the queue phase (default: a one-node stub, see above)")  # fmt: skip
     parser.add_argument("--skip-peer", action="store_true", help="do not run rembg s")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the markdown table")
+    parser.add_argument("--hostile-only", action="store_true",
+                        help="run only the hostile burst (6) and update its row in the results file")  # fmt: skip
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
     queue_jobs = args.queue_jobs or plan.queue_jobs
+    if args.hostile_only:
+        with tempfile.TemporaryDirectory(prefix="cutout-bench-") as temp:
+            row = hostile_row(phase_hostile(Path(temp), plan.hostile_uploads, plan.hostile_thumbnails))
+        print(row)
+        update_row(args.out, row)
+        log(f"updated {args.out}")
+        return 0
 
     from service.settings import Settings
 
@@ -713,10 +835,12 @@ def main(argv: list[str]) -> int:
 
         log(f"5: queue of {queue_jobs} jobs ({args.queue_model} model)")
         queue = phase_queue(folder, queue_jobs, args.queue_model)
+        log("6: hostile burst")
+        hostile = phase_hostile(folder, plan.hostile_uploads, plan.hostile_thumbnails)
 
     args.load = (load_start, os.getloadavg()[0])
     report = render(args, plan, workers, threads, rss_idle, latency, api_rates, engine_runs, hwm_load, uploads,
-                    hwm_all, peer, queue, time.perf_counter() - began)  # fmt: skip
+                    hwm_all, peer, queue, hostile, time.perf_counter() - began)  # fmt: skip
     print(report)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(report)
@@ -725,7 +849,7 @@ def main(argv: list[str]) -> int:
 
 
 def render(args, plan, workers, threads, rss_idle, latency, api_rates, engine_runs, hwm_load, uploads, hwm_all,
-           peer, queue, elapsed) -> str:  # fmt: skip
+           peer, queue, hostile, elapsed) -> str:  # fmt: skip
     def check(ok: bool) -> str:
         return "met" if ok else "**missed**"
 
@@ -792,6 +916,7 @@ def render(args, plan, workers, threads, rss_idle, latency, api_rates, engine_ru
     flat = q["rss_max"] / q["rss_start"]
     row(f"| queue: RSS (MB) start / after enqueue / max / end | {mb(q['rss_start'])} / {mb(q['rss_enqueued'])} / "
         f"{mb(q['rss_max'])} / {mb(q['rss_end'])} | | max/start {flat:.2f} | flat: {check(flat <= 1.25)} |")  # fmt: skip
+    row(hostile_row(hostile))
     samples = q["samples"]
     if samples:
         step = max(1, len(samples) // 12)

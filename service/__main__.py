@@ -25,7 +25,10 @@ def serve(argv: list[str]) -> int:
 
     import uvicorn
 
+    from . import memory
     from .app import create_app
+
+    memory.tune_allocator()  # before the thread pool's threads take arenas of their own
 
     logging.basicConfig(level=settings.log_level.upper(), format="%(message)s")
     app = create_app(settings)

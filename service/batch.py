@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 import time
 from pathlib import Path
 from typing import TextIO
 
-from .engine import EngineError, Limits, parse_options, remove_background
+from . import memory
+from .budget import DecodeBudget
+from .engine import EngineError, Limits, cut_out_cost, parse_options, remove_background
+from .settings import Settings, SettingsError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -100,13 +104,21 @@ def main(argv: list[str]) -> int:
         print(f"remove-bg: {exc.message}", file=sys.stderr)
         return 2
     limits = Limits(max_megapixels=args.max_megapixels)
+    try:
+        budget = DecodeBudget(Settings.from_env().decode_budget_megapixels, wait_seconds=0)
+    except SettingsError as exc:
+        print(f"remove-bg: {exc}", file=sys.stderr)
+        return 2
+    memory.tune_allocator()
     args.out.mkdir(parents=True, exist_ok=True)
 
     progress = Progress(len(args.images), sys.stderr)
     failed = 0
     for done, path in enumerate(args.images, start=1):
         try:
-            result = remove_background(path.read_bytes(), options, bg_image=bg_image, limits=limits)
+            data = path.read_bytes()
+            cut = lambda: remove_background(data, options, bg_image=bg_image, limits=limits)  # noqa: E731
+            result = asyncio.run(budget.run(cut_out_cost(data, bg_image, limits), cut, bounded=False))
             (args.out / f"{path.stem}.{result.format}").write_bytes(result.data)
         except EngineError as exc:
             failed += 1

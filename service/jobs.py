@@ -209,11 +209,16 @@ class Runner:
                 failure = TransientFailure if exc.transient else PermanentFailure
                 raise failure("bg_image_url_unavailable", f"bg_image_url could not be fetched: {exc.message}") from None
         try:
+            cost = await to_thread.run_sync(engine.cut_out_cost, data, background, self.limits)
             async with self._cutting:
-                return await to_thread.run_sync(
+                # Queued work waits for the decode budget as long as it takes; only callers who are
+                # waiting for an answer are turned away.
+                return await self.library.budget.run(
+                    cost,
                     lambda: engine.remove_background(
                         data, options, segmenter=self.segmenter, bg_image=background, limits=self.limits
-                    )
+                    ),
+                    bounded=False,
                 )
         except engine.EngineError as exc:
             raise PermanentFailure("image_rejected", exc.message) from None

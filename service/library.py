@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import hmac
@@ -22,8 +23,9 @@ from anyio import to_thread
 
 from . import engine
 from .blobs import BlobStore
+from .budget import DecodeBudget
 from .db import Database
-from .errors import BadRequest, Conflict, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized
+from .errors import APIError, BadRequest, Conflict, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized
 from .models import METADATA_KEY, File, Folder, Job, JobStatus, Version, new_id, now_iso
 from .search import Node
 from .settings import Settings
@@ -251,13 +253,22 @@ class Library:
         self.blobs = blobs
         self.webhooks = webhooks  # every change records its events here, inside its own transaction
         self.limits = engine.Limits(max_megapixels=settings.max_megapixels, max_side=settings.max_side)
+        # Every decode in the process (uploads, thumbnails, jobs) holds its pixels under this one budget.
+        self.budget = DecodeBudget(settings.decode_budget_megapixels, settings.decode_wait_seconds)
+        self._thumbnails: dict[str, asyncio.Future[tuple[bytes, str]]] = {}
 
     # -- uploads
 
-    async def upload(self, new: NewFile, extensions: list[ExtensionRequest] = []) -> tuple[File, list[Job]]:
-        """Check the image, store its bytes, then record the file (or a new version) in one transaction."""
+    async def upload(
+        self, new: NewFile, extensions: list[ExtensionRequest] = [], *, bounded_wait: bool = True
+    ) -> tuple[File, list[Job]]:
+        """Check the image, store its bytes, then record the file (or a new version) in one transaction.
+
+        `bounded_wait=False` is for uploads already accepted (in the background): they wait for the
+        decode budget as long as it takes instead of ending in a 429.
+        """
         self._check_size(new.data)
-        info = await self._inspect(new.data)
+        info = await self._inspect(new.data, bounded_wait)
         sha = await to_thread.run_sync(self.blobs.put, new.data)
         try:
             recorded = self._record_upload(new, info, sha, extensions)
@@ -283,11 +294,14 @@ class Library:
                 field="file",
             )
 
-    async def _inspect(self, data: bytes) -> engine.ImageInfo:
+    async def _inspect(self, data: bytes, bounded_wait: bool = True) -> engine.ImageInfo:
         try:
-            return await to_thread.run_sync(engine.inspect_image, data, self.limits)
+            cost = await to_thread.run_sync(engine.decode_cost, data, self.limits, engine.Work.INSPECT)
+            return await self.budget.run(cost, engine.inspect_image, data, self.limits, bounded=bounded_wait)
         except engine.ImageRejected as exc:
             raise BadRequest(f"Your request contains invalid file parameter: {exc.message}", field="file") from None
+        except APIError:  # the decode budget's 429
+            raise
         except Exception as exc:  # a decoder failing on client bytes is still the client's bad file
             log.warning("image decoder failed on an upload: %r", exc)
             raise BadRequest(
@@ -773,8 +787,24 @@ class Library:
         if version.thumb_blob and self.blobs.exists(version.thumb_blob):
             data = await to_thread.run_sync(self.blobs.read, version.thumb_blob)
             return data, _mime_of_thumbnail(data)
+        # One decode per version however many ask at once; each asker waits for it (shielded, so that
+        # one leaving does not cancel it for the others).
+        making = self._thumbnails.get(version.id)
+        if making is None:
+            making = asyncio.ensure_future(self._make_thumbnail(version))
+            self._thumbnails[version.id] = making
+            making.add_done_callback(lambda done: self._thumbnail_made(version.id, done))
+        return await asyncio.shield(making)
+
+    def _thumbnail_made(self, version_id: str, done: asyncio.Future[tuple[bytes, str]]) -> None:
+        del self._thumbnails[version_id]
+        if not done.cancelled():
+            done.exception()  # retrieved here: every asker may have left
+
+    async def _make_thumbnail(self, version: Version) -> tuple[bytes, str]:
         original = await self.read(version)
-        data, mime = await to_thread.run_sync(engine.thumbnail, original)
+        cost = await to_thread.run_sync(engine.decode_cost, original, self.limits, engine.Work.THUMBNAIL)
+        data, mime = await self.budget.run(cost, lambda: engine.thumbnail(original, limits=self.limits))
         sha = await to_thread.run_sync(self.blobs.put, data)
         try:
             with self.db.transaction():

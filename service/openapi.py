@@ -269,7 +269,7 @@ def _imagekit_paths() -> dict[str, Any]:
         },
         "/media/{filePath}": {
             "get": _op(
-                "The file's bytes (signed URL for private files)", (200, None), errors=(400, 401, 404),
+                "The file's bytes (signed URL for private files)", (200, None), errors=(400, 401, 404, 429),
                 params=[_path("filePath"), _query("ik-t", {"type": "string"}), _query("ik-s", {"type": "string"}),
                         _query("ik-obj-version", {"type": "string"})],
                 secured=False,

@@ -42,6 +42,10 @@ class Settings:
     max_upload_bytes: int = 26_214_400
     max_megapixels: float = 50.0
     max_side: int = 12_000
+    # Decoded pixels held at once, in 4-byte megapixels: 1 GB, what a 2 GB machine has left beside the
+    # service at rest (~400 MB) and one job's model tensors (~250 MB), with headroom (README, Memory).
+    decode_budget_megapixels: float = 256.0
+    decode_wait_seconds: float = 10.0
     model_path: str = ""
     log_level: str = "info"
     max_queue: int = 1000
@@ -141,6 +145,10 @@ class Settings:
             max_upload_bytes=int(number("CUTOUT_MAX_UPLOAD_BYTES", defaults.max_upload_bytes)),
             max_megapixels=float(number("CUTOUT_MAX_MEGAPIXELS", defaults.max_megapixels, float, 0.01)),
             max_side=int(number("CUTOUT_MAX_SIDE", defaults.max_side)),
+            decode_budget_megapixels=float(
+                number("CUTOUT_DECODE_BUDGET_MEGAPIXELS", defaults.decode_budget_megapixels, float, 1)
+            ),
+            decode_wait_seconds=float(number("CUTOUT_DECODE_WAIT_SECONDS", defaults.decode_wait_seconds, float, 0)),
             model_path=text("CUTOUT_MODEL_PATH", ""),
             log_level=text("CUTOUT_LOG_LEVEL", defaults.log_level).lower(),
             max_queue=int(number("CUTOUT_MAX_QUEUE", defaults.max_queue)),

@@ -9,6 +9,7 @@ import numpy as np
 from PIL import Image
 
 from .compose import compose
+from .cost import THUMBNAIL_SIDE
 from .encode import encode
 from .errors import EngineError, ImageRejected, OptionError
 from .load import Limits, decode, decode_for_model, load_pixels, normalise_mode, open_image, upright
@@ -100,7 +101,7 @@ def remove_background(
     )
 
 
-def thumbnail(data: bytes, size: int = 256, limits: Limits | None = None) -> tuple[bytes, str]:
+def thumbnail(data: bytes, size: int = THUMBNAIL_SIDE, limits: Limits | None = None) -> tuple[bytes, str]:
     """A small upright preview fitting size x size: JPEG when opaque, PNG with alpha."""
     limits = limits or Limits()
     fmt, im = open_image(data, limits)

@@ -164,3 +164,35 @@ def test_thumbnail_sizes_and_formats():
 def test_background_image_is_checked_too(fake):
     with pytest.raises(ImageRejected, match="background image: not a supported image format"):
         remove_background(encode(scene((20, 20), (5, 5, 15, 15))), parse_options({}), segmenter=fake, bg_image=b"junk")
+
+
+def _chunks(data: bytes) -> list[bytes]:
+    chunks, pos = [], 8
+    while pos < len(data):
+        length = struct.unpack(">I", data[pos : pos + 4])[0]
+        chunks.append(data[pos : pos + 12 + length])
+        pos += 12 + length
+    return chunks
+
+
+def test_png_is_inspected_without_decoding_its_pixels(monkeypatch):
+    from PIL import PngImagePlugin
+
+    def no_decoding(self):  # type: ignore[no-untyped-def]
+        raise AssertionError("the PNG was decoded")
+
+    data = encode(Image.new("RGBA", (7000, 5000), (1, 2, 3, 4)))
+    monkeypatch.setattr(PngImagePlugin.PngImageFile, "load", no_decoding)
+    info = inspect_image(data, Limits())
+    assert (info.width, info.height, info.has_alpha) == (7000, 5000, True)
+
+
+def test_png_exif_after_the_pixel_data_still_turns_the_sides():
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    chunks = _chunks(encode(Image.new("RGB", (60, 40)), exif=exif))
+    kinds = [c[4:8] for c in chunks]
+    exif_chunk = chunks.pop(kinds.index(b"eXIf"))
+    chunks.insert(len(chunks) - 1, exif_chunk)  # just before IEND
+    info = inspect_image(b"\x89PNG\r\n\x1a\n" + b"".join(chunks), Limits())
+    assert (info.width, info.height) == (40, 60)

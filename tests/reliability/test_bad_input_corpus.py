@@ -69,6 +69,22 @@ def png_with_garbage_pixels() -> bytes:
     return bytes(data)
 
 
+def png_with_pixels(raw: bytes, width: int = 4, height: int = 4) -> bytes:
+    """A grey PNG whose IDAT (with a right CRC) inflates to `raw`: rows as stored, filter byte first."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+
+
+def png_with_bad_idat_crc() -> bytes:
+    data = bytearray(png_with_pixels(b"\x00" * 20))
+    crc = data.index(b"IEND") - 8  # the IDAT's CRC, just before IEND's length
+    data[crc] ^= 0xFF
+    return bytes(data)
+
+
 PNG = image_bytes()
 JPEG = photo_bytes("rocket.jpg")
 HUGE = 100_000  # characters in a "huge string"
@@ -261,6 +277,9 @@ BROKEN_FILES = [
     BrokenFile("file-truncated-jpeg", "truncated", JPEG[: len(JPEG) // 2]),
     BrokenFile("file-jpeg-magic-then-junk", "corrupt", b"\xff\xd8\xff\xe0" + b"\x13" * 4000),
     BrokenFile("file-png-garbage-pixels", "corrupt", png_with_garbage_pixels()),
+    BrokenFile("file-png-bad-row-filter", "row filter 9", png_with_pixels(b"\x00" * 15 + b"\x09" + b"\x00" * 4)),
+    BrokenFile("file-png-pixels-end-early", "the pixel data ends early", png_with_pixels(b"\x00" * 15)),
+    BrokenFile("file-png-bad-idat-crc", "fails its CRC", png_with_bad_idat_crc()),
     BrokenFile("file-text", "not a supported image", b"hello, I am a text file pretending to be a picture" * 10),
     BrokenFile("file-svg-script", "not a supported image",
                b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', "x.svg", "image/svg+xml"),

@@ -309,7 +309,7 @@ class UrlUploads:
             try:
                 data = await found.egress.fetch(upload.source_url, max_bytes=found.settings.max_upload_bytes)
                 progress(len(data), len(data))
-                file, _ = await found.library.upload(replace(new, data=data))
+                file, _ = await found.library.upload(replace(new, data=data), bounded_wait=False)
             except EgressBlocked as exc:
                 end(_error(f"The file could not be fetched: {exc.message}.", "DownloadFileError"))
             except APIError as exc:
