@@ -73,6 +73,7 @@ class BlobStore:
             os.close(dir_fd)
 
     def read(self, sha: str) -> bytes:
+        """The blob's bytes; FileNotFoundError when it is gone (a delete got there first)."""
         return self.path(sha).read_bytes()
 
     def exists(self, sha: str) -> bool:

@@ -490,8 +490,10 @@ class Database:
     def delete_version(self, version_id: str) -> None:
         self.conn.execute("DELETE FROM versions WHERE id = ?", [version_id])
 
-    def set_thumbnail(self, version_id: str, thumb_blob: str) -> None:
-        self.conn.execute("UPDATE versions SET thumb_blob = ? WHERE id = ?", [thumb_blob, version_id])
+    def set_thumbnail(self, version_id: str, thumb_blob: str) -> bool:
+        """False when the version no longer exists."""
+        cursor = self.conn.execute("UPDATE versions SET thumb_blob = ? WHERE id = ?", [thumb_blob, version_id])
+        return cursor.rowcount > 0
 
     def blobs_of(self, file_id: str) -> set[str]:
         rows = self._all("SELECT blob, thumb_blob FROM versions WHERE file_id = ?", [file_id])

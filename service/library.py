@@ -743,21 +743,32 @@ class Library:
         return self.version(file.id, version_id)
 
     async def read(self, version: Version) -> bytes:
-        return await to_thread.run_sync(self.blobs.read, version.blob)
+        """The version's bytes; NotFound when a delete removed them after the version was looked up."""
+        data = await self._read_blob(version.blob)
+        if data is None:
+            raise NotFound(NOT_FOUND)
+        return data
+
+    async def _read_blob(self, sha: str) -> bytes | None:
+        try:
+            return await to_thread.run_sync(self.blobs.read, sha)
+        except FileNotFoundError:
+            return None
 
     async def thumbnail(self, version: Version) -> tuple[bytes, str]:
         """A small preview, made on first request and kept as a blob."""
-        if version.thumb_blob and self.blobs.exists(version.thumb_blob):
-            data = await to_thread.run_sync(self.blobs.read, version.thumb_blob)
+        if version.thumb_blob and (data := await self._read_blob(version.thumb_blob)) is not None:
             return data, _mime_of_thumbnail(data)
         original = await self.read(version)
         data, mime = await to_thread.run_sync(engine.thumbnail, original)
         sha = await to_thread.run_sync(self.blobs.put, data)
         try:
             with self.db.transaction():
-                self.db.set_thumbnail(version.id, sha)
+                kept = self.db.set_thumbnail(version.id, sha)
         finally:
             self.blobs.unpin(sha)
+        if not kept:  # the version was deleted while its preview was made: the blob belongs to nobody
+            self._drop_unused({sha})
         return data, mime
 
     def _drop_unused(self, blobs: set[str]) -> None:

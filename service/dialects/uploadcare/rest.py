@@ -411,7 +411,10 @@ async def cdn(request: Request) -> Response:
     headers = {"X-Content-Type-Options": "nosniff", "Content-Disposition": "inline", "ETag": etag}
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
-    data = await library(request).read(file.version)
+    try:
+        data = await library(request).read(file.version)
+    except NotFound:  # deleted since it was looked up
+        return render_cdn_error(NotFound("Not found."))
     return Response(data, media_type=file.version.mime, headers=headers)
 
 
