@@ -150,6 +150,12 @@ def parent_folders(folder: str) -> list[str]:
     return ["/" + "".join(p + "/" for p in parts[: i + 1]) for i in range(len(parts))]
 
 
+def inherited_access(source: File) -> dict[str, bool]:
+    """The access rules of a file made from `source` (an add-on's result, and any later kind of derived
+    file): the source's own, so that deriving a file never publishes what the source keeps private."""
+    return {"is_private": source.is_private, "is_published": source.is_published}
+
+
 # ---- requests -------------------------------------------------------------
 
 
@@ -683,6 +689,7 @@ class Library:
             stored_at=now if source.stored_at else None,
             created_at=now,
             updated_at=now,
+            **inherited_access(source),
         )
         done = replace(job, status=JobStatus.SUCCEEDED, result_file=file_id)
         if not self.db.jobs.finish(done, owner, now):
