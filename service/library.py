@@ -482,17 +482,22 @@ class Library:
 
     def complete_job(self, job: Job, owner: str, result: engine.Result, sha: str) -> File | None:
         """Record the cut-out (blob `sha`, as `blobs.put` left it pinned) as a new version of the file;
-        None when the lease was lost (nothing written)."""
+        None (nothing kept) when the lease was lost, the file was deleted or its version superseded."""
         now = now_iso()
         with contextlib.ExitStack() as stack:
             stack.callback(self.blobs.unpin, sha)
             stack.enter_context(self.db.transaction())
             file = self.db.get_file(job.file_id)
             if file is None:
-                failed = replace(job, status=JobStatus.FAILED, error_reason="file_deleted",
-                                 error_message="The file was deleted before the extension finished.")  # fmt: skip
-                if self.db.jobs.finish(failed, owner, now):
-                    self.webhooks.record(Event("extension.failed", None, file_id=job.file_id, job=failed))
+                self._fail_finished(job, owner, None, "file_deleted",
+                                    "The file was deleted before the extension finished.", now)  # fmt: skip
+                completed = None
+            elif not job.makes_new_file and file.version.id != job.source_version:
+                # A newer upload or a restore made another version current while the job ran: making the
+                # result current would undo it, so the result is dropped and the job fails, saying why.
+                self._fail_finished(job, owner, file, "superseded",
+                                    f"The file's current version changed (now {file.version.name}) before "
+                                    "the extension finished; run it again on the current version.", now)  # fmt: skip
                 completed = None
             elif job.makes_new_file:
                 completed = self._record_result_file(job, owner, file, result, sha, now)
@@ -510,9 +515,15 @@ class Library:
                     self.db.update_file(completed)
                     self.webhooks.record(Event("file-version.created", completed, version=version))
                     self.webhooks.record(Event("extension.succeeded", completed, job=done))
-        if completed is None:  # file gone or lease lost: the result blob belongs to nobody
+        if completed is None:  # file gone, version superseded or lease lost: the result blob belongs to nobody
             self._drop_unused({sha})
         return completed
+
+    def _fail_finished(self, job: Job, owner: str, file: File | None, reason: str, message: str, now: str) -> None:
+        """Fail a job whose result cannot be kept, if this worker still holds its lease."""
+        failed = replace(job, status=JobStatus.FAILED, error_reason=reason, error_message=message)
+        if self.db.jobs.finish(failed, owner, now):
+            self.webhooks.record(Event("extension.failed", file, file_id=job.file_id, job=failed))
 
     def fail_job(self, job: Job, owner: str, reason: str, message: str, retry_in: float | None) -> Job | None:
         """Requeue after `retry_in` seconds, or fail for good when it is None; None when the lease was lost."""
