@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import itertools
 import json
 import logging
 import math
@@ -21,7 +22,7 @@ from typing import Any
 from anyio import to_thread
 
 from . import engine
-from .blobs import BlobStore
+from .blobs import TEMP_PREFIX, BlobStore
 from .db import Database
 from .errors import BadRequest, Conflict, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized
 from .models import METADATA_KEY, File, Folder, Job, JobStatus, Version, new_id, now_iso
@@ -788,6 +789,22 @@ class Library:
         if not kept:  # the version was deleted while its preview was made: the blob belongs to nobody
             self._drop_unused({sha})
         return data, mime
+
+    async def sweep_orphans(self, batch: int = 500) -> int:
+        """Remove blobs nothing refers to and abandoned temp files (a kill between writing a blob and
+        recording it leaves them), once older than the grace period; returns how many went.
+
+        The grace period spares uploads in flight, whose blobs are written before their rows; the folder
+        is read in batches off the event loop, and each batch's references are looked up at once."""
+        cutoff = time.time() - self.settings.orphan_grace_seconds
+        found = self.blobs.older_than(cutoff)
+        removed = 0
+        while paths := await to_thread.run_sync(lambda: list(itertools.islice(found, batch))):
+            temps = [p for p in paths if p.name.startswith(TEMP_PREFIX)]
+            unused = self.db.unreferenced({p.name for p in paths if not p.name.startswith(TEMP_PREFIX)})
+            stale = temps + [p for p in paths if p.name in unused]
+            removed += await to_thread.run_sync(self.blobs.remove_stale, stale, cutoff)
+        return removed
 
     def _drop_unused(self, blobs: set[str]) -> None:
         for sha in self.db.unreferenced(blobs):
