@@ -520,26 +520,24 @@ class Library:
             self._drop_unused({sha})
         return completed
 
-    def _fail_finished(self, job: Job, owner: str, file: File | None, reason: str, message: str, now: str) -> None:
-        """Fail a job whose result cannot be kept, if this worker still holds its lease."""
+    def _fail_finished(
+        self, job: Job, owner: str, file: File | None, reason: str, message: str, now: str
+    ) -> Job | None:
+        """Fail a job for good and announce it, if this worker still holds its lease; None when it does not."""
         failed = replace(job, status=JobStatus.FAILED, error_reason=reason, error_message=message)
-        if self.db.jobs.finish(failed, owner, now):
-            self.webhooks.record(Event("extension.failed", file, file_id=job.file_id, job=failed))
+        if not self.db.jobs.finish(failed, owner, now):
+            return None
+        self.webhooks.record(Event("extension.failed", file, file_id=job.file_id, job=failed))
+        return failed
 
     def fail_job(self, job: Job, owner: str, reason: str, message: str, retry_in: float | None) -> Job | None:
         """Requeue after `retry_in` seconds, or fail for good when it is None; None when the lease was lost."""
-        if retry_in is not None:
+        with self.db.transaction():
+            if retry_in is None:
+                return self._fail_finished(job, owner, self.db.get_file(job.file_id), reason, message, now_iso())
             updated = replace(job, status=JobStatus.QUEUED, run_after=time.time() + retry_in,
                               error_reason=reason, error_message=message)  # fmt: skip
-        else:
-            updated = replace(job, status=JobStatus.FAILED, error_reason=reason, error_message=message)
-        with self.db.transaction():
-            if not self.db.jobs.finish(updated, owner, now_iso()):
-                return None
-            if retry_in is None:
-                file = self.db.get_file(job.file_id)
-                self.webhooks.record(Event("extension.failed", file, file_id=job.file_id, job=updated))
-            return updated
+            return updated if self.db.jobs.finish(updated, owner, now_iso()) else None
 
     def release_jobs(self, owner: str) -> int:
         with self.db.transaction():

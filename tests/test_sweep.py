@@ -15,7 +15,7 @@ from .conftest import CornerSegmenter, image_bytes, make_settings, run_server, w
 
 def test_start_up_sweeps_orphans_past_the_grace_period_and_keeps_the_rest(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    settings = make_settings(data_dir, orphan_grace_seconds=600.0)
+    settings = make_settings(data_dir)  # the default grace period: an hour
     first = run_server(settings, CornerSegmenter())
     server = next(first)
     response = httpx.post(
@@ -28,17 +28,17 @@ def test_start_up_sweeps_orphans_past_the_grace_period_and_keeps_the_rest(tmp_pa
 
     # What a kill -9 leaves: blobs written but never recorded, and a half-written temp file.
     blobs = BlobStore(data_dir / "blobs")
-    an_hour_ago = time.time() - 3600
+    two_hours_ago = time.time() - 7200
     old_orphan = blobs.path(blobs.put(image_bytes(color=(1, 2, 3))))
     old_temp = old_orphan.parent / ".tmp-abc123"
     old_temp.write_bytes(b"half a blob")
     young_orphan = blobs.path(blobs.put(image_bytes(color=(4, 5, 6))))  # an upload still in flight, say
     for path in (old_orphan, old_temp):
-        os.utime(path, (an_hour_ago, an_hour_ago))
+        os.utime(path, (two_hours_ago, two_hours_ago))
     kept = {p for p in (data_dir / "blobs").rglob("*") if p.is_file()} - {old_orphan, old_temp, young_orphan}
     assert len(kept) == 2  # the upload and its preview
     for path in kept:  # referenced blobs are kept however old they are
-        os.utime(path, (an_hour_ago, an_hour_ago))
+        os.utime(path, (two_hours_ago, two_hours_ago))
 
     second = run_server(settings, CornerSegmenter())
     server = next(second)
