@@ -193,17 +193,20 @@ def create_app(settings: Settings, *, segmenter: engine.Segmenter | None = None)
 
 
 async def keep_house(library: Library, state: uploadcare.State) -> None:
-    """Uploadcare semantics: files never stored go a day after upload, abandoned multipart sessions too,
-    and the status of an upload from a URL an hour after it ended."""
+    """At start-up and every ten minutes: Uploadcare semantics (files never stored go a day after upload,
+    abandoned multipart sessions too, and the status of an upload from a URL an hour after it ended), and
+    the blobs and temp files a crash left behind."""
     while True:
         try:
             expired = library.expire_unstored()
             dropped = await to_thread.run_sync(state.multipart.sweep)
             forgotten = state.url_uploads.expire()
-            if expired or dropped or forgotten:
+            swept = await library.sweep_orphans()
+            if expired or dropped or forgotten or swept:
                 log.info(
-                    "housekeeping removed %d unstored files, %d multipart sessions and %d URL upload statuses",
-                    expired, dropped, forgotten,
+                    "housekeeping removed %d unstored files, %d multipart sessions, %d URL upload statuses "
+                    "and %d orphaned blobs or temp files",
+                    expired, dropped, forgotten, swept,
                 )  # fmt: skip
         except Exception:
             log.exception("housekeeping failed; trying again later")

@@ -8,9 +8,11 @@ import re
 import tempfile
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+TEMP_PREFIX = ".tmp-"
 
 
 class BlobStore:
@@ -41,6 +43,8 @@ class BlobStore:
         try:
             if not target.exists():  # checked after pinning: a delete can no longer slip in between
                 self._write(target, data)
+            else:  # fresh again, so a sweep that found these bytes unreferenced a moment ago leaves them
+                os.utime(target)
         except BaseException:
             self.unpin(sha)
             raise
@@ -56,7 +60,7 @@ class BlobStore:
 
     def _write(self, target: Path, data: bytes) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=TEMP_PREFIX)
         try:
             with os.fdopen(fd, "wb") as out:
                 out.write(data)
@@ -73,6 +77,7 @@ class BlobStore:
             os.close(dir_fd)
 
     def read(self, sha: str) -> bytes:
+        """The blob's bytes; FileNotFoundError when it is gone (a delete got there first)."""
         return self.path(sha).read_bytes()
 
     def exists(self, sha: str) -> bool:
@@ -83,3 +88,38 @@ class BlobStore:
         with self._lock:
             if sha not in self._pins:
                 self.path(sha).unlink(missing_ok=True)
+
+    def older_than(self, cutoff: float) -> Iterator[Path]:
+        """Blobs and temp files last written before `cutoff` (a Unix time), streamed from disk."""
+        for first in _folders(self.root):
+            for second in _folders(first):
+                with os.scandir(second) as entries:
+                    for entry in entries:
+                        try:
+                            if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < cutoff:
+                                yield Path(entry.path)
+                        except FileNotFoundError:  # deleted while listed
+                            continue
+
+    def remove_stale(self, paths: list[Path], cutoff: float) -> int:
+        """Remove what `older_than` found, unless it was pinned or written again since; returns how many went.
+
+        The caller has checked that nothing refers to these blobs; checking pin and age again under the
+        lock keeps a blob whose bytes were just uploaded again, whatever the order of the two."""
+        removed = 0
+        with self._lock:
+            for path in paths:
+                if path.name in self._pins or path.parent.parent.parent != self.root:
+                    continue
+                try:
+                    if path.stat().st_mtime < cutoff:
+                        path.unlink()
+                        removed += 1
+                except FileNotFoundError:
+                    continue
+        return removed
+
+
+def _folders(parent: Path) -> Iterator[Path]:
+    with os.scandir(parent) as entries:
+        return iter(sorted(Path(e.path) for e in entries if e.is_dir(follow_symlinks=False) and len(e.name) == 2))

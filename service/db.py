@@ -490,22 +490,27 @@ class Database:
     def delete_version(self, version_id: str) -> None:
         self.conn.execute("DELETE FROM versions WHERE id = ?", [version_id])
 
-    def set_thumbnail(self, version_id: str, thumb_blob: str) -> None:
-        self.conn.execute("UPDATE versions SET thumb_blob = ? WHERE id = ?", [thumb_blob, version_id])
+    def set_thumbnail(self, version_id: str, thumb_blob: str) -> bool:
+        """False when the version no longer exists."""
+        cursor = self.conn.execute("UPDATE versions SET thumb_blob = ? WHERE id = ?", [thumb_blob, version_id])
+        return cursor.rowcount > 0
 
     def blobs_of(self, file_id: str) -> set[str]:
         rows = self._all("SELECT blob, thumb_blob FROM versions WHERE file_id = ?", [file_id])
         return {b for row in rows for b in (row["blob"], row["thumb_blob"]) if b}
 
     def unreferenced(self, blobs: set[str]) -> set[str]:
-        """The subset of `blobs` that no version refers to any more."""
-        used = {
-            row[0]
-            for sha in blobs
-            for row in self._all(
-                "SELECT ? WHERE EXISTS (SELECT 1 FROM versions WHERE blob = ?1 OR thumb_blob = ?1)", [sha]
+        """The subset of `blobs` that no version refers to any more (looked up a few hundred at a time)."""
+        shas, used = sorted(blobs), set()
+        for start in range(0, len(shas), 400):
+            chunk = shas[start : start + 400]
+            marks = ",".join("?" * len(chunk))
+            rows = self._all(
+                f"SELECT blob FROM versions WHERE blob IN ({marks}) "
+                f"UNION SELECT thumb_blob FROM versions WHERE thumb_blob IN ({marks})",
+                chunk * 2,
             )
-        }
+            used |= {row[0] for row in rows}
         return blobs - used
 
     # folders -----------------------------------------------------------

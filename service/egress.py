@@ -222,7 +222,8 @@ class Egress:
         if self._allowed(host, ip):
             return
         if not is_public(ip):
-            raise EgressBlocked(f"the host {host!r} resolves to a non-public address ({ip})")
+            # Said without the address: the answer reaches public-key callers, who may not map internal names.
+            raise EgressBlocked("the URL points at a non-public address, which this server may not reach")
         if port not in (80, 443):
             raise EgressBlocked(f"port {port} is not allowed; use 80 or 443")
 

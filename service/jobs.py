@@ -198,9 +198,9 @@ class Runner:
             raise PermanentFailure("invalid_option", exc.message) from None
         try:
             _, version = self.library.version(job.file_id, job.source_version)
+            data = await self.library.read(version)
         except NotFound:
             raise PermanentFailure("file_deleted", "The file or its version was deleted before the job ran.") from None
-        data = await self.library.read(version)
         background = None
         if options.bg_image_url:
             try:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
+import itertools
 import json
 import logging
 import math
@@ -22,7 +23,7 @@ from typing import Any
 from anyio import to_thread
 
 from . import engine
-from .blobs import BlobStore
+from .blobs import TEMP_PREFIX, BlobStore
 from .budget import DecodeBudget
 from .db import Database
 from .errors import APIError, BadRequest, Conflict, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized
@@ -162,6 +163,12 @@ def parent_folders(folder: str) -> list[str]:
     """'/a/b/' -> ['/a/', '/a/b/']."""
     parts = [p for p in folder.split("/") if p]
     return ["/" + "".join(p + "/" for p in parts[: i + 1]) for i in range(len(parts))]
+
+
+def inherited_access(source: File) -> dict[str, bool]:
+    """The access rules of a file made from `source` (an add-on's result, and any later kind of derived
+    file): the source's own, so that deriving a file never publishes what the source keeps private."""
+    return {"is_private": source.is_private, "is_published": source.is_published}
 
 
 # ---- requests -------------------------------------------------------------
@@ -513,17 +520,22 @@ class Library:
 
     def complete_job(self, job: Job, owner: str, result: engine.Result, sha: str) -> File | None:
         """Record the cut-out (blob `sha`, as `blobs.put` left it pinned) as a new version of the file;
-        None when the lease was lost (nothing written)."""
+        None (nothing kept) when the lease was lost, the file was deleted or its version superseded."""
         now = now_iso()
         with contextlib.ExitStack() as stack:
             stack.callback(self.blobs.unpin, sha)
             stack.enter_context(self.db.transaction())
             file = self.db.get_file(job.file_id)
             if file is None:
-                failed = replace(job, status=JobStatus.FAILED, error_reason="file_deleted",
-                                 error_message="The file was deleted before the extension finished.")  # fmt: skip
-                if self.db.jobs.finish(failed, owner, now):
-                    self.webhooks.record(Event("extension.failed", None, file_id=job.file_id, job=failed))
+                self._fail_finished(job, owner, None, "file_deleted",
+                                    "The file was deleted before the extension finished.", now)  # fmt: skip
+                completed = None
+            elif not job.makes_new_file and file.version.id != job.source_version:
+                # A newer upload or a restore made another version current while the job ran: making the
+                # result current would undo it, so the result is dropped and the job fails, saying why.
+                self._fail_finished(job, owner, file, "superseded",
+                                    f"The file's current version changed (now {file.version.name}) before "
+                                    "the extension finished; run it again on the current version.", now)  # fmt: skip
                 completed = None
             elif job.makes_new_file:
                 completed = self._record_result_file(job, owner, file, result, sha, now)
@@ -541,24 +553,28 @@ class Library:
                     self.db.update_file(completed)
                     self.webhooks.record(Event("file-version.created", completed, version=version))
                     self.webhooks.record(Event("extension.succeeded", completed, job=done))
-        if completed is None:  # file gone or lease lost: the result blob belongs to nobody
+        if completed is None:  # file gone, version superseded or lease lost: the result blob belongs to nobody
             self._drop_unused({sha})
         return completed
 
+    def _fail_finished(
+        self, job: Job, owner: str, file: File | None, reason: str, message: str, now: str
+    ) -> Job | None:
+        """Fail a job for good and announce it, if this worker still holds its lease; None when it does not."""
+        failed = replace(job, status=JobStatus.FAILED, error_reason=reason, error_message=message)
+        if not self.db.jobs.finish(failed, owner, now):
+            return None
+        self.webhooks.record(Event("extension.failed", file, file_id=job.file_id, job=failed))
+        return failed
+
     def fail_job(self, job: Job, owner: str, reason: str, message: str, retry_in: float | None) -> Job | None:
         """Requeue after `retry_in` seconds, or fail for good when it is None; None when the lease was lost."""
-        if retry_in is not None:
+        with self.db.transaction():
+            if retry_in is None:
+                return self._fail_finished(job, owner, self.db.get_file(job.file_id), reason, message, now_iso())
             updated = replace(job, status=JobStatus.QUEUED, run_after=time.time() + retry_in,
                               error_reason=reason, error_message=message)  # fmt: skip
-        else:
-            updated = replace(job, status=JobStatus.FAILED, error_reason=reason, error_message=message)
-        with self.db.transaction():
-            if not self.db.jobs.finish(updated, owner, now_iso()):
-                return None
-            if retry_in is None:
-                file = self.db.get_file(job.file_id)
-                self.webhooks.record(Event("extension.failed", file, file_id=job.file_id, job=updated))
-            return updated
+            return updated if self.db.jobs.finish(updated, owner, now_iso()) else None
 
     def release_jobs(self, owner: str) -> int:
         with self.db.transaction():
@@ -720,6 +736,7 @@ class Library:
             stored_at=now if source.stored_at else None,
             created_at=now,
             updated_at=now,
+            **inherited_access(source),
         )
         done = replace(job, status=JobStatus.SUCCEEDED, result_file=file_id)
         if not self.db.jobs.finish(done, owner, now):
@@ -780,12 +797,21 @@ class Library:
         return self.version(file.id, version_id)
 
     async def read(self, version: Version) -> bytes:
-        return await to_thread.run_sync(self.blobs.read, version.blob)
+        """The version's bytes; NotFound when a delete removed them after the version was looked up."""
+        data = await self._read_blob(version.blob)
+        if data is None:
+            raise NotFound(NOT_FOUND)
+        return data
+
+    async def _read_blob(self, sha: str) -> bytes | None:
+        try:
+            return await to_thread.run_sync(self.blobs.read, sha)
+        except FileNotFoundError:
+            return None
 
     async def thumbnail(self, version: Version) -> tuple[bytes, str]:
         """A small preview, made on first request and kept as a blob."""
-        if version.thumb_blob and self.blobs.exists(version.thumb_blob):
-            data = await to_thread.run_sync(self.blobs.read, version.thumb_blob)
+        if version.thumb_blob and (data := await self._read_blob(version.thumb_blob)) is not None:
             return data, _mime_of_thumbnail(data)
         # One decode per version however many ask at once; each asker waits for it (shielded, so that
         # one leaving does not cancel it for the others).
@@ -808,10 +834,28 @@ class Library:
         sha = await to_thread.run_sync(self.blobs.put, data)
         try:
             with self.db.transaction():
-                self.db.set_thumbnail(version.id, sha)
+                kept = self.db.set_thumbnail(version.id, sha)
         finally:
             self.blobs.unpin(sha)
+        if not kept:  # the version was deleted while its preview was made: the blob belongs to nobody
+            self._drop_unused({sha})
         return data, mime
+
+    async def sweep_orphans(self, batch: int = 500) -> int:
+        """Remove blobs nothing refers to and abandoned temp files (a kill between writing a blob and
+        recording it leaves them), once older than the grace period; returns how many went.
+
+        The grace period spares uploads in flight, whose blobs are written before their rows; the folder
+        is read in batches off the event loop, and each batch's references are looked up at once."""
+        cutoff = time.time() - self.settings.orphan_grace_seconds
+        found = self.blobs.older_than(cutoff)
+        removed = 0
+        while paths := await to_thread.run_sync(lambda: list(itertools.islice(found, batch))):
+            temps = [p for p in paths if p.name.startswith(TEMP_PREFIX)]
+            unused = self.db.unreferenced({p.name for p in paths if not p.name.startswith(TEMP_PREFIX)})
+            stale = temps + [p for p in paths if p.name in unused]
+            removed += await to_thread.run_sync(self.blobs.remove_stale, stale, cutoff)
+        return removed
 
     def _drop_unused(self, blobs: set[str]) -> None:
         for sha in self.db.unreferenced(blobs):

@@ -64,6 +64,11 @@ class File:
     created_at: str = ""
     updated_at: str = ""
 
+    @property
+    def restricted(self) -> bool:
+        """Private or unpublished: its bytes need a signed URL, and public-key callers cannot see it."""
+        return self.is_private or not self.is_published
+
 
 @dataclass(frozen=True)
 class Folder:

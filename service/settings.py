@@ -54,6 +54,9 @@ class Settings:
     job_max_attempts: int = 3
     job_retry_base_seconds: float = 2.0
     model_threads: int = 0  # 0: cores divided among the workers
+    # Unreferenced blobs and temp files younger than this are left alone: an upload in flight writes its
+    # blob before its row. An hour is far beyond the longest upload the body limits allow.
+    orphan_grace_seconds: float = 3600.0
 
     @property
     def base_url(self) -> str:
@@ -154,4 +157,7 @@ class Settings:
             max_queue=int(number("CUTOUT_MAX_QUEUE", defaults.max_queue)),
             job_lease_seconds=float(number("CUTOUT_JOB_LEASE_SECONDS", defaults.job_lease_seconds, float, 1)),
             model_threads=int(number("CUTOUT_MODEL_THREADS", defaults.model_threads, minimum=0)),
+            orphan_grace_seconds=float(
+                number("CUTOUT_ORPHAN_GRACE_SECONDS", defaults.orphan_grace_seconds, float, minimum=0)
+            ),
         )

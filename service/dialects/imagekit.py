@@ -679,7 +679,7 @@ async def media(request: Request) -> Response:
         raise BadRequest(f"The transformation {transform[:64]!r} is not supported; only {THUMBNAIL} is.", field="tr")
     lib = library(request)
     file, version = lib.media(unquote(path), request.query_params.get("ik-obj-version"))
-    if (file.is_private or not file.is_published) and not signed_url_ok(
+    if file.restricted and not signed_url_ok(
         request, services(request).settings.imagekit_private_key
     ):
         raise Unauthorized("This file is private: open it with a signed URL (ik-s, ik-t) that has not expired.")

@@ -396,13 +396,16 @@ async def cdn(request: Request) -> Response:
         return render_cdn_error(NotFound("Not found."))
     except APIError as exc:
         return render_cdn_error(exc)
-    if file.is_private or not file.is_published:
+    if file.restricted:
         return render_cdn_error(Forbidden("This file is private: open it with an ImageKit signed URL."))
     etag = f'"{file.version.blob[:32]}"'
     headers = {"X-Content-Type-Options": "nosniff", "Content-Disposition": "inline", "ETag": etag}
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
-    data = await library(request).read(file.version)
+    try:
+        data = await library(request).read(file.version)
+    except NotFound:  # deleted since it was looked up
+        return render_cdn_error(NotFound("Not found."))
     return Response(data, media_type=file.version.mime, headers=headers)
 
 

@@ -230,7 +230,9 @@ async def file_info(request: Request) -> Response:
     try:
         file = library(request).get_by_uuid(file_uuid)
     except NotFound:
-        raise NotFound("File is not found.", field="file_id") from None
+        file = None
+    if file is None or file.restricted:  # the public key alone may not learn that a private file exists
+        raise NotFound("File is not found.", field="file_id")
     return JSONResponse(upload_info(file))
 
 
