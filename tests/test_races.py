@@ -103,9 +103,9 @@ def test_preview_of_a_version_deleted_meanwhile_leaves_no_blob(server: RunningSe
     file = upload(server, http)
     real_thumbnail = engine.thumbnail
 
-    def thumbnail(data: bytes) -> tuple[bytes, str]:
+    def thumbnail(data: bytes, **kwargs: object) -> tuple[bytes, str]:
         delete_file(server, file["fileId"])()  # while the preview is being made
-        return real_thumbnail(data)
+        return real_thumbnail(data, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(engine, "thumbnail", thumbnail)
     response = httpx.get(f"{server.url}/media/a.png?{THUMBNAIL}")
