@@ -42,6 +42,12 @@ class Settings:
     job_max_attempts: int = 3
     job_retry_base_seconds: float = 2.0
     model_threads: int = 0  # 0: cores divided among the workers
+    # A rotated webhook secret keeps signing beside the new one this long (Standard Webhooks' overlap).
+    webhook_secret_overlap_seconds: float = 86_400.0
+    max_webhook_endpoints: int = 100
+    # A request body must arrive within body_timeout_seconds plus one second per body_min_rate bytes.
+    body_timeout_seconds: float = 60.0
+    body_min_rate: int = 16_384
 
     @property
     def base_url(self) -> str:
@@ -125,4 +131,12 @@ class Settings:
             max_queue=int(number("CUTOUT_MAX_QUEUE", defaults.max_queue)),
             job_lease_seconds=float(number("CUTOUT_JOB_LEASE_SECONDS", defaults.job_lease_seconds, float, 1)),
             model_threads=int(number("CUTOUT_MODEL_THREADS", defaults.model_threads, minimum=0)),
+            webhook_secret_overlap_seconds=float(
+                number("CUTOUT_WEBHOOK_SECRET_OVERLAP_SECONDS", defaults.webhook_secret_overlap_seconds, float, 0)
+            ),
+            max_webhook_endpoints=int(number("CUTOUT_MAX_WEBHOOK_ENDPOINTS", defaults.max_webhook_endpoints)),
+            body_timeout_seconds=float(
+                number("CUTOUT_BODY_TIMEOUT_SECONDS", defaults.body_timeout_seconds, float, 0.1)
+            ),
+            body_min_rate=int(number("CUTOUT_BODY_MIN_RATE", defaults.body_min_rate)),
         )
