@@ -553,6 +553,15 @@ def _operations_paths() -> dict[str, Any]:
     }
 
 
+def _body_timeouts(paths: dict[str, Any]) -> dict[str, Any]:
+    """Every operation that takes a body may answer 408 when it arrives too slowly, shaped as its 400."""
+    for operations in paths.values():
+        for op in operations.values():
+            if "requestBody" in op and "400" in op["responses"]:
+                op["responses"].setdefault("408", {**op["responses"]["400"], "description": "The body was too slow"})
+    return paths
+
+
 def build() -> dict[str, Any]:
     """The whole document."""
     return {
@@ -573,5 +582,6 @@ def build() -> dict[str, Any]:
                 },
             }
         },
-        "paths": {**_imagekit_paths(), **_uploadcare_paths(), **_native_paths(("imagekit", "uploadcare")), **_operations_paths()},
+        "paths": _body_timeouts({**_imagekit_paths(), **_uploadcare_paths(), **_native_paths(("imagekit", "uploadcare")),
+                                 **_operations_paths()}),
     }
