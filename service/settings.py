@@ -48,6 +48,7 @@ class Settings:
     # A request body must arrive within body_timeout_seconds plus one second per body_min_rate bytes.
     body_timeout_seconds: float = 60.0
     body_min_rate: int = 16_384
+    header_timeout_seconds: float = 20.0  # a request head must be complete this long after the connection idles
 
     @property
     def base_url(self) -> str:
@@ -139,4 +140,7 @@ class Settings:
                 number("CUTOUT_BODY_TIMEOUT_SECONDS", defaults.body_timeout_seconds, float, 0.1)
             ),
             body_min_rate=int(number("CUTOUT_BODY_MIN_RATE", defaults.body_min_rate)),
+            header_timeout_seconds=float(
+                number("CUTOUT_HEADER_TIMEOUT_SECONDS", defaults.header_timeout_seconds, float, 0.1)
+            ),
         )
