@@ -27,12 +27,18 @@ def serve(argv: list[str]) -> int:
 
     from . import memory
     from .app import create_app
+    from .protocol import with_head_deadline
 
     memory.tune_allocator()  # before the thread pool's threads take arenas of their own
 
     logging.basicConfig(level=settings.log_level.upper(), format="%(message)s")
     app = create_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False)
+    # uvicorn's own bounds: a head of at most 16 KiB (h11), 5 s idle between requests (timeout_keep_alive);
+    # the protocol adds a deadline for each head, the middleware one for each body.
+    uvicorn.run(
+        app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False,
+        http=with_head_deadline(settings.header_timeout_seconds),
+    )  # fmt: skip
     return 0
 
 

@@ -184,6 +184,8 @@ def create_app(settings: Settings, *, segmenter: engine.Segmenter | None = None)
             Middleware(
                 RequestContext,
                 max_body=settings.max_upload_bytes,
+                body_seconds=settings.body_timeout_seconds,
+                body_rate=settings.body_min_rate,
                 render_error=render_error,
                 observe=meter.observe_request,
             )

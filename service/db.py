@@ -207,6 +207,16 @@ def m005_url_uploads(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m006_secret_overlap(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        ALTER TABLE webhook_endpoints ADD COLUMN previous_secret TEXT;
+        ALTER TABLE webhook_endpoints ADD COLUMN previous_secret_expires REAL;
+        """
+    )
+
+
 _TOMBSTONE = f"""
     INSERT OR REPLACE INTO removed_files ({", ".join([*_FILE_COLUMNS, "removed_at", *(f"v_{c}" for c in _VERSION_SNAPSHOT)])})
     SELECT {", ".join(f"f.{c}" for c in _FILE_COLUMNS)}, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
@@ -638,11 +648,13 @@ class WebhookStore:
     def update_endpoint(self, e: Endpoint) -> None:
         self.conn.execute(
             """UPDATE webhook_endpoints SET url = ?, events = ?, secret = ?, description = ?, active = ?,
-                   signing_secret = ?, version = ?, disabled_reason = ?, failing_since = ?, updated_at = ?
+                   signing_secret = ?, version = ?, disabled_reason = ?, failing_since = ?, updated_at = ?,
+                   previous_secret = ?, previous_secret_expires = ?
                WHERE id = ?""",
             [
                 e.url, json.dumps(list(e.events)), e.secret, e.description, int(e.active), e.signing_secret,
-                e.version, e.disabled_reason, e.failing_since, e.updated_at, e.id,
+                e.version, e.disabled_reason, e.failing_since, e.updated_at, e.previous_secret,
+                e.previous_secret_expires, e.id,
             ],
         )  # fmt: skip
 
@@ -655,6 +667,9 @@ class WebhookStore:
             "SELECT * FROM webhook_endpoints WHERE ? IS NULL OR format = ? ORDER BY id", [format, format]
         )
         return [_endpoint(r) for r in rows]
+
+    def count_endpoints(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM webhook_endpoints").fetchone()[0]
 
     def delete_endpoint(self, endpoint_id: int) -> bool:
         return self.conn.execute("DELETE FROM webhook_endpoints WHERE id = ?", [endpoint_id]).rowcount == 1
@@ -707,9 +722,9 @@ class WebhookStore:
 
     def update_delivery(self, d: Delivery) -> None:
         self.conn.execute(
-            """UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?, last_status = ?,
+            """UPDATE deliveries SET url = ?, state = ?, attempts = ?, next_attempt_at = ?, last_status = ?,
                    last_error = ?, updated_at = ? WHERE id = ?""",
-            [d.state, d.attempts, d.next_attempt_at, d.last_status, d.last_error, d.updated_at, d.id],
+            [d.url, d.state, d.attempts, d.next_attempt_at, d.last_status, d.last_error, d.updated_at, d.id],
         )
 
     def fail_pending_of(self, endpoint_id: int, reason: str, now: str) -> int:
@@ -812,6 +827,8 @@ def _endpoint(row: sqlite3.Row) -> Endpoint:
         failing_since=row["failing_since"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        previous_secret=row["previous_secret"],
+        previous_secret_expires=row["previous_secret_expires"],
     )
 
 

@@ -8,13 +8,14 @@ import logging
 import random
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 
 from .egress import Egress, EgressBlocked
 from .metrics import Metrics
-from .models import Attempt, Delivery, Endpoint, now_iso
+from .models import Attempt, Delivery, now_iso
 from .settings import Settings
 from .signing import imagekit_signature, standard_headers, uploadcare_signature
-from .webhooks import Webhooks
+from .webhooks import Target, Webhooks
 
 log = logging.getLogger("cutout.webhooks")
 
@@ -70,12 +71,15 @@ def plan_next(
     return now + delay, None
 
 
-def signed_headers(delivery: Delivery, secret: str, endpoint: Endpoint | None, now: float) -> dict[str, str]:
-    """The headers of one attempt: Standard Webhooks on every delivery, plus the dialect's own signature."""
+def signed_headers(delivery: Delivery, target: Target, now: float) -> dict[str, str]:
+    """The headers of one attempt: Standard Webhooks on every delivery (one `v1,` entry per secret, so a
+    rotation's old secret verifies through its overlap window), plus the dialect's own signature. Those
+    formats hold a single signature, so they carry the current secret's only."""
     headers = {"content-type": "application/json", "user-agent": "Cutout-Webhooks/1.0"}
-    headers.update(standard_headers(secret, delivery.id, int(now), delivery.body))
+    headers.update(standard_headers(target.secrets, delivery.id, int(now), delivery.body))
+    endpoint = target.endpoint
     if delivery.format == "imagekit":
-        headers["x-ik-signature"] = imagekit_signature(secret, int(now * 1000), delivery.body)
+        headers["x-ik-signature"] = imagekit_signature(target.secrets[0], int(now * 1000), delivery.body)
     elif delivery.format == "uploadcare" and endpoint is not None and endpoint.signing_secret:
         headers["x-uc-signature"] = uploadcare_signature(endpoint.signing_secret, delivery.body)
     return headers
@@ -148,17 +152,19 @@ class Dispatcher:
             log.exception("delivery %s failed unexpectedly", delivery.id)
 
     async def _attempt(self, delivery: Delivery) -> None:
-        secret, endpoint = self.webhooks.secret_for(delivery)
+        target = self.webhooks.target(delivery)
+        endpoint = target.endpoint if target else None
         now = time.time()
         started = time.perf_counter()
         status: int | None = None
         excerpt, error, transient, retry_after = "", None, True, None
-        if delivery.endpoint_id is not None and endpoint is None:
+        if target is None:
             error, transient = "the endpoint was deleted", False
         else:
+            delivery = replace(delivery, url=target.url)  # the log shows where the attempt went
             try:
                 reply = await self.egress.post(
-                    delivery.url, body=delivery.body, headers=signed_headers(delivery, secret, endpoint, now),
+                    target.url, body=delivery.body, headers=signed_headers(delivery, target, now),
                     timeout=ATTEMPT_TIMEOUT_SECONDS,
                 )  # fmt: skip
                 status = reply.status

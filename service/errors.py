@@ -52,6 +52,15 @@ class NotAcceptable(APIError):
     status = 406
 
 
+class RequestTimeout(APIError):
+    status = 408
+
+    @property
+    def headers(self) -> dict[str, str] | None:
+        # The rest of the body may still be on its way: the connection cannot carry another request.
+        return {"Connection": "close"}
+
+
 class Conflict(APIError):
     status = 409
 

@@ -1,7 +1,9 @@
-"""ASGI middleware: request ids, one log line per request, the request body cap, and form charsets."""
+"""ASGI middleware: request ids, one log line per request, the request body's size cap and read deadline,
+and form charsets."""
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 import json
 import logging
@@ -14,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .errors import APIError, BadRequest, PayloadTooLarge
+from .errors import APIError, BadRequest, PayloadTooLarge, RequestTimeout
 
 log = logging.getLogger("cutout.http")
 
@@ -27,6 +29,14 @@ class BodyTooLarge(PayloadTooLarge):
         super().__init__(
             f"The request body is larger than the limit of {limit} bytes.",
             extra={"help": "See CUTOUT_MAX_UPLOAD_BYTES."},
+        )
+
+
+class BodyTooSlow(RequestTimeout):
+    def __init__(self, seconds: float, rate: int):
+        super().__init__(
+            f"The request body did not arrive in time: {seconds:g} s, plus one second per {rate} bytes received.",
+            extra={"help": "See CUTOUT_BODY_TIMEOUT_SECONDS and CUTOUT_BODY_MIN_RATE."},
         )
 
 
@@ -52,7 +62,11 @@ class RequestContext:
     """Adds `x-ik-requestId` to every response, caps request bodies, refuses forms in other charsets than
     UTF-8, and logs each request.
 
-    A refused request is answered with `render_error`, in the shape of the path's dialect.
+    A body must arrive by a deadline: `body_seconds` after the request began, one second later for every
+    `body_rate` bytes received. A client that stalls or trickles its body (slow-loris) is answered 408
+    and its connection closed, so it holds no worker or buffer for long, while a slow but steady upload
+    earns the time it needs. A refused request is answered with `render_error`, in the shape of the
+    path's dialect.
     """
 
     def __init__(
@@ -60,11 +74,15 @@ class RequestContext:
         app: ASGIApp,
         *,
         max_body: int,
+        body_seconds: float,
+        body_rate: int,
         render_error: Callable[[Request, APIError], Response],
         observe: Callable[[str, str, int, float], None] = lambda method, route, status, seconds: None,
     ):
         self.app = app
         self.max_body = max_body
+        self.body_seconds = body_seconds
+        self.body_rate = body_rate
         self.render_error = render_error
         self.observe = observe
 
@@ -80,12 +98,20 @@ class RequestContext:
         headers = dict(scope["headers"])
         declared = headers.get(b"content-length", b"")
         received = 0
+        body_done = False
 
         async def capped_receive() -> Message:
-            nonlocal received
-            message = await receive()
+            nonlocal received, body_done
+            if body_done:  # what follows the body is the wait for a disconnect, which has no deadline
+                return await receive()
+            deadline = started + self.body_seconds + received / self.body_rate
+            try:
+                message = await asyncio.wait_for(receive(), max(deadline - time.perf_counter(), 0))
+            except TimeoutError:
+                raise BodyTooSlow(self.body_seconds, self.body_rate) from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
+                body_done = not message.get("more_body", False)
                 if received > limit:
                     raise BodyTooLarge(limit)
             return message
@@ -108,7 +134,7 @@ class RequestContext:
                 return
             try:
                 await self.app(scope, capped_receive, send_with_id)
-            except BodyTooLarge as exc:
+            except (BodyTooLarge, BodyTooSlow) as exc:
                 if status == 0:
                     await self.render_error(Request(scope), exc)(scope, receive, send_with_id)
         finally:

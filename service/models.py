@@ -139,6 +139,15 @@ class Endpoint:
     failing_since: float | None = None  # unix time of the first failure since the last success
     created_at: str = ""
     updated_at: str = ""
+    # The secret a rotation replaced, still signing beside the new one until this unix time.
+    previous_secret: str | None = None
+    previous_secret_expires: float | None = None
+
+    def signing_secrets(self, now: float) -> tuple[str, ...]:
+        """The secrets that sign a delivery at `now`: the current one, then the replaced one in its overlap."""
+        if self.previous_secret and self.previous_secret_expires is not None and now < self.previous_secret_expires:
+            return (self.secret, self.previous_secret)
+        return (self.secret,)
 
 
 class DeliveryState(StrEnum):

@@ -103,6 +103,7 @@ ENDPOINT: Schema = {
         "active": {"type": "boolean"},
         "disabledReason": {"type": ["string", "null"]},
         "secret": {"type": "string"},
+        "previousSecretExpiresAt": {"type": ["string", "null"]},
         "createdAt": {"type": "string"},
         "updatedAt": {"type": "string"},
     },
@@ -296,7 +297,7 @@ def _native_paths(formats: tuple[str, ...]) -> dict[str, Any]:
     return {
         "/v1/webhooks/endpoints": {
             "get": _op("List webhook endpoints", (200, {"type": "array", "items": ENDPOINT}), errors=(401,), tag=tag),
-            "post": _op("Register a webhook endpoint", (201, ENDPOINT), errors=(400, 401), tag=tag,
+            "post": _op("Register a webhook endpoint", (201, ENDPOINT), errors=(400, 401, 409), tag=tag,
                         body={"required": True, **_json(create_input)}),  # fmt: skip
         },
         "/v1/webhooks/endpoints/{id}": {
@@ -519,7 +520,8 @@ def _uploadcare_paths() -> dict[str, Any]:
         )},  # fmt: skip
         "/webhooks/": {
             "get": _uc_rest("List subscriptions", (200, {"type": "array", "items": UC_HOOK})),
-            "post": _uc_rest("Subscribe a URL to an event", (201, UC_HOOK), body=hook_form),
+            "post": _uc_rest("Subscribe a URL to an event", (201, UC_HOOK), body=hook_form,
+                             errors=(400, 401, 404, 406, 409)),
         },
         "/webhooks/{id}/": {
             "put": _uc_rest("Change a subscription", (200, UC_HOOK), params=[hook_id], body=hook_form),
@@ -552,6 +554,15 @@ def _operations_paths() -> dict[str, Any]:
     }
 
 
+def _body_timeouts(paths: dict[str, Any]) -> dict[str, Any]:
+    """Every operation that takes a body may answer 408 when it arrives too slowly, shaped as its 400."""
+    for operations in paths.values():
+        for op in operations.values():
+            if "requestBody" in op and "400" in op["responses"]:
+                op["responses"].setdefault("408", {**op["responses"]["400"], "description": "The body was too slow"})
+    return paths
+
+
 def build() -> dict[str, Any]:
     """The whole document."""
     return {
@@ -572,5 +583,6 @@ def build() -> dict[str, Any]:
                 },
             }
         },
-        "paths": {**_imagekit_paths(), **_uploadcare_paths(), **_native_paths(("imagekit", "uploadcare")), **_operations_paths()},
+        "paths": _body_timeouts({**_imagekit_paths(), **_uploadcare_paths(), **_native_paths(("imagekit", "uploadcare")),
+                                 **_operations_paths()}),
     }

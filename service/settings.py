@@ -57,6 +57,13 @@ class Settings:
     # Unreferenced blobs and temp files younger than this are left alone: an upload in flight writes its
     # blob before its row. An hour is far beyond the longest upload the body limits allow.
     orphan_grace_seconds: float = 3600.0
+    # A rotated webhook secret keeps signing beside the new one this long (Standard Webhooks' overlap).
+    webhook_secret_overlap_seconds: float = 86_400.0
+    max_webhook_endpoints: int = 100
+    # A request body must arrive within body_timeout_seconds plus one second per body_min_rate bytes.
+    body_timeout_seconds: float = 60.0
+    body_min_rate: int = 16_384
+    header_timeout_seconds: float = 20.0  # a request head must be complete this long after the connection idles
 
     @property
     def base_url(self) -> str:
@@ -159,5 +166,16 @@ class Settings:
             model_threads=int(number("CUTOUT_MODEL_THREADS", defaults.model_threads, minimum=0)),
             orphan_grace_seconds=float(
                 number("CUTOUT_ORPHAN_GRACE_SECONDS", defaults.orphan_grace_seconds, float, minimum=0)
+            ),
+            webhook_secret_overlap_seconds=float(
+                number("CUTOUT_WEBHOOK_SECRET_OVERLAP_SECONDS", defaults.webhook_secret_overlap_seconds, float, 0)
+            ),
+            max_webhook_endpoints=int(number("CUTOUT_MAX_WEBHOOK_ENDPOINTS", defaults.max_webhook_endpoints)),
+            body_timeout_seconds=float(
+                number("CUTOUT_BODY_TIMEOUT_SECONDS", defaults.body_timeout_seconds, float, 0.1)
+            ),
+            body_min_rate=int(number("CUTOUT_BODY_MIN_RATE", defaults.body_min_rate)),
+            header_timeout_seconds=float(
+                number("CUTOUT_HEADER_TIMEOUT_SECONDS", defaults.header_timeout_seconds, float, 0.1)
             ),
         )

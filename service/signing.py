@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 
 SECRET_PREFIX = "whsec_"
 
@@ -38,13 +39,12 @@ def _secret_keys(secret: str) -> list[bytes]:
     return [k for k in dict.fromkeys(keys) if k]
 
 
-def standard_headers(secret: str, msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
-    """`webhook-id`, `webhook-timestamp` and `webhook-signature` (space-separated `v1,<base64>` entries)."""
+def standard_headers(secrets: Sequence[str], msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+    """`webhook-id`, `webhook-timestamp` and `webhook-signature`: space-separated `v1,<base64>` entries, one
+    per key of each secret (a receiver accepts the delivery when any entry verifies with its secret)."""
     signed = f"{msg_id}.{timestamp}.".encode() + body
-    signatures = [
-        "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
-        for key in _secret_keys(secret)
-    ]
+    keys = dict.fromkeys(key for secret in secrets for key in _secret_keys(secret))
+    signatures = ["v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode() for key in keys]
     return {"webhook-id": msg_id, "webhook-timestamp": str(timestamp), "webhook-signature": " ".join(signatures)}
 
 

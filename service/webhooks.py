@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .db import Database
-from .errors import BadRequest, NotFound
+from .errors import BadRequest, Conflict, NotFound
 from .models import Attempt, Delivery, DeliveryState, Endpoint, File, Job, Version, now_iso
 from .settings import Settings
 from .signing import new_secret
@@ -70,6 +70,15 @@ class WebhookFormat:
     @property
     def event_names(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(self.events.values()))
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a delivery goes now and the secrets that sign it."""
+
+    url: str
+    secrets: tuple[str, ...]  # the Standard Webhooks secrets, the current one first
+    endpoint: Endpoint | None  # None for a per-request webhookUrl
 
 
 def body_of(payload: dict[str, Any]) -> bytes:
@@ -134,6 +143,13 @@ class Webhooks:
             active=active, signing_secret=signing_secret, version=version, created_at=now, updated_at=now,
         )  # fmt: skip
         with self.db.transaction():
+            # Every endpoint is read on every event; the cap bounds that work and the outbox it fills.
+            limit = self.settings.max_webhook_endpoints
+            if self.store.count_endpoints() >= limit:
+                raise Conflict(
+                    f"There are already {limit} webhook endpoints, the limit; delete one first.",
+                    extra={"help": "See CUTOUT_MAX_WEBHOOK_ENDPOINTS."},
+                )
             return self.store.insert_endpoint(endpoint)
 
     def endpoints(self, format: str | None = None) -> list[Endpoint]:
@@ -160,9 +176,15 @@ class Webhooks:
             return updated
 
     def rotate_secret(self, endpoint_id: int) -> Endpoint:
-        """A new secret, used from the next attempt on (pending deliveries are signed with it)."""
+        """A new secret, signing from the next attempt on (pending deliveries too); the replaced one signs
+        beside it for the overlap window, so receivers can switch over without refusing a delivery."""
+        overlap = self.settings.webhook_secret_overlap_seconds
         with self.db.transaction():
-            endpoint = replace(self.endpoint(endpoint_id), secret=new_secret(), updated_at=now_iso())
+            old = self.endpoint(endpoint_id)
+            endpoint = replace(
+                old, secret=new_secret(), previous_secret=old.secret if overlap else None,
+                previous_secret_expires=time.time() + overlap if overlap else None, updated_at=now_iso(),
+            )  # fmt: skip
             self.store.update_endpoint(endpoint)
             return endpoint
 
@@ -224,12 +246,18 @@ class Webhooks:
     def next_due(self) -> float | None:
         return self.store.next_due()
 
-    def secret_for(self, delivery: Delivery) -> tuple[str, Endpoint | None]:
-        """The secret that signs `delivery` now, and its endpoint (None for a per-request webhookUrl)."""
+    def target(self, delivery: Delivery) -> Target | None:
+        """Where `delivery` goes at its next attempt, signed how; None when its endpoint was deleted.
+
+        A registered endpoint's deliveries follow its current URL and secrets, so retries and
+        redeliveries after a change reach the receiver it names now; a per-request webhookUrl keeps its own.
+        """
         if delivery.endpoint_id is None:
-            return self.settings.webhook_secret, None
+            return Target(delivery.url, (self.settings.webhook_secret,), None)
         endpoint = self.store.get_endpoint(delivery.endpoint_id)
-        return (endpoint.secret if endpoint else ""), endpoint
+        if endpoint is None:
+            return None
+        return Target(endpoint.url, endpoint.signing_secrets(time.time()), endpoint)
 
     def attempted(
         self,

@@ -13,7 +13,7 @@ from pyuploadcare.api.addon_entities import AddonLabels
 from standardwebhooks import Webhook
 
 from .conftest import CornerSegmenter, RunningServer, image_bytes, wait_for
-from .receiver import Receiver
+from .receiver import Answer, Receiver
 from .test_uploadcare_sdk import close_clients, sdk, simple_auth, write  # noqa: F401 (close_clients: autouse)
 
 ALLOW_LOOPBACK = {"egress_allow": ("127.0.0.0/8",)}
@@ -120,3 +120,32 @@ def test_webhook_crud_and_bad_requests(make_server, receiver: Receiver) -> None:
     second = client.create_webhook(f"{receiver.url}/d")
     client.delete_webhook(second.id)
     assert list(client.list_webhooks()) == []
+
+
+def test_a_retry_follows_a_changed_target_url(make_server, receiver: Receiver, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    server = make_server(webhook_retry_schedule=(2.0, 2.0), **ALLOW_LOOPBACK)
+    client = sdk(server)
+    hook = client.create_webhook(f"{receiver.url}/old", signing_secret="first")
+    receiver.answer(Answer(500))
+    with open(write(tmp_path, "a.png", image_bytes()), "rb") as fh:
+        client.upload(fh, store=True)
+    [failed] = wait_for(lambda: receiver.on("/old"))  # type: ignore[misc]
+
+    client.update_webhook(hook.id, target_url=f"{receiver.url}/new", signing_secret="second")
+    [retried] = wait_for(lambda: receiver.on("/new"), timeout=30)  # type: ignore[misc]
+    assert retried.headers["webhook-id"] == failed.headers["webhook-id"] and retried.body == failed.body
+    assert retried.headers["x-uc-signature"] == uc_signature("second", retried.body)
+    Webhook(endpoint_secret(server, hook.id)).verify(retried.body, retried.headers)
+    assert len(receiver.on("/old")) == 1
+
+
+def test_subscriptions_share_the_endpoint_limit(make_server, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]
+    server = make_server(max_webhook_endpoints=2, **ALLOW_LOOPBACK)
+    client = sdk(server)
+    client.create_webhook(f"{receiver.url}/1")
+    created = httpx.post(f"{server.url}/v1/webhooks/endpoints", auth=server.auth(), json={"url": f"{receiver.url}/2"})
+    assert created.status_code == 201
+    refused = httpx.post(f"{server.url}/webhooks/", headers=simple_auth(server), data={"target_url": f"{receiver.url}/3"})
+    assert refused.status_code == 409, refused.text
+    assert "2 webhook endpoints" in refused.json()["detail"]
+    assert len(list(client.list_webhooks())) == 1

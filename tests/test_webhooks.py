@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import threading
+import time
 
 import httpx
 import pytest
@@ -28,7 +29,7 @@ VECTOR_BODY = b'{"test": 2432232314}'
 
 
 def test_standard_signature_matches_the_published_vector() -> None:
-    headers = standard_headers(VECTOR_SECRET, VECTOR_ID, VECTOR_TS, VECTOR_BODY)
+    headers = standard_headers((VECTOR_SECRET,), VECTOR_ID, VECTOR_TS, VECTOR_BODY)
     assert headers["webhook-id"] == VECTOR_ID and headers["webhook-timestamp"] == "1614265330"
     # The Standard Webhooks specification's own example signature comes first ...
     first, second = headers["webhook-signature"].split(" ")
@@ -48,12 +49,10 @@ def test_dialect_signatures_match_fixed_vectors() -> None:
 
 
 def test_new_secrets_verify_with_both_libraries() -> None:
-    import time
-
     secret = new_secret()
     assert secret.startswith("whsec_") and secret != new_secret()
     now = int(time.time())
-    headers = standard_headers(secret, "msg_1", now, b'{"a":1}')
+    headers = standard_headers((secret,), "msg_1", now, b'{"a":1}')
     assert Webhook(secret).verify(b'{"a":1}', headers) == {"a": 1}
     client = ImageKit(private_key="unused", webhook_secret=secret, base_url="http://127.0.0.1:9", max_retries=0)
     client.webhooks.unwrap('{"a":1}', headers=headers)  # raises when no signature matches
@@ -260,7 +259,7 @@ def test_endpoint_receives_file_events_signed_with_its_secret(make_server, recei
 
 
 def test_endpoint_event_filter_crud_and_rotation(make_server, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]
-    server = make_server(**ALLOW_LOOPBACK)
+    server = make_server(webhook_secret_overlap_seconds=0, **ALLOW_LOOPBACK)  # no overlap: the old secret stops at once
     endpoint = create_endpoint(server, f"{receiver.url}/only-deletes", events=["file.deleted"], description="d")
     url = f"{server.url}/v1/webhooks/endpoints/{endpoint['id']}"
     assert httpx.get(url, auth=server.auth()).json()["events"] == ["file.deleted"]
@@ -282,6 +281,79 @@ def test_endpoint_event_filter_crud_and_rotation(make_server, receiver: Receiver
     assert [e["id"] for e in listed] == [endpoint["id"]]
     assert httpx.delete(url, auth=server.auth()).status_code == 204
     assert httpx.get(url, auth=server.auth()).status_code == 404
+
+
+def test_retries_and_redeliveries_follow_the_endpoints_current_url(make_server, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]
+    server = make_server(webhook_retry_schedule=(2.0, 2.0), **ALLOW_LOOPBACK)
+    endpoint = create_endpoint(server, f"{receiver.url}/a", events=["file.created"])
+    url = f"{server.url}/v1/webhooks/endpoints/{endpoint['id']}"
+    receiver.answer(Answer(500))
+    upload(server)
+    [failed] = wait_for(lambda: receiver.on("/a"), timeout=30)  # type: ignore[misc]
+    [pending] = deliveries(server)
+    assert pending["state"] == "pending" and pending["attemptCount"] == 1  # its retry is due in ~2 s
+
+    moved = httpx.patch(url, auth=server.auth(), json={"url": f"{receiver.url}/b"})
+    assert moved.status_code == 200 and moved.json()["url"] == f"{receiver.url}/b"
+    [retried] = wait_for(lambda: receiver.on("/b"), timeout=30)  # type: ignore[misc]
+    assert retried.headers["webhook-id"] == failed.headers["webhook-id"] == pending["id"]
+    assert Webhook(str(endpoint["secret"])).verify(retried.body, retried.headers)["type"] == "file.created"
+    [logged] = settled(server, 1)
+    assert logged["state"] == "succeeded" and logged["url"] == f"{receiver.url}/b"
+
+    # A redelivery after the next change goes to the newest URL, signed with the newest secret.
+    httpx.patch(url, auth=server.auth(), json={"url": f"{receiver.url}/c"})
+    secret = httpx.post(f"{url}/rotate-secret", auth=server.auth()).json()["secret"]
+    assert httpx.post(f"{server.url}/v1/webhooks/deliveries/{logged['id']}/redeliver", auth=server.auth()).status_code == 202
+    [again] = wait_for(lambda: receiver.on("/c"), timeout=30)  # type: ignore[misc]
+    assert again.headers["webhook-id"] == logged["id"] and again.body == retried.body
+    assert Webhook(secret).verify(again.body, again.headers)["type"] == "file.created"
+    sdk(server).webhooks.unwrap(again.body.decode(), headers=again.headers, key=secret)
+    stamp, signature = again.headers["x-ik-signature"].split(",")
+    assert signature == imagekit_signature(secret, int(stamp[2:]), again.body).split(",")[1]
+    assert len(receiver.on("/a")) == 1 and len(receiver.on("/b")) == 1 and len(receiver.on("/c")) == 1
+
+
+def test_a_rotated_secret_keeps_signing_through_its_overlap_window(make_server, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]
+    server = make_server(webhook_secret_overlap_seconds=3.0, **ALLOW_LOOPBACK)
+    endpoint = create_endpoint(server, f"{receiver.url}/rolling", events=["file.created"])
+    old = str(endpoint["secret"])
+    assert endpoint["previousSecretExpiresAt"] is None
+    rotated = httpx.post(f"{server.url}/v1/webhooks/endpoints/{endpoint['id']}/rotate-secret", auth=server.auth())
+    new = rotated.json()["secret"]
+    assert new != old and rotated.json()["previousSecretExpiresAt"] is not None
+
+    upload(server)
+    [during] = wait_for(lambda: receiver.on("/rolling"), timeout=30)  # type: ignore[misc]
+    for secret in (old, new):  # either verifies, with both libraries
+        assert Webhook(secret).verify(during.body, during.headers)["type"] == "file.created"
+        sdk(server).webhooks.unwrap(during.body.decode(), headers=during.headers, key=secret)
+    with pytest.raises(Exception):
+        Webhook(new_secret()).verify(during.body, during.headers)
+    # x-ik-signature holds one signature: the new secret's.
+    stamp, signature = during.headers["x-ik-signature"].split(",")
+    assert signature == imagekit_signature(new, int(stamp[2:]), during.body).split(",")[1]
+
+    wait_for(lambda: time.monotonic() > during.at + 3.2, timeout=10)  # the window opened before `during`
+    upload(server)
+    _, after = wait_for(lambda: len(r := receiver.on("/rolling")) == 2 and r, timeout=30)  # type: ignore[misc]
+    assert Webhook(new).verify(after.body, after.headers)["type"] == "file.created"
+    with pytest.raises(Exception):
+        Webhook(old).verify(after.body, after.headers)
+    with pytest.raises(Exception):
+        sdk(server).webhooks.unwrap(after.body.decode(), headers=after.headers, key=old)
+
+
+def test_endpoints_are_limited_in_number(make_server, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]
+    server = make_server(max_webhook_endpoints=2, **ALLOW_LOOPBACK)
+    first = create_endpoint(server, f"{receiver.url}/1")
+    create_endpoint(server, f"{receiver.url}/2")
+    refused = httpx.post(f"{server.url}/v1/webhooks/endpoints", auth=server.auth(), json={"url": f"{receiver.url}/3"})
+    assert refused.status_code == 409, refused.text
+    assert "2 webhook endpoints" in refused.json()["message"] and "CUTOUT_MAX_WEBHOOK_ENDPOINTS" in refused.json()["help"]
+    assert len(httpx.get(f"{server.url}/v1/webhooks/endpoints", auth=server.auth()).json()) == 2
+    assert httpx.delete(f"{server.url}/v1/webhooks/endpoints/{first['id']}", auth=server.auth()).status_code == 204
+    create_endpoint(server, f"{receiver.url}/3")  # room again
 
 
 def test_gone_disables_the_endpoint(make_server, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]

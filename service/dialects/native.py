@@ -37,6 +37,8 @@ def endpoint_json(e: Endpoint) -> dict[str, Any]:
         "active": e.active,
         "disabledReason": e.disabled_reason,
         "secret": e.secret,
+        # Until then the secret a rotation replaced signs beside `secret` (`webhook-signature` only).
+        "previousSecretExpiresAt": _iso(e.previous_secret_expires) if e.previous_secret_expires else None,
         "createdAt": e.created_at,
         "updatedAt": e.updated_at,
     }

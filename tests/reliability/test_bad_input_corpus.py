@@ -33,6 +33,8 @@ from service.dialects.uploadcare.upload import MultipartUploads
 from ..conftest import CornerSegmenter, RunningServer, image_bytes, make_settings, photo_bytes, run_server
 
 MAX_UPLOAD = 2_000_000
+MAX_ENDPOINTS = 2  # the seeded native endpoint and Uploadcare webhook fill it
+BODY_SECONDS = 1.0  # a stalled body's rows wait this long
 FILE = "{file}"  # stands for the seeded file's id in a path
 UUID = "{uuid}"  # the seeded Uploadcare file's uuid (in a path, params, form or JSON body)
 HOOK = "{hook}"  # the seeded Uploadcare webhook's id
@@ -291,6 +293,13 @@ BROKEN_FILES = [
     BrokenFile("too-wide", "per side", png_with_header(20000, 10)),
 ]  # fmt: skip
 
+def stalled(path: str, content_type: str, headers: dict[str, str]) -> bytes:
+    """A request that sends a tenth of its body, then nothing (a slow-loris client)."""
+    lines = [f"POST {path} HTTP/1.1", "Host: x", f"Content-Type: {content_type}", "Content-Length: 100",
+             *(f"{k}: {v}" for k, v in headers.items())]  # fmt: skip
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + b"--b\r\nxxxxx"
+
+
 IMAGEKIT: list[Bad] = [
     # -- broken and hostile files
     *[upload(f.name, f.says, file=f.data, filename=f.filename, mime=f.mime) for f in BROKEN_FILES],
@@ -309,6 +318,8 @@ IMAGEKIT: list[Bad] = [
     Bad("multipart-truncated", "POST", "/api/v1/files/upload", "",
         content=b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n\r\n" + PNG[:50],
         headers={"Content-Type": "multipart/form-data; boundary=b"}, leaves_unclosed_part=True),
+    Bad("body-stalls", "POST", "/api/v1/files/upload", "did not arrive in time", status=408,
+        raw=stalled("/api/v1/files/upload", "multipart/form-data; boundary=b", basic("private_test_key"))),
     Bad("content-length-lies-huge", "POST", "/api/v1/files/upload", "limit", status=413,
         raw=b"POST /api/v1/files/upload HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
             b"Content-Length: 999999999999\r\nConnection: close\r\n\r\n--b\r\n"),
@@ -570,6 +581,11 @@ NATIVE: list[Bad] = [
         dialect="native", auth=None),
     Bad("endpoint-delete-auth-wrong", "DELETE", "/v1/webhooks/endpoints/1", "private API key", 401, dialect="native",
         auth=None, headers=basic("private_test_key2")),
+    # -- the seeded server is at its limit of endpoints (MAX_ENDPOINTS)
+    Bad("endpoint-over-the-limit", "POST", "/v1/webhooks/endpoints", "limit", 409, dialect="native",
+        json={"url": "https://hooks.invalid/more"}),
+    Bad("endpoint-body-stalls", "POST", "/v1/webhooks/endpoints", "did not arrive in time", 408, dialect="native",
+        raw=stalled("/v1/webhooks/endpoints", "application/json", basic("private_test_key"))),
 ]  # fmt: skip
 
 
@@ -1101,6 +1117,12 @@ UPLOADCARE: list[Bad] = [
     uc("uc-cdn-not-uuid", "GET", "/cdn/nope/", "uuid is invalid", auth=None),
     uc("uc-cdn-unknown", "GET", f"/cdn/{MISSING}/", "not found", 404, auth=None),
     uc("uc-method-not-allowed", "POST", "/files/", "not allowed", 405),
+    # -- the endpoint limit and the body deadline
+    hook("uc-hook-over-the-limit", "limit", form={"target_url": "https://hooks.invalid/more"}, status=409),
+    Bad("uc-hook-body-stalls", "POST", "/webhooks/", "did not arrive in time", 408, dialect="uploadcare",
+        raw=stalled("/webhooks/", "application/x-www-form-urlencoded", UC_SIMPLE)),
+    Bad("uc-base-body-stalls", "POST", "/base/", "did not arrive in time", 408, dialect="uploadcare",
+        raw=stalled("/base/", "multipart/form-data; boundary=b", {})),
 ]  # fmt: skip
 
 
@@ -1183,6 +1205,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
     settings = make_settings(
         Path(tmp_path_factory.mktemp("corpus")) / "data", max_upload_bytes=MAX_UPLOAD,
         uploadcare_public_key=UC_PUB, uploadcare_secret_key=UC_SECRET, uploadcare_max_unstored_files=1,
+        max_webhook_endpoints=MAX_ENDPOINTS, body_timeout_seconds=BODY_SECONDS,
     )  # fmt: skip
     for server in run_server(settings, CornerSegmenter()):
         with server.http() as http:
