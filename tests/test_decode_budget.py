@@ -21,7 +21,7 @@ from service import engine
 from service.budget import DecodeBudget
 from service.errors import TooManyRequests
 
-from .conftest import CornerSegmenter, RunningServer, image_bytes, wait_for
+from .conftest import CornerSegmenter, RunningServer, image_bytes
 
 UC = "demopublickey0000000"
 
@@ -65,7 +65,7 @@ def hold_the_budget(server: RunningServer, segmenter: HeldSegmenter) -> None:
 def test_a_full_budget_makes_uploads_and_thumbnails_429_in_each_dialects_shape(make_server) -> None:  # type: ignore[no-untyped-def]
     segmenter = HeldSegmenter()
     server = make_server(segmenter=segmenter, decode_budget_megapixels=1, decode_wait_seconds=0.3)
-    with server.http() as http:
+    with server.http():
         thumbnailed = imagekit_upload(server, tiff(300), "t.tiff", useUniqueFileName="false")
         assert thumbnailed.status_code == 200
     try:

@@ -8,8 +8,8 @@ import io
 import shutil
 import threading
 import time
-from email.utils import formatdate
 from collections.abc import Iterator
+from email.utils import formatdate
 from pathlib import Path
 
 import httpx
