@@ -64,6 +64,21 @@ class CornerSegmenter:
         return (distance > 60).astype(np.float32)
 
 
+class HeldSegmenter(CornerSegmenter):
+    """Holds every run in the model until `release` is set (`started` says one has begun), so a test can
+    fill the queue, hold the decode budget, or change the file while a job is running."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, rgb: Image.Image) -> np.ndarray:
+        self.started.set()
+        assert self.release.wait(30), "the held segmenter was never released"
+        return super().__call__(rgb)
+
+
 @pytest.fixture(scope="session")
 def real_model() -> U2NetSegmenter:
     """The real U2-Net-p, loaded once for the whole session."""

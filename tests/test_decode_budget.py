@@ -13,7 +13,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-import numpy as np
 import pytest
 from PIL import Image
 
@@ -21,23 +20,10 @@ from service import engine
 from service.budget import DecodeBudget
 from service.errors import TooManyRequests
 
-from .conftest import CornerSegmenter, RunningServer, image_bytes
+from .conftest import HeldSegmenter, RunningServer, image_bytes
 
 UC = "demopublickey0000000"
 
-
-class HeldSegmenter(CornerSegmenter):
-    """Holds the cut-out (and the decode budget it took) until released."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.entered = threading.Event()
-        self.release = threading.Event()
-
-    def __call__(self, rgb: Image.Image) -> np.ndarray:
-        self.entered.set()
-        self.release.wait(30)
-        return super().__call__(rgb)
 
 
 def tiff(side: int, colour: tuple[int, int, int] = (10, 200, 30)) -> bytes:
@@ -59,7 +45,7 @@ def hold_the_budget(server: RunningServer, segmenter: HeldSegmenter) -> None:
     """Start a cut-out of an image over the whole budget and wait until it is in the model."""
     started = imagekit_upload(server, tiff(800), "held.tiff", extensions='[{"name": "remove-bg"}]')
     assert started.status_code == 200, started.text
-    assert segmenter.entered.wait(20)
+    assert segmenter.started.wait(20)
 
 
 def test_a_full_budget_makes_uploads_and_thumbnails_429_in_each_dialects_shape(make_server) -> None:  # type: ignore[no-untyped-def]

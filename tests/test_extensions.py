@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import threading
 import time
 
 import httpx
@@ -15,7 +14,7 @@ from standardwebhooks import Webhook
 
 from service.engine import U2NetSegmenter
 
-from .conftest import CornerSegmenter, RunningServer, image_bytes, photo_bytes, wait_for
+from .conftest import CornerSegmenter, HeldSegmenter, RunningServer, image_bytes, photo_bytes, wait_for
 from .receiver import Receiver
 
 
@@ -135,20 +134,9 @@ def test_transient_failure_is_retried(make_server) -> None:  # type: ignore[no-u
     assert client.files.get(uploaded.file_id).version_info.name == "Version 2"
 
 
-class BlockingSegmenter(CornerSegmenter):
-    """Holds every job until released, so the queue can be filled."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.release = threading.Event()
-
-    def __call__(self, rgb: Image.Image) -> np.ndarray:
-        self.release.wait(30)
-        return super().__call__(rgb)
-
 
 def test_full_queue_answers_429_and_stores_nothing(make_server) -> None:  # type: ignore[no-untyped-def]
-    segmenter = BlockingSegmenter()
+    segmenter = HeldSegmenter()
     server = make_server(segmenter=segmenter, max_queue=2)
     try:
         with server.http() as http:
@@ -209,7 +197,7 @@ def test_readyz_and_metrics(make_server, receiver: Receiver) -> None:  # type: i
 def test_graceful_shutdown_hands_back_running_jobs(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from .conftest import make_settings, run_server
 
-    segmenter = BlockingSegmenter()
+    segmenter = HeldSegmenter()
     settings = make_settings(tmp_path / "data")
     running = run_server(settings, segmenter)
     server = next(running)

@@ -3,31 +3,14 @@ the job fails with reason `superseded`, the current version stays, and the webho
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 
 import httpx
-import numpy as np
 import pytest
-from PIL import Image
 from standardwebhooks import Webhook
 
-from .conftest import CornerSegmenter, RunningServer, image_bytes, wait_for
+from .conftest import HeldSegmenter, RunningServer, image_bytes, wait_for
 from .receiver import Receiver
-
-
-class HeldSegmenter(CornerSegmenter):
-    """Holds every run until `release` is set, so the test can change the file while a job is running."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.started = threading.Event()
-        self.release = threading.Event()
-
-    def __call__(self, rgb: Image.Image) -> np.ndarray:
-        self.started.set()
-        assert self.release.wait(30)
-        return super().__call__(rgb)
 
 
 def put(server: RunningServer, color: object, **fields: str) -> dict:

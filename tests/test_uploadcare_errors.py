@@ -23,7 +23,7 @@ from service.dialects.uploadcare.upload import FETCHES_AT_ONCE, UrlUploads
 from service.library import Library
 from service.models import UrlUpload
 
-from .conftest import CornerSegmenter, RunningServer, image_bytes, wait_for
+from .conftest import HeldSegmenter, RunningServer, image_bytes, wait_for
 from .receiver import Origin
 from .test_uploadcare_sdk import REST, close_clients, sdk, simple_auth, write  # noqa: F401 (close_clients: autouse)
 
@@ -231,17 +231,6 @@ def test_addon_status_of_unknown_and_bad_requests(http: httpx.Client, server: Ru
     other = http.get("/addons/uc_clamav_virus_scan/execute/status/", params={"request_id": MISSING}, headers=headers)
     assert other.status_code == 400 and "not available" in other.json()["detail"]
 
-
-class HeldSegmenter(CornerSegmenter):
-    """Holds every job in the model until released, so the queue stays full."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.release = threading.Event()
-
-    def __call__(self, rgb):  # type: ignore[no-untyped-def]
-        self.release.wait(timeout=30)
-        return super().__call__(rgb)
 
 
 def test_full_queue_answers_429_and_queues_nothing(make_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
