@@ -145,11 +145,9 @@ def create_app(settings: Settings, *, segmenter: engine.Segmenter | None = None)
         if isinstance(model, engine.U2NetSegmenter):
             await to_thread.run_sync(model.session)  # load once, before the first job
         services.model_ready = True
-        app.state.uploadcare = uploadcare.State.create(data_dir, settings, db)
-        runner.start()
+        app.state.uploadcare = uploadcare.State.create(settings)
+        runner.start()  # it resumes what a stop or a crash cut off, imports from a URL among them
         dispatcher.start()
-        if resumed := app.state.uploadcare.url_uploads.resume(services):
-            log.info("resumed %d uploads from a URL", resumed)
         housekeeping = asyncio.create_task(keep_house(library, app.state.uploadcare), name="cutout-housekeeping")
         try:
             yield
@@ -157,7 +155,6 @@ def create_app(settings: Settings, *, segmenter: engine.Segmenter | None = None)
             housekeeping.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await housekeeping
-            await app.state.uploadcare.aclose()
             await runner.stop()
             await dispatcher.stop()
             await egress.aclose()
@@ -201,8 +198,7 @@ async def keep_house(library: Library, state: uploadcare.State) -> None:
     while True:
         try:
             expired = library.expire_unstored()
-            dropped = await to_thread.run_sync(state.multipart.sweep)
-            forgotten = state.url_uploads.expire()
+            dropped, forgotten = state.keep_house(library)
             swept = await library.sweep_orphans()
             if expired or dropped or forgotten or swept:
                 log.info(

@@ -18,7 +18,7 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from .errors import BadRequest
-from .models import Attempt, Delivery, DeliveryState, Endpoint, File, Folder, Job, JobStatus, UrlUpload, Version
+from .models import Attempt, Delivery, DeliveryState, Endpoint, File, Folder, Job, JobKind, JobStatus, ResultTo, Version
 from .search import MAX_TREE_DEPTH, BoolOp, Compare, Node, too_deep
 
 migrations = Migrations("cutout")
@@ -217,6 +217,59 @@ def m006_secret_overlap(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m008_job_kinds(db: sqlite_utils.Database) -> None:
+    """What a job does and where its result goes become data; before them, the dialect decided both."""
+    db.executescript(
+        """
+        ALTER TABLE jobs ADD COLUMN kind TEXT NOT NULL DEFAULT 'edit';
+        ALTER TABLE jobs ADD COLUMN result_to TEXT NOT NULL DEFAULT 'version';
+        ALTER TABLE jobs ADD COLUMN conversion_name TEXT;
+        ALTER TABLE jobs ADD COLUMN progress TEXT;
+        UPDATE jobs SET result_to = 'file' WHERE dialect = 'uploadcare';
+        CREATE INDEX jobs_kind_ready ON jobs(kind, status, run_after);
+        """
+    )
+
+
+@migrations()
+def m009_url_imports(db: sqlite_utils.Database) -> None:
+    """Uploads from a URL become import jobs: each row moves, with the status it had, and its table goes.
+
+    Its token stays the job id, so a client still polling the status of a moved upload finds it."""
+    db.executescript(
+        """
+        INSERT INTO jobs (id, file_id, source_version, extension, options, dialect, status, attempts, run_after,
+                          error_reason, error_message, created_at, updated_at, kind, result_to)
+        SELECT token, '', '', 'import', json_object('source_url', source_url, 'new_file', json(new_file)),
+               'uploadcare',
+               CASE WHEN ended_at IS NULL THEN 'queued'
+                    WHEN json_extract(status, '$.status') = 'success' THEN 'succeeded' ELSE 'failed' END,
+               0, created_at, json_extract(status, '$.error_code'), json_extract(status, '$.error'),
+               strftime('%Y-%m-%dT%H:%M:%fZ', created_at, 'unixepoch'),
+               strftime('%Y-%m-%dT%H:%M:%fZ', coalesce(ended_at, created_at), 'unixepoch'), 'import', 'file'
+        FROM url_uploads;
+        DROP TABLE url_uploads;
+        """
+    )
+
+
+@migrations()
+def m010_multipart_sessions(db: sqlite_utils.Database) -> None:
+    """Multipart uploads under way: what was declared, and the blob of each part received (null until then)."""
+    db.executescript(
+        """
+        CREATE TABLE multipart_sessions (
+            uuid TEXT PRIMARY KEY,
+            declared TEXT NOT NULL,
+            parts TEXT NOT NULL,
+            touched_at REAL NOT NULL
+        );
+        CREATE INDEX multipart_sessions_touched ON multipart_sessions(touched_at);
+        """
+    )
+
+
 _TOMBSTONE = f"""
     INSERT OR REPLACE INTO removed_files ({", ".join([*_FILE_COLUMNS, "removed_at", *(f"v_{c}" for c in _VERSION_SNAPSHOT)])})
     SELECT {", ".join(f"f.{c}" for c in _FILE_COLUMNS)}, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
@@ -306,6 +359,10 @@ def _job(row: sqlite3.Row) -> Job:
         error_message=row["error_message"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        kind=JobKind(row["kind"]),
+        result_to=ResultTo(row["result_to"]),
+        conversion_name=row["conversion_name"],
+        progress=json.loads(row["progress"]) if row["progress"] else None,
     )
 
 
@@ -333,7 +390,7 @@ class Database:
         migrations.apply(self.db)
         self.jobs = Jobs(conn)
         self.webhooks = WebhookStore(conn)
-        self.url_uploads = UrlUploadStore(conn)
+        self.multipart = MultipartStore(conn)
 
     def close(self) -> None:
         self.conn.close()
@@ -510,15 +567,17 @@ class Database:
         return {b for row in rows for b in (row["blob"], row["thumb_blob"]) if b}
 
     def unreferenced(self, blobs: set[str]) -> set[str]:
-        """The subset of `blobs` that no version refers to any more (looked up a few hundred at a time)."""
+        """The subset of `blobs` that no version, and no part of an open multipart upload, refers to any more
+        (looked up a few hundred at a time)."""
         shas, used = sorted(blobs), set()
         for start in range(0, len(shas), 400):
             chunk = shas[start : start + 400]
             marks = ",".join("?" * len(chunk))
             rows = self._all(
                 f"SELECT blob FROM versions WHERE blob IN ({marks}) "
-                f"UNION SELECT thumb_blob FROM versions WHERE thumb_blob IN ({marks})",
-                chunk * 2,
+                f"UNION SELECT thumb_blob FROM versions WHERE thumb_blob IN ({marks}) "
+                f"UNION SELECT p.value FROM multipart_sessions s, json_each(s.parts) p WHERE p.value IN ({marks})",
+                chunk * 3,
             )
             used |= {row[0] for row in rows}
         return blobs - used
@@ -557,10 +616,12 @@ class Jobs:
     def insert(self, job: Job) -> None:
         self.conn.execute(
             """INSERT INTO jobs (id, file_id, source_version, extension, options, dialect, webhook_url, status,
-                   attempts, run_after, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)""",
+                   attempts, run_after, created_at, updated_at, kind, result_to, conversion_name)
+               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
             [
                 job.id, job.file_id, job.source_version, job.extension, json.dumps(job.options), job.dialect,
                 job.webhook_url, job.status, job.attempts, job.run_after, job.created_at, job.updated_at,
+                job.kind, job.result_to, job.conversion_name,
             ],
         )  # fmt: skip
 
@@ -568,23 +629,26 @@ class Jobs:
         row = self.conn.execute("SELECT * FROM jobs WHERE id = ?", [job_id]).fetchone()
         return _job(row) if row else None
 
-    def unfinished(self) -> int:
-        return self.conn.execute("SELECT count(*) FROM jobs WHERE status IN ('queued', 'running')").fetchone()[0]
+    def unfinished(self, kind: JobKind) -> int:
+        return self.conn.execute(
+            "SELECT count(*) FROM jobs WHERE kind = ? AND status IN ('queued', 'running')", [kind]
+        ).fetchone()[0]
 
     def counts(self) -> dict[str, int]:
         rows = self.conn.execute("SELECT status, count(*) AS n FROM jobs GROUP BY status")
         return {JobStatus(r["status"]).value: r["n"] for r in rows}
 
-    def claim(self, owner: str, now: float, lease: float) -> Job | None:
-        """Lease the oldest runnable job: queued and due, or running with an expired lease."""
+    def claim(self, owner: str, now: float, lease: float, kind: JobKind) -> Job | None:
+        """Lease the oldest runnable job of `kind`: queued and due, or running with an expired lease."""
         row = self.conn.execute(
             """UPDATE jobs SET status = 'running', lease_owner = ?, lease_expires = ?, attempts = attempts + 1
                WHERE id = (
                    SELECT id FROM jobs
-                   WHERE (status = 'queued' AND run_after <= ?) OR (status = 'running' AND lease_expires < ?)
+                   WHERE kind = ? AND ((status = 'queued' AND run_after <= ?)
+                                       OR (status = 'running' AND lease_expires < ?))
                    ORDER BY run_after, rowid LIMIT 1)
                RETURNING *""",
-            [owner, now + lease, now, now],
+            [owner, now + lease, kind, now, now],
         ).fetchone()
         return _job(row) if row else None
 
@@ -607,6 +671,19 @@ class Jobs:
             ],
         )  # fmt: skip
         return cursor.rowcount == 1
+
+    def set_progress(self, job_id: str, owner: str, progress: dict[str, Any]) -> bool:
+        cursor = self.conn.execute(
+            "UPDATE jobs SET progress = ? WHERE id = ? AND lease_owner = ? AND status = 'running'",
+            [json.dumps(progress), job_id, owner],
+        )
+        return cursor.rowcount == 1
+
+    def delete_ended_before(self, kind: JobKind, cutoff: str) -> int:
+        """Forget finished jobs of `kind` whose last change is older than `cutoff` (ISO text)."""
+        return self.conn.execute(
+            "DELETE FROM jobs WHERE kind = ? AND status IN ('succeeded', 'failed') AND updated_at < ?", [kind, cutoff]
+        ).rowcount
 
     def release(self, owner: str) -> int:
         """Hand back every lease `owner` holds (graceful shutdown)."""
@@ -773,43 +850,47 @@ class WebhookStore:
         return {r["state"]: r["n"] for r in rows}
 
 
-class UrlUploadStore:
-    """Accepted uploads from a URL (Uploadcare), kept until an hour after they end."""
+class MultipartStore:
+    """Multipart uploads under way (Uploadcare): each part is a blob, named here in order until completion."""
 
     def __init__(self, conn: sqlite3.Connection):
         self.conn = conn
 
-    def insert(self, u: UrlUpload) -> None:
+    def create(self, upload_uuid: str, declared: dict[str, Any], parts: int, now: float) -> None:
         self.conn.execute(
-            "INSERT INTO url_uploads (token, source_url, new_file, status, created_at) VALUES (?,?,?,?,?)",
-            [u.token, u.source_url, json.dumps(u.new_file), json.dumps(u.status), u.created_at],
+            "INSERT INTO multipart_sessions (uuid, declared, parts, touched_at) VALUES (?,?,?,?)",
+            [upload_uuid, json.dumps(declared), json.dumps([None] * parts), now],
         )
 
-    def get(self, token: str) -> UrlUpload | None:
-        row = self.conn.execute("SELECT * FROM url_uploads WHERE token = ?", [token]).fetchone()
-        return _url_upload(row) if row else None
+    def get(self, upload_uuid: str) -> tuple[dict[str, Any], list[str | None]] | None:
+        """The declared upload and each part's blob (None where not yet received)."""
+        row = self.conn.execute(
+            "SELECT declared, parts FROM multipart_sessions WHERE uuid = ?", [upload_uuid]
+        ).fetchone()
+        return (json.loads(row["declared"]), json.loads(row["parts"])) if row else None
 
-    def set_status(self, token: str, status: dict[str, Any], ended_at: float | None = None) -> None:
-        self.conn.execute(
-            "UPDATE url_uploads SET status = ?, ended_at = ? WHERE token = ?", [json.dumps(status), ended_at, token]
+    def set_part(self, upload_uuid: str, index: int, sha: str, now: float) -> bool:
+        """False when the session is gone (completed or swept)."""
+        cursor = self.conn.execute(
+            "UPDATE multipart_sessions SET parts = json_set(parts, ?, ?), touched_at = ? WHERE uuid = ?",
+            [f"$[{index}]", sha, now, upload_uuid],
         )
+        return cursor.rowcount == 1
 
-    def unfinished(self) -> list[UrlUpload]:
-        rows = self.conn.execute("SELECT * FROM url_uploads WHERE ended_at IS NULL ORDER BY created_at")
-        return [_url_upload(r) for r in rows]
+    def count_touched_since(self, cutoff: float) -> int:
+        return self.conn.execute(
+            "SELECT count(*) FROM multipart_sessions WHERE touched_at >= ?", [cutoff]
+        ).fetchone()[0]
 
-    def count_unfinished(self) -> int:
-        return self.conn.execute("SELECT count(*) FROM url_uploads WHERE ended_at IS NULL").fetchone()[0]
+    def delete(self, upload_uuid: str) -> set[str]:
+        """Drop the session; returns its parts' blobs, for the caller to delete once nothing else uses them."""
+        found = self.get(upload_uuid)
+        self.conn.execute("DELETE FROM multipart_sessions WHERE uuid = ?", [upload_uuid])
+        return {sha for sha in found[1] if sha} if found else set()
 
-    def delete_ended_before(self, cutoff: float) -> int:
-        return self.conn.execute("DELETE FROM url_uploads WHERE ended_at < ?", [cutoff]).rowcount
-
-
-def _url_upload(row: sqlite3.Row) -> UrlUpload:
-    return UrlUpload(
-        token=row["token"], source_url=row["source_url"], new_file=json.loads(row["new_file"]),
-        status=json.loads(row["status"]), created_at=row["created_at"],
-    )  # fmt: skip
+    def untouched_before(self, cutoff: float) -> list[str]:
+        rows = self.conn.execute("SELECT uuid FROM multipart_sessions WHERE touched_at < ?", [cutoff])
+        return [row["uuid"] for row in rows]
 
 
 def _endpoint(row: sqlite3.Row) -> Endpoint:

@@ -9,6 +9,8 @@ import os
 import secrets
 import socket
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 import numpy as np
 from anyio import to_thread
@@ -16,16 +18,19 @@ from PIL import Image
 
 from . import engine
 from .egress import Egress, EgressBlocked
-from .errors import NotFound
+from .errors import APIError, NotFound
 from .library import Library
 from .metrics import Metrics
-from .models import Job, JobStatus
+from .models import Job, JobKind, JobStatus, ResultTo
 from .settings import Settings
 
 log = logging.getLogger("cutout.jobs")
 
 POLL_SECONDS = 1.0
 SHUTDOWN_GRACE_SECONDS = 10.0
+# Imports at once: they share the egress client with webhooks and URL uploads, and each may buffer up to
+# the upload limit; they hold no cut-out slot, so a long download never keeps an edit waiting.
+IMPORTS_AT_ONCE = 4
 
 
 class JobFailure(Exception):
@@ -61,9 +66,10 @@ class TimedSegmenter:
 
 
 class Runner:
-    """Runs up to `settings.workers` cut-outs at once, each job under a heartbeated lease.
+    """Runs the queue's jobs, each under a heartbeated lease, by kind: up to `settings.workers` cut-outs at
+    once, and up to IMPORTS_AT_ONCE imports beside them.
 
-    One job more than that is claimed: its reads (and a background image
+    One edit more than the workers is claimed: its reads (and a background image
     fetch) and the previous job's writes overlap the cut-outs under way
     instead of leaving the cores idle between them.
     """
@@ -85,10 +91,16 @@ class Runner:
         self.limits = library.limits
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
-        self._running: set[asyncio.Task[None]] = set()
+        self._running: dict[asyncio.Task[None], JobKind] = {}
         self._cutting = asyncio.Semaphore(settings.workers)
         self._loop_task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._handlers: dict[JobKind, Callable[[Job], Awaitable[str]]] = {
+            JobKind.EDIT: self._edit,
+            JobKind.IMPORT: self._import,
+        }
+        self._room = {JobKind.EDIT: settings.workers + 1, JobKind.IMPORT: IMPORTS_AT_ONCE}
+        library.on_enqueue(self.notify)
 
     def start(self) -> None:
         self._loop_task = asyncio.create_task(self._loop(), name="cutout-runner")
@@ -125,13 +137,14 @@ class Runner:
 
     async def _loop(self) -> None:
         while not self._stopping:
-            while len(self._running) < self.settings.workers + 1 and not self._stopping:
-                job = self.library.claim_job(self.owner, self.settings.job_lease_seconds)
-                if job is None:
-                    break
-                task = asyncio.create_task(self._run(job))
-                self._running.add(task)
-                task.add_done_callback(self._finished)
+            for kind, room in self._room.items():
+                while sum(k == kind for k in self._running.values()) < room and not self._stopping:
+                    job = self.library.claim_job(self.owner, self.settings.job_lease_seconds, kind)
+                    if job is None:
+                        break
+                    task = asyncio.create_task(self._run(job))
+                    self._running[task] = kind
+                    task.add_done_callback(self._finished)
             self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self._sleep_seconds())
@@ -145,7 +158,7 @@ class Runner:
         return min(POLL_SECONDS, max(0.01, due - time.time()))
 
     def _finished(self, task: asyncio.Task[None]) -> None:
-        self._running.discard(task)
+        self._running.pop(task, None)
         self._wake.set()
 
     async def _run(self, job: Job) -> None:
@@ -153,10 +166,7 @@ class Runner:
         heartbeat = asyncio.create_task(self._heartbeat(job))
         outcome = "failed"
         try:
-            result = await self._cut_out(job)
-            sha = await to_thread.run_sync(self.library.blobs.put, result.data)
-            completed = self.library.complete_job(job, self.owner, result, sha)
-            outcome = "succeeded" if completed is not None else "discarded"
+            outcome = await self._handlers[job.kind](job)
         except PermanentFailure as exc:
             self.library.fail_job(job, self.owner, exc.reason, exc.message, retry_in=None)
         except asyncio.CancelledError:
@@ -182,6 +192,7 @@ class Runner:
                     {
                         "event": "job",
                         "job_id": job.id,
+                        "kind": job.kind,
                         "file_id": job.file_id,
                         "extension": job.extension,
                         "attempt": job.attempts,
@@ -190,6 +201,37 @@ class Runner:
                     }
                 )
             )
+
+    async def _edit(self, job: Job) -> str:
+        """Cut out, store the result, and record it where the job says."""
+        if job.result_to == ResultTo.CONVERSION:
+            raise PermanentFailure("unsupported_result", "Results stored as a named conversion are not supported yet.")
+        result = await self._cut_out(job)
+        sha = await to_thread.run_sync(self.library.blobs.put, result.data)
+        completed = self.library.complete_job(job, self.owner, result, sha)
+        return "succeeded" if completed is not None else "discarded"
+
+    async def _import(self, job: Job) -> str:
+        """Fetch through the safe egress client, then upload like any other file. A file made by an earlier
+        attempt (cut off before it said so) is found by its uuid instead of being made twice."""
+        source_url, new = self.library.import_request(job)
+        try:
+            file = self.library.get_live_or_removed(new.uuid or "")
+        except NotFound:
+            pass
+        else:
+            return "succeeded" if self.library.finish_import(job, self.owner, file) else "discarded"
+        self.library.import_progress(job, self.owner, 0, None)
+        try:
+            data = await self.egress.fetch(source_url, max_bytes=self.settings.max_upload_bytes)
+        except EgressBlocked as exc:
+            raise PermanentFailure("download_failed", f"The file could not be fetched: {exc.message}.") from None
+        self.library.import_progress(job, self.owner, len(data), len(data))
+        try:
+            file, _ = await self.library.upload(replace(new, data=data), bounded_wait=False)
+        except APIError as exc:
+            raise PermanentFailure("file_rejected", exc.message) from None
+        return "succeeded" if self.library.finish_import(job, self.owner, file) else "discarded"
 
     async def _cut_out(self, job: Job) -> engine.Result:
         try:

@@ -16,7 +16,8 @@ import string
 import time
 import unicodedata
 import uuid
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -27,7 +28,7 @@ from .blobs import TEMP_PREFIX, BlobStore
 from .budget import DecodeBudget
 from .db import Database
 from .errors import APIError, BadRequest, Conflict, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized
-from .models import METADATA_KEY, File, Folder, Job, JobStatus, Version, new_id, now_iso
+from .models import METADATA_KEY, File, Folder, Job, JobKind, JobStatus, ResultTo, Version, new_id, now_iso
 from .search import Node
 from .settings import Settings
 from .signing import same_text
@@ -206,6 +207,8 @@ class ExtensionRequest:
     dialect: str = "imagekit"
     webhook_url: str | None = None
     job_id: str | None = None  # the job's id when the caller has promised one (Uploadcare's request_id)
+    result_to: ResultTo = ResultTo.VERSION  # the dialect's choice: a new version, a new file or a conversion
+    conversion_name: str | None = None  # with result_to CONVERSION: which conversion of the file it makes
 
 
 _UNSET: Any = object()
@@ -263,6 +266,16 @@ class Library:
         # Every decode in the process (uploads, thumbnails, jobs) holds its pixels under this one budget.
         self.budget = DecodeBudget(settings.decode_budget_megapixels, settings.decode_wait_seconds)
         self._thumbnails: dict[str, asyncio.Future[tuple[bytes, str]]] = {}
+        self._on_enqueue: list[Callable[[], None]] = []
+
+    def on_enqueue(self, wake: Callable[[], None]) -> None:
+        """Call `wake` whenever a transaction that queued jobs has committed (the runner looks at once)."""
+        self._on_enqueue.append(wake)
+
+    def _queued(self, jobs: list[Job]) -> None:
+        if jobs:
+            for wake in self._on_enqueue:
+                wake()
 
     # -- uploads
 
@@ -284,6 +297,7 @@ class Library:
             self._drop_unused({sha})
             raise
         self.blobs.unpin(sha)
+        self._queued(recorded[1])
         return recorded
 
     async def check_image(self, data: bytes) -> None:
@@ -478,12 +492,14 @@ class Library:
             updated = replace(updated, updated_at=now_iso())
             self.db.update_file(updated)
             self.webhooks.record(Event("file.updated", updated))
-            return updated, self._enqueue(updated, extensions, updated.updated_at)
+            jobs = self._enqueue(updated, extensions, updated.updated_at)
+        self._queued(jobs)
+        return updated, jobs
 
     # -- jobs
 
     def _check_capacity(self, wanted: int) -> None:
-        if wanted and self.db.jobs.unfinished() + wanted > self.settings.max_queue:
+        if wanted and self.db.jobs.unfinished(JobKind.EDIT) + wanted > self.settings.max_queue:
             raise TooManyRequests(
                 f"The extension queue is full ({self.settings.max_queue} jobs). Retry later.",
                 retry_after=self.settings.queue_retry_after,
@@ -504,15 +520,16 @@ class Library:
             job = Job(
                 id=ext.job_id or new_id(), file_id=file.id, source_version=file.version.id, extension=ext.name,
                 options=ext.options, dialect=ext.dialect, status=JobStatus.QUEUED, webhook_url=ext.webhook_url,
-                run_after=time.time(), created_at=now, updated_at=now,
+                run_after=time.time(), created_at=now, updated_at=now, kind=JobKind.EDIT, result_to=ext.result_to,
+                conversion_name=ext.conversion_name,
             )  # fmt: skip
             self.db.jobs.insert(job)
             jobs.append(job)
         return jobs
 
-    def claim_job(self, owner: str, lease: float) -> Job | None:
+    def claim_job(self, owner: str, lease: float, kind: JobKind = JobKind.EDIT) -> Job | None:
         with self.db.transaction():
-            return self.db.jobs.claim(owner, time.time(), lease)
+            return self.db.jobs.claim(owner, time.time(), lease, kind)
 
     def heartbeat(self, job: Job, owner: str, lease: float) -> bool:
         with self.db.transaction():
@@ -530,15 +547,17 @@ class Library:
                 self._fail_finished(job, owner, None, "file_deleted",
                                     "The file was deleted before the extension finished.", now)  # fmt: skip
                 completed = None
-            elif not job.makes_new_file and file.version.id != job.source_version:
+            elif job.result_to == ResultTo.VERSION and file.version.id != job.source_version:
                 # A newer upload or a restore made another version current while the job ran: making the
                 # result current would undo it, so the result is dropped and the job fails, saying why.
                 self._fail_finished(job, owner, file, "superseded",
                                     f"The file's current version changed (now {file.version.name}) before "
                                     "the extension finished; run it again on the current version.", now)  # fmt: skip
                 completed = None
-            elif job.makes_new_file:
+            elif job.result_to == ResultTo.FILE:
                 completed = self._record_result_file(job, owner, file, result, sha, now)
+            elif job.result_to == ResultTo.CONVERSION:  # the runner refuses these before any work is done
+                raise ValueError(f"job {job.id}: conversions are not stored yet")
             else:
                 version = Version(
                     id=new_id(), file_id=file.id, number=self.db.next_version_number(file.id), blob=sha,
@@ -568,13 +587,67 @@ class Library:
         return failed
 
     def fail_job(self, job: Job, owner: str, reason: str, message: str, retry_in: float | None) -> Job | None:
-        """Requeue after `retry_in` seconds, or fail for good when it is None; None when the lease was lost."""
+        """Requeue after `retry_in` seconds, or fail for good when it is None; None when the lease was lost.
+
+        An import has no file and no extension to announce: its end is only its status."""
         with self.db.transaction():
+            if retry_in is None and job.kind == JobKind.IMPORT:
+                failed = replace(job, status=JobStatus.FAILED, error_reason=reason, error_message=message)
+                return failed if self.db.jobs.finish(failed, owner, now_iso()) else None
             if retry_in is None:
                 return self._fail_finished(job, owner, self.db.get_file(job.file_id), reason, message, now_iso())
             updated = replace(job, status=JobStatus.QUEUED, run_after=time.time() + retry_in,
                               error_reason=reason, error_message=message)  # fmt: skip
             return updated if self.db.jobs.finish(updated, owner, now_iso()) else None
+
+    # -- imports: a URL fetched by the runner and uploaded as a new file
+
+    def enqueue_import(self, source_url: str, new: NewFile, job_id: str, *, dialect: str) -> Job:
+        """Queue the import of `source_url` as `new` (its data still empty). The new file's uuid is chosen now,
+        so that an import cut off after its file was made finds that file when it runs again."""
+        now = now_iso()
+        fields = {k: v for k, v in asdict(replace(new, uuid=new.uuid or str(uuid.uuid4()))).items() if k != "data"}
+        job = Job(
+            id=job_id, file_id="", source_version="", extension="import",
+            options={"source_url": source_url, "new_file": fields}, dialect=dialect, status=JobStatus.QUEUED,
+            run_after=time.time(), created_at=now, updated_at=now, kind=JobKind.IMPORT, result_to=ResultTo.FILE,
+        )  # fmt: skip
+        with self.db.transaction():
+            if self.db.jobs.unfinished(JobKind.IMPORT) >= self.settings.max_queue:
+                raise TooManyRequests(
+                    f"Too many uploads from a URL are waiting ({self.settings.max_queue}). Retry later.",
+                    retry_after=self.settings.queue_retry_after,
+                )
+            self.db.jobs.insert(job)
+        self._queued([job])
+        return job
+
+    def import_job(self, job_id: str) -> Job | None:
+        job = self.db.jobs.get(job_id)
+        return job if job is not None and job.kind == JobKind.IMPORT else None
+
+    @staticmethod
+    def import_request(job: Job) -> tuple[str, NewFile]:
+        """The URL an import fetches and the file it makes of it."""
+        fields = job.options["new_file"]
+        return job.options["source_url"], NewFile(data=b"", **{**fields, "tags": tuple(fields["tags"] or ()) or None})
+
+    def import_progress(self, job: Job, owner: str, done: int, total: int | None) -> None:
+        with self.db.transaction():
+            self.db.jobs.set_progress(job.id, owner, {"done": done, "total": total})
+
+    def finish_import(self, job: Job, owner: str, file: File) -> Job | None:
+        """The import made `file`; None when the lease was lost (the file stays: it is the one asked for)."""
+        done = replace(job, status=JobStatus.SUCCEEDED, result_file=file.id)
+        with self.db.transaction():
+            return done if self.db.jobs.finish(done, owner, now_iso()) else None
+
+    def expire_imports(self, keep_seconds: float, now: float | None = None) -> int:
+        """Forget finished imports `keep_seconds` after they ended; returns how many went."""
+        moment = datetime.fromtimestamp((time.time() if now is None else now) - keep_seconds, timezone.utc)
+        with self.db.transaction():
+            return self.db.jobs.delete_ended_before(JobKind.IMPORT, moment.isoformat(timespec="milliseconds")
+                                                    .replace("+00:00", "Z"))  # fmt: skip
 
     def release_jobs(self, owner: str) -> int:
         with self.db.transaction():
@@ -700,12 +773,13 @@ class Library:
             self._check_capacity(1)
             file = self.get_by_uuid(file_uuid)
             [job] = self._enqueue(file, [ext], now_iso())
+        self._queued([job])
         return job
 
     def addon_job(self, job_id: str) -> tuple[Job, str | None] | None:
         """An add-on request and the uuid of its result file (once there is one); None if unknown."""
         job = self.db.jobs.get(job_id)
-        if job is None or not job.makes_new_file:
+        if job is None or job.kind != JobKind.EDIT or job.result_to != ResultTo.FILE:
             return None
         return job, self.db.uuid_of(job.result_file) if job.result_file else None
 
@@ -755,6 +829,62 @@ class Library:
         while self.db.get_file_by_path(folder + name) is not None:
             name = unique_name(file_name)
         return name
+
+    # -- chunked uploads: each part a blob, the session a row, joined when the client completes
+
+    def open_chunked(self, upload_uuid: str, declared: dict[str, Any], parts: int, *, max_open: int,
+                     open_seconds: float) -> None:  # fmt: skip
+        """Open a session for `parts` parts, unless `max_open` sessions were touched in the last `open_seconds`
+        (anyone with the public key may start one, and each holds its parts for that long)."""
+        now = time.time()
+        with self.db.transaction():
+            if self.db.multipart.count_touched_since(now - open_seconds) >= max_open:
+                raise TooManyRequests(
+                    f"Too many multipart uploads are open ({max_open}). Complete one, or retry later.",
+                    retry_after=self.settings.queue_retry_after,
+                )
+            self.db.multipart.create(upload_uuid, declared, parts, now)
+
+    def chunked(self, upload_uuid: str) -> tuple[dict[str, Any], list[str | None]] | None:
+        """A session's declared upload and each part's blob (None where not yet received)."""
+        return self.db.multipart.get(upload_uuid)
+
+    async def put_chunk(self, upload_uuid: str, index: int, data: bytes) -> bool:
+        """Keep one part (sent again, it replaces the first); False when the session is gone."""
+        sha = await to_thread.run_sync(self.blobs.put, data)
+        try:
+            with self.db.transaction():
+                found = self.db.multipart.get(upload_uuid)
+                old = found[1][index] if found and index < len(found[1]) else None
+                kept = self.db.multipart.set_part(upload_uuid, index, sha, time.time())
+        finally:
+            self.blobs.unpin(sha)
+        if not kept:
+            self._drop_unused({sha})
+        elif old and old != sha:
+            self._drop_unused({old})
+        return kept
+
+    async def join_chunks(self, parts: list[str | None]) -> bytes | None:
+        """The parts' bytes in order; None when one is missing."""
+        if not all(parts):
+            return None
+        chunks = [await self._read_blob(sha) for sha in parts if sha]
+        return None if any(c is None for c in chunks) else b"".join(c for c in chunks if c is not None)
+
+    def close_chunked(self, upload_uuid: str) -> None:
+        """Drop the session; its parts' blobs go unless something else holds the same bytes."""
+        with self.db.transaction():
+            parts = self.db.multipart.delete(upload_uuid)
+        self._drop_unused(parts)
+
+    def sweep_chunked(self, older_than_seconds: float, now: float | None = None) -> int:
+        """Drop sessions untouched for `older_than_seconds`; returns how many went."""
+        cutoff = (time.time() if now is None else now) - older_than_seconds
+        stale = self.db.multipart.untouched_before(cutoff)
+        for upload_uuid in stale:
+            self.close_chunked(upload_uuid)
+        return len(stale)
 
     # -- versions
 

@@ -93,9 +93,28 @@ class JobStatus(StrEnum):
         return self in (JobStatus.SUCCEEDED, JobStatus.FAILED)
 
 
+class JobKind(StrEnum):
+    """What a job does; the runner has one handler for each."""
+
+    EDIT = "edit"  # an extension (remove-bg) run on one version of a file
+    IMPORT = "import"  # fetch a URL and upload what it holds as a new file
+
+
+class ResultTo(StrEnum):
+    """Where an edit's result goes; the dialect that asks for the edit chooses."""
+
+    VERSION = "version"  # a new version of the source file (ImageKit)
+    FILE = "file"  # a new file beside the source (Uploadcare add-ons)
+    CONVERSION = "conversion"  # a named conversion of the source file (`Job.conversion_name`)
+
+
 @dataclass(frozen=True)
 class Job:
-    """One requested extension run on one version of a file."""
+    """One unit of queued work: an edit of one version of a file, or an import of a URL.
+
+    An import has no file until it lands: its `file_id` and `source_version` are empty, its `options`
+    hold the source URL and the new file's fields, and `result_file` names the file it made.
+    """
 
     id: str
     file_id: str
@@ -115,11 +134,10 @@ class Job:
     error_message: str | None = None
     created_at: str = ""
     updated_at: str = ""
-
-    @property
-    def makes_new_file(self) -> bool:
-        """Uploadcare add-ons leave the source untouched and put the result in a new file."""
-        return self.dialect == "uploadcare"
+    kind: JobKind = JobKind.EDIT
+    result_to: ResultTo = ResultTo.VERSION
+    conversion_name: str | None = None  # the conversion an edit makes, when result_to is CONVERSION
+    progress: dict[str, Any] | None = None  # how far a running import has got: {"done": n, "total": n | None}
 
 
 @dataclass(frozen=True)
@@ -184,14 +202,3 @@ class Delivery:
     last_error: str | None = None
     created_at: str = ""
     updated_at: str = ""
-
-
-@dataclass(frozen=True)
-class UrlUpload:
-    """An upload from a URL the server has accepted: what to fetch, what file to make of it, how it stands."""
-
-    token: str
-    source_url: str
-    new_file: dict[str, Any]  # the upload's fields, as the dialect parsed them (no data yet)
-    status: dict[str, Any]  # the answer of Uploadcare's /from_url/status/
-    created_at: float  # Unix time

@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import io
-import shutil
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from email.utils import formatdate
 from pathlib import Path
 
@@ -18,12 +19,12 @@ from PIL import Image
 from pyuploadcare import Uploadcare
 from pyuploadcare.exceptions import AuthenticationError
 
-from service.db import Database
-from service.dialects.uploadcare.upload import FETCHES_AT_ONCE, UrlUploads
-from service.library import Library
-from service.models import UrlUpload
+from service.app import open_library
+from service.dialects.uploadcare.upload import FETCHES_AT_ONCE, URL_STATUS_SECONDS
+from service.library import Library, NewFile
+from service.models import JobKind, JobStatus
 
-from .conftest import HeldSegmenter, RunningServer, image_bytes, wait_for
+from .conftest import HeldSegmenter, RunningServer, image_bytes, make_settings, wait_for
 from .receiver import Origin
 from .test_uploadcare_sdk import REST, close_clients, sdk, simple_auth, write  # noqa: F401 (close_clients: autouse)
 
@@ -412,13 +413,17 @@ def test_a_multipart_upload_completes_once_even_if_its_parts_were_left_behind(
     )).json()  # fmt: skip
     for i, url in enumerate(started["parts"]):
         assert http.put(url, content=data[i * 5 * 1024 * 1024 : (i + 1) * 5 * 1024 * 1024]).status_code == 200
-    session = server.data_dir / "multipart" / started["uuid"]
-    shutil.copytree(session, tmp_path / "left-behind")
+    db = server.data_dir / "cutout.db"
+    with sqlite3.connect(db) as conn:
+        left_behind = conn.execute("SELECT * FROM multipart_sessions WHERE uuid = ?", [started["uuid"]]).fetchone()
     assert http.post("/multipart/complete/", data=upload_form(server, uuid=started["uuid"])).status_code == 200
-    shutil.copytree(tmp_path / "left-behind", session)
+    with sqlite3.connect(db) as conn:
+        conn.execute("INSERT INTO multipart_sessions VALUES (?,?,?,?)", left_behind)
     again = http.post("/multipart/complete/", data=upload_form(server, uuid=started["uuid"]))
     assert again.status_code == 400 and again.text == "File is already uploaded."
-    assert not session.exists() and server.file_count() == 1
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM multipart_sessions").fetchone()[0] == 0
+    assert server.file_count() == 1
 
 
 # ---- errors from outside the endpoints: routing, the body cap, crashes ------------------------
@@ -533,13 +538,20 @@ def test_uploads_from_a_url_wait_their_turn_and_the_queue_is_bounded(make_server
 
 
 def test_a_url_upload_status_is_kept_an_hour_after_it_ends(tmp_path: Path) -> None:
-    store = Database(tmp_path / "cutout.db").url_uploads
+    library = open_library(make_settings(tmp_path), tmp_path)
     now = time.time()
-    for token, created, ended in [("long-running", now - 7200, None), ("just-ended", now - 7200, now - 60),
-                                  ("ended-long-ago", now - 7200, now - 3700)]:  # fmt: skip
-        store.insert(UrlUpload(token, "http://example.com/a.png", {}, {"status": "progress"}, created))
+    for token, ended in [("just-ended", now - 60), ("ended-long-ago", now - 3700), ("long-running", None)]:
+        library.enqueue_import("http://example.com/a.png", NewFile(data=b"", file_name="a.png"), token,
+                               dialect="uploadcare")  # fmt: skip
         if ended is not None:
-            store.set_status(token, {"status": "error"}, ended_at=ended)
-    assert UrlUploads(store).expire() == 1
-    assert store.get("ended-long-ago") is None and store.get("just-ended") is not None
-    assert [u.token for u in store.unfinished()] == ["long-running"]
+            job = library.claim_job("worker", 30, JobKind.IMPORT)
+            assert job is not None and job.id == token
+            assert library.fail_job(job, "worker", "download_failed", "gone", retry_in=None) is not None
+            ended_at = datetime.fromtimestamp(ended, timezone.utc).isoformat(timespec="milliseconds")
+            with library.db.transaction():
+                library.db.conn.execute("UPDATE jobs SET updated_at = ? WHERE id = ?",
+                                        [ended_at.replace("+00:00", "Z"), token])  # fmt: skip
+    assert library.expire_imports(URL_STATUS_SECONDS) == 1
+    assert library.import_job("ended-long-ago") is None and library.import_job("just-ended") is not None
+    running = library.import_job("long-running")
+    assert running is not None and running.status == JobStatus.QUEUED

@@ -11,8 +11,9 @@ from imagekitio import ImageKit
 
 from service import engine
 from service.app import open_library
-from service.dialects.uploadcare.upload import MultipartUploads
+from service.dialects.uploadcare.upload import SESSION_SECONDS
 from service.library import ExtensionRequest, Library, NewFile
+from service.models import ResultTo
 
 from .conftest import RunningServer, image_bytes, make_settings, photo_bytes, wait_for
 from .test_uploadcare_sdk import close_clients, sdk, write  # noqa: F401 (close_clients: autouse)
@@ -92,18 +93,35 @@ def test_unstored_files_expire_after_a_day(tmp_path: Path) -> None:
 
 
 def test_abandoned_multipart_sessions_are_swept(tmp_path: Path) -> None:
-    sessions = MultipartUploads(tmp_path / "multipart", "secret")
-    sessions.create("6a1f0c2e-0000-4000-8000-000000000000", {"size": 1})
-    assert sessions.sweep(now=time.time() + 60) == 0
-    assert sessions.sweep(now=time.time() + DAY + 60) == 1
-    assert sessions.session("6a1f0c2e-0000-4000-8000-000000000000") is None
+    library = library_at(tmp_path)
+    library.open_chunked("6a1f0c2e-0000-4000-8000-000000000000", {"size": 1}, 1, max_open=10, open_seconds=DAY)
+    assert library.sweep_chunked(SESSION_SECONDS, now=time.time() + 60) == 0
+    assert library.sweep_chunked(SESSION_SECONDS, now=time.time() + DAY + 60) == 1
+    assert library.chunked("6a1f0c2e-0000-4000-8000-000000000000") is None
+
+
+def test_a_multipart_upload_keeps_its_parts_as_blobs_that_the_orphan_sweep_spares(tmp_path: Path) -> None:
+    library = open_library(make_settings(tmp_path, orphan_grace_seconds=0), tmp_path)
+    upload = "6a1f0c2e-0000-4000-8000-000000000001"
+    library.open_chunked(upload, {"size": 6}, 2, max_open=10, open_seconds=DAY)
+    assert asyncio.run(library.put_chunk(upload, 0, b"abc"))
+    assert asyncio.run(library.put_chunk(upload, 1, b"def"))
+    _, parts = library.chunked(upload) or ({}, [])
+    assert all(parts) and all(library.blobs.exists(sha) for sha in parts if sha)
+    time.sleep(0.01)  # older than the (zero) grace period
+    assert asyncio.run(library.sweep_orphans()) == 0  # an open session's parts are referenced
+    assert all(library.blobs.exists(sha) for sha in parts if sha)
+    assert asyncio.run(library.join_chunks(parts)) == b"abcdef"
+    assert not (tmp_path / "multipart").exists()
+    assert library.sweep_chunked(SESSION_SECONDS, now=time.time() + DAY + 60) == 1
+    assert not any(library.blobs.exists(sha) for sha in parts if sha)  # expired: its parts went with it
 
 
 def test_addon_result_file_is_recorded_once_and_fenced(tmp_path: Path) -> None:
     library = library_at(tmp_path)
     source, _ = asyncio.run(library.upload(NewFile(data=photo_bytes("coffee.png"), file_name="c.png")))
     request_id = "9b2e6f1a-0000-4000-8000-000000000000"
-    ext = ExtensionRequest("remove-bg", {}, dialect="uploadcare", job_id=request_id)
+    ext = ExtensionRequest("remove-bg", {}, dialect="uploadcare", job_id=request_id, result_to=ResultTo.FILE)
     job = library.run_addon(source.uuid, ext)
     assert job.id == request_id
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import sqlite3
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -161,7 +162,10 @@ def test_multipart_upload_of_a_large_file(server: RunningServer, tmp_path: Path)
     assert info["size"] == len(data) and info["mime_type"] == "image/bmp"
     assert info["metadata"] == {"kind": "big"} and info["original_filename"] == "big.bmp"
     assert httpx.get(uploaded.cdn_url).content == data
-    assert not any((server.data_dir / "multipart").iterdir())  # the parts were cleaned up
+    assert not (server.data_dir / "multipart").exists()  # the parts were blobs, not a folder of their own
+    with sqlite3.connect(server.data_dir / "cutout.db") as conn:
+        assert conn.execute("SELECT count(*) FROM multipart_sessions").fetchone()[0] == 0  # cleaned up
+    assert server.blob_count() == 1  # the parts went: only the file's bytes are left
 
 
 def test_upload_from_url(make_server, origin: Origin) -> None:  # type: ignore[no-untyped-def]

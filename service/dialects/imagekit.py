@@ -39,7 +39,7 @@ from ..library import (
     parse_json_object,
     whole_number,
 )
-from ..models import Endpoint, File, Folder, Job, JobStatus, Version
+from ..models import Endpoint, File, Folder, Job, JobStatus, ResultTo, Version
 from ..search import parse as parse_search
 from ..services import Services
 from ..signing import same_text
@@ -303,14 +303,14 @@ def parse_extensions(request: Request, raw: object, webhook_url: object) -> list
             raise BadRequest(f"{where}.options.{exc.option}: {exc.reason}", field="extensions") from None
         if parsed.bg_image_url:
             egress.check_given(parsed.bg_image_url, f"{where}.options.bg_image_url")
-        result.append(ExtensionRequest(name=str(name), options=options, dialect="imagekit", webhook_url=hook))
+        result.append(ExtensionRequest(name=str(name), options=options, dialect="imagekit", webhook_url=hook,
+                                       result_to=ResultTo.VERSION))  # fmt: skip
     return result
 
 
 def with_extension_status(request: Request, body: dict[str, Any], jobs: list[Job]) -> dict[str, Any]:
-    """Wake the runner for new jobs and report them; `extensionStatus` appears only when extensions were asked."""
+    """Report new jobs; `extensionStatus` appears only when extensions were asked."""
     if jobs:
-        services(request).runner.notify()
         body["extensionStatus"] = {job.extension: EXTENSION_STATUS[job.status] for job in jobs}
     return body
 

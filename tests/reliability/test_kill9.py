@@ -268,7 +268,9 @@ def test_an_accepted_upload_from_a_url_survives_kill_9(tmp_path: Path) -> None:
         # Killed after its file was made but before its status said so: the restart finds the file.
         service.stop()
         with sqlite3.connect(service.data_dir / "cutout.db") as conn:
-            conn.execute("UPDATE url_uploads SET status = ?, ended_at = NULL", [json.dumps({"status": "progress"})])
+            conn.execute("UPDATE jobs SET status = 'running', lease_owner = 'killed', lease_expires = 0, "
+                         "progress = ?, result_file = NULL WHERE kind = 'import'",
+                         [json.dumps({"done": 0, "total": None})])  # fmt: skip
         service.start()
         again = wait_for(lambda: (s := status(token))["status"] == "success" and s, timeout=30)
         assert again["uuid"] == done["uuid"]  # type: ignore[index]

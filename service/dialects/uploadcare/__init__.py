@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ...db import Database
 from ...errors import APIError
+from ...library import Library
 from ...settings import Settings
 from . import hooks, rest, upload
 from .hooks import webhook_format
@@ -42,21 +41,19 @@ def render_error(request: Request, exc: APIError) -> Response | None:
 
 @dataclass
 class State:
-    """What the dialect keeps between requests: from-URL tasks and multipart sessions."""
+    """What the dialect keeps between requests: the multipart part URLs' signer and bounds."""
 
-    url_uploads: upload.UrlUploads
     multipart: upload.MultipartUploads
 
     @classmethod
-    def create(cls, data_dir: Path, settings: Settings, db: Database) -> State:
-        multipart = upload.MultipartUploads(
-            Path(data_dir) / "multipart", settings.uploadcare_secret_key,
-            max_open=settings.uploadcare_max_multipart_sessions, retry_after=settings.queue_retry_after,
-        )  # fmt: skip
-        return cls(upload.UrlUploads(db.url_uploads), multipart)
+    def create(cls, settings: Settings) -> State:
+        return cls(upload.MultipartUploads(settings.uploadcare_secret_key,
+                                           max_open=settings.uploadcare_max_multipart_sessions))  # fmt: skip
 
-    async def aclose(self) -> None:
-        await self.url_uploads.aclose()
+    def keep_house(self, library: Library) -> tuple[int, int]:
+        """Uploadcare's lifetimes: abandoned multipart sessions go after a day, and the status of an upload
+        from a URL an hour after it ended; returns how many of each went."""
+        return library.sweep_chunked(upload.SESSION_SECONDS), library.expire_imports(upload.URL_STATUS_SECONDS)
 
 
 __all__ = ["State", "render_error", "routes", "webhook_format"]

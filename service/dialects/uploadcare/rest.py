@@ -26,7 +26,7 @@ from ...library import (
     int_param,
     loads_client_json,
 )
-from ...models import JobStatus
+from ...models import JobStatus, ResultTo
 from ...signing import same_text
 from .shapes import (
     MAX_METADATA_VALUE,
@@ -360,9 +360,10 @@ async def execute_addon(request: Request) -> Response:
     options = remove_bg_options(body.get("params"))
     request_id = str(uuid.uuid4())
     job = library(request).run_addon(
-        target, ExtensionRequest(name=extension, options=options, dialect="uploadcare", job_id=request_id)
-    )
-    services(request).runner.notify()
+        target,
+        ExtensionRequest(name=extension, options=options, dialect="uploadcare", job_id=request_id,
+                         result_to=ResultTo.FILE),  # an add-on leaves its source as it is
+    )  # fmt: skip
     return JSONResponse({"request_id": job.id})
 
 

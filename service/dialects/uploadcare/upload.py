@@ -9,20 +9,14 @@ import asyncio
 import functools
 import hashlib
 import hmac
-import json
-import logging
 import math
-import shutil
-import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, replace
-from pathlib import Path
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from anyio import to_thread
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
@@ -30,24 +24,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from ...db import UrlUploadStore
-from ...egress import EgressBlocked
-from ...errors import APIError, BadRequest, Forbidden, NotFound, TooManyRequests
+from ...errors import APIError, BadRequest, Forbidden, NotFound
+from ...jobs import IMPORTS_AT_ONCE
 from ...library import MAX_NAME_LENGTH, NewFile, clean_file_name, clean_tags, looks_like_uuid, whole_number
-from ...models import UrlUpload
-from ...services import Services
+from ...models import JobStatus
 from ...settings import Settings
 from ...signing import same_text
 from .shapes import clean_uploadcare_metadata, library, parse_uuid, services, upload_info
-
-log = logging.getLogger("cutout.uploadcare")
 
 MULTIPART_MIN_SIZE = 10 * 1024 * 1024
 PART_SIZE = 5 * 1024 * 1024
 PART_URL_SECONDS = 3600
 SESSION_SECONDS = 24 * 3600
 URL_STATUS_SECONDS = 3600
-FETCHES_AT_ONCE = 4
+FETCHES_AT_ONCE = IMPORTS_AT_ONCE
 MAX_FILES = 20
 BAD_PART_URL = "The part URL is invalid or has expired; start the multipart upload again."
 COMMON_FIELDS = {"signature", "expire", "tags", "source"}
@@ -239,90 +229,6 @@ async def file_info(request: Request) -> Response:
 # ---- uploads from a URL ----------------------------------------------------------------
 
 
-class UrlUploads:
-    """Uploads from a URL. Each is a row before its token is answered, so a restart resumes it.
-
-    The file's uuid is chosen at acceptance: a task cut off after its file was made finds that file
-    when it runs again, instead of making a second one.
-    """
-
-    def __init__(self, store: UrlUploadStore):
-        self.store = store
-        self.tasks: set[asyncio.Task[None]] = set()
-        # A few fetches at a time: they share the egress client with webhooks and ImageKit's URL uploads,
-        # and each may buffer up to the upload limit.
-        self.fetching = asyncio.Semaphore(FETCHES_AT_ONCE)
-
-    def accept(self, found: Services, source_url: str, new: NewFile) -> str:
-        if self.store.count_unfinished() >= found.settings.max_queue:
-            raise TooManyRequests(
-                f"Too many uploads from a URL are waiting ({found.settings.max_queue}). Retry later.",
-                retry_after=found.settings.queue_retry_after,
-            )
-        token = str(uuid.uuid4())
-        fields = {k: v for k, v in asdict(replace(new, uuid=str(uuid.uuid4()))).items() if k != "data"}
-        upload = UrlUpload(token, source_url, fields, {"status": "waiting"}, time.time())
-        self.store.insert(upload)
-        self._start(found, upload)
-        return token
-
-    def resume(self, found: Services) -> int:
-        """Start again what a stop or a crash cut off."""
-        unfinished = self.store.unfinished()
-        for upload in unfinished:
-            self._start(found, upload)
-        return len(unfinished)
-
-    def status(self, token: str) -> dict[str, Any] | None:
-        upload = self.store.get(token)
-        return upload.status if upload else None
-
-    def expire(self) -> int:
-        return self.store.delete_ended_before(time.time() - URL_STATUS_SECONDS)
-
-    async def aclose(self) -> None:
-        for task in list(self.tasks):
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
-
-    def _start(self, found: Services, upload: UrlUpload) -> None:
-        task = asyncio.ensure_future(self._run(found, upload))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-
-    async def _run(self, found: Services, upload: UrlUpload) -> None:
-        """Fetch through the safe egress client, then upload like any other file; every end is a status."""
-        new = NewFile(data=b"", **{**upload.new_file, "tags": tuple(upload.new_file["tags"] or ()) or None})
-
-        def progress(done: int, total: int | None) -> None:
-            self.store.set_status(upload.token, {"status": "progress", "done": done, "total": total})
-
-        def end(status: dict[str, Any]) -> None:
-            self.store.set_status(upload.token, status, ended_at=time.time())
-
-        async with self.fetching:
-            try:
-                file = found.library.get_live_or_removed(new.uuid)  # made before a crash
-            except NotFound:
-                pass
-            else:
-                return end({"status": "success", "uuid": file.uuid})
-            progress(0, None)
-            try:
-                data = await found.egress.fetch(upload.source_url, max_bytes=found.settings.max_upload_bytes)
-                progress(len(data), len(data))
-                file, _ = await found.library.upload(replace(new, data=data), bounded_wait=False)
-            except EgressBlocked as exc:
-                end(_error(f"The file could not be fetched: {exc.message}.", "DownloadFileError"))
-            except APIError as exc:
-                end(_error(exc.message, "FileValidationError"))
-            except Exception:
-                log.exception("upload from URL %s failed", upload.token)
-                end(_error("Upload failed.", "UploadFailedError"))
-            else:
-                end({"status": "success", "uuid": file.uuid})
-
-
 @endpoint
 async def from_url(request: Request) -> Response:
     form = await read_form(request)
@@ -344,8 +250,12 @@ async def from_url(request: Request) -> Response:
         await form.close()
     if not new.stored:  # refused now rather than after the fetch
         library(request).check_unstored_room()
-    token = request.app.state.uploadcare.url_uploads.accept(services(request), source_url, new)
-    return JSONResponse({"type": "token", "token": token})
+    job = library(request).enqueue_import(source_url, new, str(uuid.uuid4()), dialect="uploadcare")
+    return JSONResponse({"type": "token", "token": job.id})
+
+
+# An import's failure reasons as the status's error codes (rows from before imports were jobs hold the codes).
+IMPORT_ERRORS = {"download_failed": "DownloadFileError", "file_rejected": "FileValidationError"}
 
 
 def _error(message: str, code: str) -> dict[str, Any]:
@@ -357,32 +267,33 @@ async def from_url_status(request: Request) -> Response:
     token = request.query_params.get("token")
     if not token:
         raise BadRequest("token is required.", field="token")
-    status = request.app.state.uploadcare.url_uploads.status(token)
-    if status is None:
+    job = library(request).import_job(token)
+    if job is None:
         return JSONResponse({"status": "unknown"})
-    if status["status"] == "success":
-        file = library(request).get_live_or_removed(status["uuid"])
+    if job.status == JobStatus.SUCCEEDED:
+        _, new = library(request).import_request(job)
+        file = library(request).get_live_or_removed(new.uuid or "")
         return JSONResponse({"status": "success", **upload_info(file)})
-    return JSONResponse(status)
+    if job.status == JobStatus.FAILED:
+        code = IMPORT_ERRORS.get(job.error_reason or "", job.error_reason)
+        if code not in IMPORT_ERRORS.values():  # anything else is the server's failure, not the file's
+            return JSONResponse(_error("Upload failed.", "UploadFailedError"))
+        return JSONResponse(_error(job.error_message or "", code))
+    if job.status == JobStatus.RUNNING:
+        return JSONResponse({"status": "progress", **(job.progress or {"done": 0, "total": None})})
+    return JSONResponse({"status": "waiting"})
 
 
 # ---- multipart uploads -------------------------------------------------------------------
 
 
 class MultipartUploads:
-    """Multipart sessions on disk, one folder per upload uuid: the declared file and its parts."""
+    """Multipart sessions: the part URLs' signer and the bounds; the library keeps each part as a blob."""
 
-    def __init__(self, root: Path, secret: str, *, max_open: int = Settings.uploadcare_max_multipart_sessions,
-                 retry_after: int = Settings.queue_retry_after):  # fmt: skip
-        self.root = root
+    def __init__(self, secret: str, *, max_open: int = Settings.uploadcare_max_multipart_sessions):
         self.max_open = max_open
-        self.retry_after = retry_after
         self.signer = URLSafeTimedSerializer(secret, salt="cutout-uploadcare-multipart-part")
         self.locks: dict[str, asyncio.Lock] = {}
-        self.creating = threading.Lock()  # counting and creating a session is one step
-
-    def folder(self, upload_uuid: str) -> Path:
-        return self.root / parse_uuid(upload_uuid, "uuid")
 
     def part_token(self, upload_uuid: str, index: int) -> str:
         return self.signer.dumps([upload_uuid, index])
@@ -392,50 +303,10 @@ class MultipartUploads:
             upload_uuid, index = self.signer.loads(token, max_age=PART_URL_SECONDS)
         except (BadSignature, ValueError, TypeError):
             raise Forbidden(BAD_PART_URL) from None
-        # Only this server signs tokens; what one holds is still checked before it names a folder or file.
+        # Only this server signs tokens; what one holds is still checked before it names a session or part.
         if not (isinstance(upload_uuid, str) and looks_like_uuid(upload_uuid) and type(index) is int and index >= 0):
             raise Forbidden(BAD_PART_URL)
         return upload_uuid, index
-
-    def create(self, upload_uuid: str, session: dict[str, Any]) -> None:
-        """Open a session, unless `max_open` are open: anyone with the public key may start one, and each
-        holds its parts on disk for a day."""
-        with self.creating:
-            if len(self._open_folders()) >= self.max_open:
-                raise TooManyRequests(
-                    f"Too many multipart uploads are open ({self.max_open}). Complete one, or retry later.",
-                    retry_after=self.retry_after,
-                )
-            folder = self.folder(upload_uuid)
-            folder.mkdir(parents=True)
-            _write_atomically(folder / "session.json", json.dumps(session).encode())
-
-    def _open_folders(self) -> list[Path]:
-        cutoff = time.time() - SESSION_SECONDS  # older ones are swept: their part URLs expired long before
-        return [folder for folder in self._folders() if folder.stat().st_mtime >= cutoff]
-
-    def _folders(self) -> list[Path]:
-        return list(self.root.glob("*/")) if self.root.exists() else []
-
-    def session(self, upload_uuid: str) -> dict[str, Any] | None:
-        path = self.folder(upload_uuid) / "session.json"
-        return json.loads(path.read_text()) if path.exists() else None
-
-    def sweep(self, now: float | None = None) -> int:
-        """Drop sessions older than a day (their part URLs expired long before)."""
-        cutoff = (time.time() if now is None else now) - SESSION_SECONDS
-        dropped = 0
-        for folder in self._folders():
-            if folder.stat().st_mtime < cutoff:
-                shutil.rmtree(folder, ignore_errors=True)
-                dropped += 1
-        return dropped
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
 
 
 def multipart(request: Request) -> MultipartUploads:
@@ -491,11 +362,10 @@ async def multipart_start(request: Request) -> Response:
         "tags": list(new.tags) if new.tags else None,
     }
     sessions = multipart(request)
-    await to_thread.run_sync(sessions.create, upload_uuid, session)
+    count = math.ceil(size / part_size)
+    library(request).open_chunked(upload_uuid, session, count, max_open=sessions.max_open, open_seconds=SESSION_SECONDS)
     base = services(request).settings.base_url
-    parts = [
-        f"{base}/multipart/part/{sessions.part_token(upload_uuid, i)}/" for i in range(math.ceil(size / part_size))
-    ]
+    parts = [f"{base}/multipart/part/{sessions.part_token(upload_uuid, i)}/" for i in range(count)]
     return JSONResponse({"uuid": upload_uuid, "parts": parts})
 
 
@@ -503,19 +373,18 @@ async def multipart_start(request: Request) -> Response:
 async def multipart_part(request: Request) -> Response:
     sessions = multipart(request)
     upload_uuid, index = sessions.read_part_token(request.path_params["token"])
-    session = await to_thread.run_sync(sessions.session, upload_uuid)
-    if session is None:
+    found = library(request).chunked(upload_uuid)
+    if found is None:
         raise NotFound("The multipart upload is not found: it was completed or has expired.")
+    session = found[0]
     if index >= math.ceil(session["size"] / session["part_size"]):
         raise Forbidden(BAD_PART_URL)
     expected = min(session["part_size"], session["size"] - index * session["part_size"])
     data = await request.body()
     if len(data) != expected:
         raise BadRequest(f"Part {index + 1} must be {expected} bytes, got {len(data)}.")
-    try:
-        await to_thread.run_sync(_write_atomically, sessions.folder(upload_uuid) / f"{index}.part", data)
-    except FileNotFoundError:  # completed meanwhile
-        raise NotFound("The multipart upload is not found: it was completed or has expired.") from None
+    if not await library(request).put_chunk(upload_uuid, index, data):  # completed meanwhile
+        raise NotFound("The multipart upload is not found: it was completed or has expired.")
     return Response(status_code=200)
 
 
@@ -532,16 +401,20 @@ async def multipart_complete(request: Request) -> Response:
     lock = sessions.locks.setdefault(upload_uuid, asyncio.Lock())
     async with lock:
         try:
-            session = await to_thread.run_sync(sessions.session, upload_uuid)
+            lib = library(request)
+            found = lib.chunked(upload_uuid)
             try:
-                library(request).get_live_or_removed(upload_uuid)
+                lib.get_live_or_removed(upload_uuid)
             except NotFound:
-                if session is None:
+                if found is None:
                     raise NotFound("File is not found.", field="uuid") from None
             else:  # with a session left behind by a crash between making the file and dropping its parts
-                await to_thread.run_sync(shutil.rmtree, sessions.folder(upload_uuid), True)
+                lib.close_chunked(upload_uuid)
                 raise BadRequest("File is already uploaded.", field="uuid")
-            data = await to_thread.run_sync(_assemble, sessions.folder(upload_uuid), session)
+            session, part_blobs = found
+            data = await lib.join_chunks(part_blobs)
+            if data is None:
+                raise BadRequest("File size mismatch. Not all parts uploaded?", field="uuid")
             new = NewFile(
                 data=data,
                 file_name=session["file_name"],
@@ -552,20 +425,12 @@ async def multipart_complete(request: Request) -> Response:
                 uuid=upload_uuid,
             )
             try:
-                file, _ = await library(request).upload(new)
+                file, _ = await lib.upload(new)
             finally:  # a refused file cannot be completed later either
-                await to_thread.run_sync(shutil.rmtree, sessions.folder(upload_uuid), True)
+                lib.close_chunked(upload_uuid)
         finally:
             sessions.locks.pop(upload_uuid, None)
     return JSONResponse(upload_info(file))
-
-
-def _assemble(folder: Path, session: dict[str, Any]) -> bytes:
-    count = math.ceil(session["size"] / session["part_size"])
-    parts = [folder / f"{i}.part" for i in range(count)]
-    if not all(p.exists() for p in parts):
-        raise BadRequest("File size mismatch. Not all parts uploaded?", field="uuid")
-    return b"".join(p.read_bytes() for p in parts)
 
 
 routes = [
