@@ -218,7 +218,8 @@ def open_library(settings: Settings, data_dir: Path) -> Library:
         "imagekit": imagekit.webhook_format(settings.base_url),
         "uploadcare": uploadcare.webhook_format(settings.base_url, settings.uploadcare_public_key),
     }
-    return Library(settings, db, BlobStore(data_dir / "blobs"), Webhooks(settings, db, formats))
+    labelers = {"uploadcare": uploadcare.addon_result_labels}
+    return Library(settings, db, BlobStore(data_dir / "blobs"), Webhooks(settings, db, formats), labelers)
 
 
 def print_keys(settings: Settings) -> None:

@@ -695,10 +695,13 @@ class Jobs:
         )
         return cursor.rowcount
 
-    def next_due(self) -> float | None:
+    def next_due(self, kinds: Sequence[JobKind]) -> float | None:
+        """When a job of one of `kinds` can next be claimed: due to run, or its lease running out."""
+        marks = ",".join("?" * len(kinds))
         row = self.conn.execute(
-            """SELECT min(CASE WHEN status = 'queued' THEN run_after ELSE lease_expires END)
-               FROM jobs WHERE status IN ('queued', 'running')"""
+            f"""SELECT min(CASE WHEN status = 'queued' THEN run_after ELSE lease_expires END)
+                FROM jobs WHERE status IN ('queued', 'running') AND kind IN ({marks})""",
+            list(kinds),
         ).fetchone()
         return row[0]
 

@@ -129,7 +129,7 @@ class Runner:
             await self._loop_task
         if self._running:
             await asyncio.wait(self._running, timeout=SHUTDOWN_GRACE_SECONDS)
-        for task in self._running:
+        for task in list(self._running):
             task.cancel()
         released = self.library.release_jobs(self.owner)
         if released:
@@ -138,7 +138,7 @@ class Runner:
     async def _loop(self) -> None:
         while not self._stopping:
             for kind, room in self._room.items():
-                while sum(k == kind for k in self._running.values()) < room and not self._stopping:
+                while self._count(kind) < room and not self._stopping:
                     job = self.library.claim_job(self.owner, self.settings.job_lease_seconds, kind)
                     if job is None:
                         break
@@ -152,10 +152,15 @@ class Runner:
                 pass
 
     def _sleep_seconds(self) -> float:
-        due = self.library.next_job_due()
+        # Only kinds with room: a full kind is looked at again when one of its jobs ends (that wakes the loop).
+        open_kinds = [kind for kind, room in self._room.items() if self._count(kind) < room]
+        due = self.library.next_job_due(open_kinds) if open_kinds else None
         if due is None:
             return POLL_SECONDS
         return min(POLL_SECONDS, max(0.01, due - time.time()))
+
+    def _count(self, kind: JobKind) -> int:
+        return sum(k == kind for k in self._running.values())
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._running.pop(task, None)

@@ -16,7 +16,7 @@ import string
 import time
 import unicodedata
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
@@ -42,9 +42,6 @@ MAX_METADATA_KEYS = 50
 MAX_METADATA_VALUE = 2048
 MAX_DESCRIPTION = 4096
 UNSTORED_TTL_SECONDS = 24 * 3600
-# appdata is kept per add-on, under the add-on's name.
-ADDON_NAMES = {"remove-bg": "remove_bg"}
-ADDON_APPDATA_VERSION = "1.0"
 COORDINATES = re.compile(r"[0-9]{1,6},[0-9]{1,6},[0-9]{1,6},[0-9]{1,6}")
 UNIQUE_ALPHABET = string.ascii_letters + string.digits
 NOT_FOUND = "The requested file does not exist."
@@ -251,14 +248,28 @@ class ListQuery:
     skip: int = 0
 
 
+# How the dialect that asked for an edit labels the new file its result becomes: the file's appdata and
+# the initiator of its file.created event, from the job, the source file and the moment (ISO) it is made.
+# The app registers one per dialect, as it does webhook formats; a dialect without one labels nothing.
+ResultLabeler = Callable[[Job, File, str], tuple[dict[str, Any], dict[str, Any] | None]]
+
+
+def no_labels(job: Job, source: File, now: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    return {}, None
+
+
 # ---- the library ------------------------------------------------------------
 
 
 class Library:
     """Files, versions and folders, over one database and one blob store."""
 
-    def __init__(self, settings: Settings, db: Database, blobs: BlobStore, webhooks: Webhooks):
+    def __init__(
+        self, settings: Settings, db: Database, blobs: BlobStore, webhooks: Webhooks,
+        labelers: dict[str, ResultLabeler] | None = None,
+    ):  # fmt: skip
         self.settings = settings
+        self.labelers = labelers or {}
         self.db = db
         self.blobs = blobs
         self.webhooks = webhooks  # every change records its events here, inside its own transaction
@@ -644,10 +655,8 @@ class Library:
 
     def expire_imports(self, keep_seconds: float, now: float | None = None) -> int:
         """Forget finished imports `keep_seconds` after they ended; returns how many went."""
-        moment = datetime.fromtimestamp((time.time() if now is None else now) - keep_seconds, timezone.utc)
         with self.db.transaction():
-            return self.db.jobs.delete_ended_before(JobKind.IMPORT, moment.isoformat(timespec="milliseconds")
-                                                    .replace("+00:00", "Z"))  # fmt: skip
+            return self.db.jobs.delete_ended_before(JobKind.IMPORT, _iso_seconds_ago(keep_seconds, now))
 
     def release_jobs(self, owner: str) -> int:
         with self.db.transaction():
@@ -656,8 +665,8 @@ class Library:
     def job_counts(self) -> dict[str, int]:
         return self.db.jobs.counts()
 
-    def next_job_due(self) -> float | None:
-        return self.db.jobs.next_due()
+    def next_job_due(self, kinds: Sequence[JobKind] = tuple(JobKind)) -> float | None:
+        return self.db.jobs.next_due(kinds)
 
     def delete(self, file_id: str) -> None:
         with self.db.transaction():
@@ -757,8 +766,7 @@ class Library:
 
     def expire_unstored(self, now: float | None = None) -> int:
         """Remove files that were never stored, a day after their upload; returns how many went."""
-        moment = datetime.fromtimestamp((time.time() if now is None else now) - UNSTORED_TTL_SECONDS, timezone.utc)
-        cutoff = moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        cutoff = _iso_seconds_ago(UNSTORED_TTL_SECONDS, now)
         expired = 0
         while ids := self.db.unstored_before(cutoff):
             deleted, _ = self.delete_many(ids)
@@ -791,7 +799,7 @@ class Library:
         stem = source.original_filename.rpartition(".")[0] or source.original_filename
         original_filename = f"{stem}.{result.format}"
         name = self._free_name(source.folder, clean_file_name(original_filename))
-        addon = ADDON_NAMES.get(job.extension, job.extension)
+        appdata, initiator = self.labelers.get(job.dialect, no_labels)(job, source, now)
         version = Version(
             id=file_id, file_id=file_id, number=1, blob=sha, mime=result.mime, size=len(result.data),
             width=result.width, height=result.height, has_alpha=result.has_alpha, created_at=now,
@@ -804,9 +812,7 @@ class Library:
             path=source.folder + name,
             original_filename=original_filename,
             version=version,
-            appdata={
-                addon: {"version": ADDON_APPDATA_VERSION, "datetime_created": now, "datetime_updated": now, "data": {}}
-            },
+            appdata=appdata,
             stored_at=now if source.stored_at else None,
             created_at=now,
             updated_at=now,
@@ -816,10 +822,6 @@ class Library:
         if not self.db.jobs.finish(done, owner, now):
             return None
         self.db.insert_file(file)
-        initiator = {
-            "type": "addon",
-            "detail": {"addon_name": addon, "request_id": job.id, "source_file_uuid": source.uuid},
-        }
         self.webhooks.record(Event("file.created", file, initiator=initiator))
         self.webhooks.record(Event("extension.succeeded", file, job=done))
         return file
@@ -990,6 +992,12 @@ class Library:
     def _drop_unused(self, blobs: set[str]) -> None:
         for sha in self.db.unreferenced(blobs):
             self.blobs.delete(sha)
+
+
+def _iso_seconds_ago(seconds: float, now: float | None = None) -> str:
+    """The moment `seconds` before `now` (a Unix time; the present when None), as stored times are written."""
+    moment = datetime.fromtimestamp((time.time() if now is None else now) - seconds, timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _mime_of_thumbnail(data: bytes) -> str:

@@ -19,7 +19,7 @@ from service.library import ExtensionRequest, Library, NewFile
 from service.metrics import Metrics
 from service.models import JobKind, JobStatus, ResultTo
 
-from .conftest import CornerSegmenter, image_bytes, make_settings
+from .conftest import CornerSegmenter, image_bytes, make_settings, wait_for
 from .receiver import Origin
 
 
@@ -91,7 +91,8 @@ def test_a_job_queued_through_the_library_starts_at_once(tmp_path: Path) -> None
         runner = runner_for(library)
         runner.start()
         await asyncio.sleep(0.2)  # the runner found nothing and waits for its next poll (a second)
-        _, [job] = await library.upload(NewFile(data=image_bytes(), file_name="a.png"), [ExtensionRequest("remove-bg", {})])
+        new = NewFile(data=image_bytes(), file_name="a.png")
+        _, [job] = await library.upload(new, [ExtensionRequest("remove-bg", {})])
         took = await finished(library, job.id)
         await runner.stop()
         return took
@@ -177,3 +178,30 @@ def test_an_imports_failure_is_its_status_and_announces_nothing(tmp_path: Path) 
     failed = library.import_job(job.id)
     assert failed is not None and failed.status == JobStatus.FAILED and failed.error_reason == "download_failed"
     assert library.db.webhooks.list_deliveries() == []
+
+
+def test_an_import_that_fails_says_why_in_uploadcares_status(make_server) -> None:  # type: ignore[no-untyped-def]
+    not_an_image = Origin(b"plain text, not an image")
+    gone = Origin(b"")
+    gone.close()  # nothing listens there any more: the fetch fails
+    server = make_server(egress_allow=("127.0.0.0/8",))
+    form = {"pub_key": server.settings.uploadcare_public_key}
+    try:
+        with server.http() as http:
+            tokens = [
+                http.post("/from_url/", data={**form, "source_url": f"{origin.url}/a.png"}).json()["token"]
+                for origin in (not_an_image, gone)
+            ]
+
+            def statuses() -> list[dict[str, object]] | None:
+                found = [http.get("/from_url/status/", params={"token": t}).json() for t in tokens]
+                return found if all(s["status"] == "error" for s in found) else None
+
+            rejected, unreachable = wait_for(statuses)  # type: ignore[misc]
+    finally:
+        not_an_image.close()
+    assert rejected["error_code"] == "FileValidationError" and set(rejected) == {"status", "error", "error_code"}
+    assert rejected["error"].startswith("Your request contains invalid file parameter")
+    assert unreachable["error_code"] == "DownloadFileError"
+    assert unreachable["error"].startswith("The file could not be fetched: ") and unreachable["error"].endswith(".")
+    assert server.file_count() == 0 and server.jobs() and all(j["kind"] == "import" for j in server.jobs())

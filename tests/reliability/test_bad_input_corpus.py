@@ -1224,11 +1224,13 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
             unstored = http.post("/base/", files={"file": ("t.png", PNG)}, data={**uc_form, "UPLOADCARE_STORE": "0"})
             assert unstored.status_code == 200, unstored.text  # the one unstored file this server may hold
             # Multipart uploads start at 10 MiB, over this server's limit: the session is written as a start would.
+            declared = {
+                "size": 11 * 2**20, "part_size": 5 * 2**20, "file_name": "big.png", "original_filename": "big.png",
+                "stored": True, "metadata": None, "tags": None,
+            }  # fmt: skip
             with sqlite3.connect(server.data_dir / "cutout.db") as conn:
-                conn.execute("INSERT INTO multipart_sessions VALUES (?, ?, '[null, null, null]', ?)", [UPLOAD, json.dumps({
-                    "size": 11 * 2**20, "part_size": 5 * 2**20, "file_name": "big.png", "original_filename": "big.png",
-                    "stored": True, "metadata": None, "tags": None,
-                }), time.time()])  # fmt: skip
+                conn.execute("INSERT INTO multipart_sessions VALUES (?, ?, '[null, null, null]', ?)",
+                             [UPLOAD, json.dumps(declared), time.time()])  # fmt: skip
             yield Seeded(server, http, uploaded.json()["fileId"], uc_uploaded.json()["file"], hook.json()["id"])
 
 

@@ -13,6 +13,7 @@ from ...library import Library
 from ...settings import Settings
 from . import hooks, rest, upload
 from .hooks import webhook_format
+from .rest import addon_result_labels
 
 routes = [*upload.routes, *rest.routes, *hooks.routes, *rest.cdn_routes]
 
@@ -56,4 +57,4 @@ class State:
         return library.sweep_chunked(upload.SESSION_SECONDS), library.expire_imports(upload.URL_STATUS_SECONDS)
 
 
-__all__ = ["State", "render_error", "routes", "webhook_format"]
+__all__ = ["State", "addon_result_labels", "render_error", "routes", "webhook_format"]

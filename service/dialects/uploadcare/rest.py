@@ -26,7 +26,7 @@ from ...library import (
     int_param,
     loads_client_json,
 )
-from ...models import JobStatus, ResultTo
+from ...models import File, Job, JobStatus, ResultTo
 from ...signing import same_text
 from .shapes import (
     MAX_METADATA_VALUE,
@@ -51,6 +51,7 @@ LIST_PARAMS = {"stored", "removed", "limit", "ordering", "from", "include", "off
 IGNORED_LIST_PARAMS = {"query_parameters"}
 # Uploadcare add-on name -> the library's extension
 ADDONS = {"remove_bg": "remove-bg"}
+ADDON_APPDATA_VERSION = "1.0"
 REMOVE_BG_PARAMS = (
     "crop", "crop_margin", "scale", "add_shadow", "type_level", "type", "semitransparency", "channels", "roi",
     "position",
@@ -327,6 +328,14 @@ def addon_extension(request: Request) -> str:
             f"The add-on {name[:64]!r} is not available on this server; available: {', '.join(ADDONS)}."
         )
     return ADDONS[name]
+
+
+def addon_result_labels(job: Job, source: File, now: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """An add-on's result file: appdata under the add-on's name, and the add-on run as what caused it."""
+    addon = next((name for name, extension in ADDONS.items() if extension == job.extension), job.extension)
+    appdata = {addon: {"version": ADDON_APPDATA_VERSION, "datetime_created": now, "datetime_updated": now, "data": {}}}
+    detail = {"addon_name": addon, "request_id": job.id, "source_file_uuid": source.uuid}
+    return appdata, {"type": "addon", "detail": detail}
 
 
 def remove_bg_options(raw: object) -> dict[str, Any]:
