@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shutil
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -131,6 +132,8 @@ def create_app(settings: Settings, *, segmenter: engine.Segmenter | None = None)
         data_dir = Path(settings.data_dir)
         data_dir.mkdir(parents=True, exist_ok=True)
         library = open_library(settings, data_dir)
+        # Multipart parts were once files under data_dir/multipart; sessions opened then cannot be completed now.
+        await to_thread.run_sync(lambda: shutil.rmtree(data_dir / "multipart", ignore_errors=True))
         db, webhooks = library.db, library.webhooks
         egress = Egress(settings.egress_allow)
         model = segmenter or engine.U2NetSegmenter(settings.model_path or None, threads=settings.threads_per_job)

@@ -205,3 +205,11 @@ def test_an_import_that_fails_says_why_in_uploadcares_status(make_server) -> Non
     assert unreachable["error_code"] == "DownloadFileError"
     assert unreachable["error"].startswith("The file could not be fetched: ") and unreachable["error"].endswith(".")
     assert server.file_count() == 0 and server.jobs() and all(j["kind"] == "import" for j in server.jobs())
+
+
+def test_the_old_multipart_folder_goes_at_start(make_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    left = tmp_path / "data0" / "multipart" / "6a1f0c2e-0000-4000-8000-000000000000"
+    left.mkdir(parents=True)
+    (left / "0.part").write_bytes(b"a part of an upload begun before the parts were blobs")
+    server = make_server()
+    assert server.data_dir == tmp_path / "data0" and not (server.data_dir / "multipart").exists()
