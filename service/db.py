@@ -217,6 +217,13 @@ def m006_secret_overlap(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m007_job_edit(db: sqlite_utils.Database) -> None:
+    # Jobs now store the parsed edit; rows queued before hold the raw remove.bg options, which
+    # engine.edit_from_json reads as version 0 (no schema change).
+    db.execute("UPDATE jobs SET options = json_object('v', 0, 'remove_bg', json(options))")
+
+
 _TOMBSTONE = f"""
     INSERT OR REPLACE INTO removed_files ({", ".join([*_FILE_COLUMNS, "removed_at", *(f"v_{c}" for c in _VERSION_SNAPSHOT)])})
     SELECT {", ".join(f"f.{c}" for c in _FILE_COLUMNS)}, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),

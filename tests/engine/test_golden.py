@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from service.engine import U2NetSegmenter, parse_options, remove_background
+from service.engine import U2NetSegmenter, edit_from_json, edit_to_json, remove_bg_edit, run
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 GOLDEN = Path(__file__).with_name("golden.json")
@@ -79,9 +79,10 @@ def fingerprint(data: bytes) -> dict[str, str]:
 def cut(case: tuple[str, dict[str, object], bool], segmenter: U2NetSegmenter) -> bytes:
     photo, options, with_background = case
     background = (FIXTURES / "photos" / BACKGROUND).read_bytes() if with_background else None
-    parsed = parse_options(options, has_bg_image=with_background)
+    # The way a job goes: parsed once, stored as JSON, read back and run.
+    edit = edit_from_json(edit_to_json(remove_bg_edit(options, has_bg_image=with_background)))
     data = (FIXTURES / "photos" / photo).read_bytes()
-    return remove_background(data, parsed, segmenter=segmenter, bg_image=background).data
+    return run(edit, data, segmenter=segmenter, background=background).data
 
 
 @pytest.fixture(scope="module")
