@@ -40,7 +40,8 @@ def test_new_jobs_hold_the_edit_json_a_dialect_parsed(tmp_path):
         edit = engine.remove_bg_edit(RAW)
         db.conn.execute(
             """INSERT INTO jobs (id, file_id, source_version, extension, options, dialect, status, run_after,
-                   created_at, updated_at) VALUES ('j2', 'f1', 'v1', 'remove-bg', ?, 'imagekit', 'queued', 0, 't', 't')""",
+                   created_at, updated_at)
+               VALUES ('j2', 'f1', 'v1', 'remove-bg', ?, 'imagekit', 'queued', 0, 't', 't')""",
             [json.dumps(engine.edit_to_json(edit))],
         )  # fmt: skip
         job = db.jobs.get("j2")

@@ -157,7 +157,8 @@ def run(
     limits = limits or Limits()
     _, image = decode(data, limits)
     source_alpha = np.asarray(image.getchannel("A")) if image.mode == "RGBA" else None
-    layer = _Layer(image, source_alpha if source_alpha is not None else np.full((image.height, image.width), 255, np.uint8))
+    opaque = np.full((image.height, image.width), 255, np.uint8)
+    layer = _Layer(image, source_alpha if source_alpha is not None else opaque)
     for step in edit.steps:
         if isinstance(step, Segment):
             view = decode_for_model(data, limits, MODEL_VIEW_SIDE)

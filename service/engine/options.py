@@ -282,11 +282,12 @@ def _any_case(word: str) -> str:
     return "".join(f"[{ch.lower()}{ch.upper()}]" if ch.isalpha() else ch for ch in word)
 
 
+_BOOL_WORDS = ("true", "false", "1", "0", "yes", "no", "on", "off")  # as parse_bool reads them
 _BOOL = {
     "anyOf": [
         {"type": "boolean"},
         {"type": "integer", "enum": [0, 1]},
-        {"type": "string", "pattern": f"^\\s*(?:{'|'.join(_any_case(w) for w in ('true', 'false', '1', '0', 'yes', 'no', 'on', 'off'))})\\s*$"},
+        {"type": "string", "pattern": f"^\\s*(?:{'|'.join(_any_case(word) for word in _BOOL_WORDS)})\\s*$"},
     ]
 }
 _LENGTH = r"[0-9]+(?:\.[0-9]+)?(?:px|%)?"
@@ -301,7 +302,8 @@ def _enum(allowed: frozenset[str], description: str) -> dict[str, object]:
 _OPTIONS: dict[str, tuple[Callable[[object], object], dict[str, object]]] = {
     "bg_color": (
         parse_color,
-        {"type": "string", "description": "Background colour: hex (81d4fa, fff, 81d4fa77, optional #) or a CSS colour name."},
+        {"type": "string",
+         "description": "Background colour: hex (81d4fa, fff, 81d4fa77, optional #) or a CSS colour name."},
     ),
     "bg_image_url": (
         parse_url,
@@ -330,7 +332,8 @@ _OPTIONS: dict[str, tuple[Callable[[object], object], dict[str, object]]] = {
     "position": (
         parse_position,
         {"type": "string",
-         "pattern": f"^\\s*(?:{_any_case('original')}|{_any_case('cent')}(?:[eE][rR]|[rR][eE])|{_PERCENT}(?:\\s+{_PERCENT})?)\\s*$",
+         "pattern": f"^\\s*(?:{_any_case('original')}|{_any_case('cent')}(?:[eE][rR]|[rR][eE])"
+                    f"|{_PERCENT}(?:\\s+{_PERCENT})?)\\s*$",
          "description": "original, center, or x% / 'x% y%' aligned like CSS background-position."},
     ),
     "roi": (
@@ -345,7 +348,9 @@ _OPTIONS: dict[str, tuple[Callable[[object], object], dict[str, object]]] = {
         _enum(FORMATS | {"jpeg"}, "Output format; jpg needs an opaque background; auto is jpg when opaque, else png."),
     ),
     "type": (_choice(TYPES), _enum(TYPES, "Foreground type: validated, does not change the result.")),
-    "type_level": (_choice(TYPE_LEVELS), _enum(TYPE_LEVELS, "Classification level: validated, does not change the result.")),
+    "type_level": (
+        _choice(TYPE_LEVELS), _enum(TYPE_LEVELS, "Classification level: validated, does not change the result.")
+    ),
 }
 _PARSERS = {name: parse for name, (parse, _) in _OPTIONS.items()}
 
