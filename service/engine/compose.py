@@ -13,8 +13,8 @@ import numpy as np
 from PIL import Image, ImageFilter, ImageOps
 
 from .options import Length, Options
-from .steps import Layout
 from .pixels import row_blocks, to_array
+from .steps import Layout
 
 # Alpha above this (of 255) counts as subject when measuring its box: the
 # model's faint noise far from the subject must not stretch a crop.

@@ -234,7 +234,7 @@ def _put_on_background(layer: _Layer, step: Background) -> None:
 
 # ---- JSON ----------------------------------------------------------------------------------------
 
-_NAMES: dict[type, str] = {
+_NAMES: dict[type[Step], str] = {
     Segment: "segment",
     Roi: "roi",
     Edges: "edges",
@@ -244,7 +244,7 @@ _NAMES: dict[type, str] = {
     Background: "background",
     Encode: "encode",
 }
-_KINDS = {name: kind for kind, name in _NAMES.items()}
+_KINDS: dict[str, type[Step]] = {name: kind for kind, name in _NAMES.items()}
 
 
 def _plain(value: Any) -> Any:

@@ -6,7 +6,7 @@ remove.bg-style options. Lengths are `(amount, "px" | "%")`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from .encode import OutputSpec
@@ -76,7 +76,7 @@ class Background:
 class Encode:
     """The output file: format and its options."""
 
-    output: OutputSpec = OutputSpec()
+    output: OutputSpec = field(default_factory=OutputSpec)
 
 
 Step = Segment | Roi | Edges | Layout | Channels | Shadow | Background | Encode
