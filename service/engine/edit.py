@@ -26,14 +26,15 @@ parsed once when they run.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from PIL import Image
 
 from .compose import (
+    Plan,
     alpha_from_mask,
     apply_roi,
     arrange,
@@ -53,7 +54,7 @@ from .options import Position
 from .steps import Background, Channels, Edges, Encode, Layout, Roi, Segment, Shadow, Step
 
 EDIT_VERSION = 1
-_PHASE: dict[type, int] = {Segment: 0, Roi: 0, Edges: 0, Layout: 1, Shadow: 2, Background: 2, Channels: 2, Encode: 3}
+S = TypeVar("S", bound=Step)
 
 
 @dataclass(frozen=True)
@@ -63,14 +64,14 @@ class Edit:
     steps: tuple[Step, ...]
 
     def __post_init__(self) -> None:
-        phases = [_PHASE[type(step)] for step in self.steps]
+        phases = [step.phase for step in self.steps]
         if phases != sorted(phases):
             raise EngineError("edit steps are out of order: matte steps, layout, picture steps, encode")
         for kind in (Layout, Encode):
             if sum(isinstance(step, kind) for step in self.steps) > 1:
                 raise EngineError(f"an edit has at most one {kind.__name__} step")
 
-    def find(self, kind: type) -> Any:
+    def find(self, kind: type[S]) -> S | None:
         """The first step of this kind, or None."""
         return next((step for step in self.steps if isinstance(step, kind)), None)
 
@@ -99,12 +100,17 @@ class Result:
 
 @dataclass
 class _Layer:
-    """The state a fold carries: the photo and its alpha, then the picture once built."""
+    """What the fold carries: its inputs, the photo's alpha as steps change it, then the picture once built."""
 
+    data: bytes
     photo: Image.Image  # upright RGB or RGBA
+    photo_alpha: np.ndarray | None  # the photo's own alpha, None when it has none
     alpha: np.ndarray  # uint8 (h, w)
+    limits: Limits
+    segmenter: Segmenter | None
+    background_data: bytes | None
     segmented: bool = False
-    plan: Any = None  # compose.Plan once Layout ran
+    plan: Plan | None = None  # once Layout ran
     picture: Image.Image | None = None  # RGBA, or L for an alpha output
     alpha_only: bool = False
     opaque: bool = False  # every picture pixel is opaque: written as RGB
@@ -156,41 +162,11 @@ def run(
     """Apply `edit` to an encoded image; `background` is the image a `Background` step with an image asks for."""
     limits = limits or Limits()
     _, image = decode(data, limits)
-    source_alpha = np.asarray(image.getchannel("A")) if image.mode == "RGBA" else None
-    opaque = np.full((image.height, image.width), 255, np.uint8)
-    layer = _Layer(image, source_alpha if source_alpha is not None else opaque)
+    photo_alpha = np.asarray(image.getchannel("A")) if image.mode == "RGBA" else None
+    alpha = photo_alpha if photo_alpha is not None else np.full((image.height, image.width), 255, np.uint8)
+    layer = _Layer(data, image, photo_alpha, alpha, limits, segmenter, background)
     for step in edit.steps:
-        if isinstance(step, Segment):
-            view = decode_for_model(data, limits, MODEL_VIEW_SIDE)
-            if view is None:
-                view = model_view(image)
-            alpha = alpha_from_mask(segment(segmenter or default_segmenter(), view), image.size)
-            if source_alpha is not None:
-                # Transparent input stays transparent whatever the model says.
-                alpha = ((alpha.astype(np.uint16) * source_alpha + 127) // 255).astype(np.uint8)
-            layer.alpha, layer.segmented = alpha, True
-        elif isinstance(step, Roi):
-            layer.alpha = apply_roi(layer.alpha, step.box)
-        elif isinstance(step, Edges):
-            layer.alpha = hard_edges(layer.alpha)
-        elif isinstance(step, Layout):
-            layer.plan = plan_layout(image.size, subject_box(Image.fromarray(layer.alpha, mode="L")), step)
-        elif isinstance(step, Channels):
-            if step.channels == "alpha" and not layer.alpha_only:
-                if layer.picture is None:
-                    layer.picture = _arranged(Image.fromarray(layer.alpha, mode="L"), layer.plan)
-                else:
-                    layer.picture = layer.picture.getchannel("A")
-                layer.alpha_only, layer.opaque = True, False
-        elif isinstance(step, Shadow):
-            if not layer.alpha_only:
-                layer.picture = with_shadow(_picture(layer))
-        elif isinstance(step, Background):
-            if step.has_image and background is not None and layer.background is None:
-                # Decoded even for an alpha output, which does not show it: bad bytes are refused alike.
-                layer.background = _decode_background(background, limits)
-            if not layer.alpha_only:
-                _put_on_background(layer, step)
+        _APPLY[type(step)](layer, step)
     picture = _picture(layer)
     if layer.opaque:
         picture = picture.convert("RGB")
@@ -208,7 +184,76 @@ def run(
     )
 
 
-def _arranged(picture: Image.Image, plan: Any) -> Image.Image:
+# ---- steps: each changes the layer in place -------------------------------------------------------
+
+
+def _segment(layer: _Layer, step: Segment) -> None:
+    view = decode_for_model(layer.data, layer.limits, MODEL_VIEW_SIDE)
+    if view is None:
+        view = model_view(layer.photo)
+    alpha = alpha_from_mask(segment(layer.segmenter or default_segmenter(), view), layer.photo.size)
+    if layer.photo_alpha is not None:
+        # Transparent input stays transparent whatever the model says.
+        alpha = ((alpha.astype(np.uint16) * layer.photo_alpha + 127) // 255).astype(np.uint8)
+    layer.alpha, layer.segmented = alpha, True
+
+
+def _roi(layer: _Layer, step: Roi) -> None:
+    layer.alpha = apply_roi(layer.alpha, step.box)
+
+
+def _edges(layer: _Layer, step: Edges) -> None:
+    layer.alpha = hard_edges(layer.alpha)
+
+
+def _layout(layer: _Layer, step: Layout) -> None:
+    layer.plan = plan_layout(layer.photo.size, subject_box(Image.fromarray(layer.alpha, mode="L")), step)
+
+
+def _channels(layer: _Layer, step: Channels) -> None:
+    if step.channels != "alpha" or layer.alpha_only:
+        return
+    if layer.picture is None:
+        layer.picture = _arranged(Image.fromarray(layer.alpha, mode="L"), layer.plan)
+    else:
+        layer.picture = layer.picture.getchannel("A")
+    layer.alpha_only, layer.opaque = True, False
+
+
+def _shadow(layer: _Layer, step: Shadow) -> None:
+    if not layer.alpha_only:
+        layer.picture = with_shadow(_picture(layer))
+
+
+def _background(layer: _Layer, step: Background) -> None:
+    if step.has_image and layer.background_data is not None and layer.background is None:
+        # Decoded even for an alpha output, which does not show it: bad bytes are refused alike.
+        layer.background = _decode_background(layer.background_data, layer.limits)
+    if layer.alpha_only:
+        return
+    image = layer.background if step.has_image else None
+    layer.picture = put_on_background(_picture(layer), step.color, image)
+    if image is not None or (step.color is not None and step.color[3] == 255):
+        layer.opaque = True
+
+
+def _encode(layer: _Layer, step: Encode) -> None:
+    """Encoding happens after the fold (run reads `edit.output`)."""
+
+
+_APPLY: dict[type[Step], Callable[[_Layer, Any], None]] = {
+    Segment: _segment,
+    Roi: _roi,
+    Edges: _edges,
+    Layout: _layout,
+    Channels: _channels,
+    Shadow: _shadow,
+    Background: _background,
+    Encode: _encode,
+}
+
+
+def _arranged(picture: Image.Image, plan: Plan | None) -> Image.Image:
     return arrange(picture, plan) if plan is not None else picture
 
 
@@ -225,26 +270,9 @@ def _picture(layer: _Layer) -> Image.Image:
     return layer.picture
 
 
-def _put_on_background(layer: _Layer, step: Background) -> None:
-    image = layer.background if step.has_image else None
-    layer.picture = put_on_background(_picture(layer), step.color, image)
-    if image is not None or (step.color is not None and step.color[3] == 255):
-        layer.opaque = True
-
-
 # ---- JSON ----------------------------------------------------------------------------------------
 
-_NAMES: dict[type[Step], str] = {
-    Segment: "segment",
-    Roi: "roi",
-    Edges: "edges",
-    Layout: "layout",
-    Channels: "channels",
-    Shadow: "shadow",
-    Background: "background",
-    Encode: "encode",
-}
-_KINDS: dict[str, type[Step]] = {name: kind for kind, name in _NAMES.items()}
+_KINDS: dict[str, type[Step]] = {kind.name: kind for kind in _APPLY}
 
 
 def _plain(value: Any) -> Any:
@@ -268,7 +296,7 @@ def edit_to_json(edit: Edit) -> dict[str, Any]:
     steps = []
     for step in edit.steps:
         body = {f.name: _plain(getattr(step, f.name)) for f in fields(step)}
-        steps.append({"step": _NAMES[type(step)], **body})
+        steps.append({"step": step.name, **body})
     return {"v": EDIT_VERSION, "steps": steps}
 
 
