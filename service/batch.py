@@ -11,7 +11,7 @@ from typing import TextIO
 
 from . import memory
 from .budget import DecodeBudget
-from .engine import EngineError, Limits, cut_out_cost, parse_options, remove_background
+from .engine import EngineError, Limits, cut_out_cost, remove_bg_edit, run
 from .settings import Settings, SettingsError
 
 
@@ -99,7 +99,7 @@ def main(argv: list[str]) -> int:
             print(f"remove-bg: cannot read --bg-image: {exc.strerror}", file=sys.stderr)
             return 2
     try:
-        options = parse_options(options_from_args(args), has_bg_image=bg_image is not None)
+        edit = remove_bg_edit(options_from_args(args), has_bg_image=bg_image is not None)
     except EngineError as exc:
         print(f"remove-bg: {exc.message}", file=sys.stderr)
         return 2
@@ -117,7 +117,7 @@ def main(argv: list[str]) -> int:
     for done, path in enumerate(args.images, start=1):
         try:
             data = path.read_bytes()
-            cut = lambda: remove_background(data, options, bg_image=bg_image, limits=limits)  # noqa: E731
+            cut = lambda: run(edit, data, background=bg_image, limits=limits)  # noqa: E731
             result = asyncio.run(budget.run(cut_out_cost(data, bg_image, limits), cut, bounded=False))
             (args.out / f"{path.stem}.{result.format}").write_bytes(result.data)
         except EngineError as exc:

@@ -218,6 +218,13 @@ def m006_secret_overlap(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
+def m007_job_edit(db: sqlite_utils.Database) -> None:
+    # Jobs now store the parsed edit; rows queued before hold the raw remove.bg options, which
+    # engine.edit_from_json reads as version 0 (no schema change).
+    db.execute("UPDATE jobs SET options = json_object('v', 0, 'remove_bg', json(options))")
+
+
+@migrations()
 def m008_job_kinds(db: sqlite_utils.Database) -> None:
     """What a job does and where its result goes become data; before them, the dialect decided both."""
     db.executescript(

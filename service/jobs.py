@@ -240,8 +240,8 @@ class Runner:
 
     async def _cut_out(self, job: Job) -> engine.Result:
         try:
-            options = engine.parse_options(job.options)
-        except engine.OptionError as exc:
+            edit = engine.edit_from_json(job.options)
+        except engine.EngineError as exc:  # only a v0 row's raw options can still be refused here
             raise PermanentFailure("invalid_option", exc.message) from None
         try:
             _, version = self.library.version(job.file_id, job.source_version)
@@ -249,9 +249,9 @@ class Runner:
         except NotFound:
             raise PermanentFailure("file_deleted", "The file or its version was deleted before the job ran.") from None
         background = None
-        if options.bg_image_url:
+        if edit.background_url:
             try:
-                background = await self.egress.fetch(options.bg_image_url, max_bytes=self.settings.max_upload_bytes)
+                background = await self.egress.fetch(edit.background_url, max_bytes=self.settings.max_upload_bytes)
             except EgressBlocked as exc:
                 failure = TransientFailure if exc.transient else PermanentFailure
                 raise failure("bg_image_url_unavailable", f"bg_image_url could not be fetched: {exc.message}") from None
@@ -262,8 +262,8 @@ class Runner:
                 # waiting for an answer are turned away.
                 return await self.library.budget.run(
                     cost,
-                    lambda: engine.remove_background(
-                        data, options, segmenter=self.segmenter, bg_image=background, limits=self.limits
+                    lambda: engine.run(
+                        edit, data, segmenter=self.segmenter, background=background, limits=self.limits
                     ),
                     bounded=False,
                 )

@@ -197,7 +197,7 @@ class NewFile:
 
 @dataclass(frozen=True)
 class ExtensionRequest:
-    """One extension to run on a file, with options already validated by the engine."""
+    """One extension to run on a file; `options` is the edit the dialect parsed, as `engine.edit_to_json` wrote it."""
 
     name: str
     options: dict[str, Any]

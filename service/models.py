@@ -120,7 +120,7 @@ class Job:
     file_id: str
     source_version: str
     extension: str
-    options: dict[str, Any]
+    options: dict[str, Any]  # the edit's JSON (engine.edit_to_json); v0 rows hold raw remove.bg options
     dialect: str
     status: JobStatus
     attempts: int = 0

@@ -298,13 +298,17 @@ def parse_extensions(request: Request, raw: object, webhook_url: object) -> list
         if not isinstance(options, dict):
             raise BadRequest(f"{where}.options must be an object.", field="extensions")
         try:
-            parsed = engine.parse_options(options)
+            edit = engine.remove_bg_edit(options)
         except engine.OptionError as exc:
             raise BadRequest(f"{where}.options.{exc.option}: {exc.reason}", field="extensions") from None
-        if parsed.bg_image_url:
-            egress.check_given(parsed.bg_image_url, f"{where}.options.bg_image_url")
-        result.append(ExtensionRequest(name=str(name), options=options, dialect="imagekit", webhook_url=hook,
-                                       result_to=ResultTo.VERSION))  # fmt: skip
+        if edit.background_url:
+            egress.check_given(edit.background_url, f"{where}.options.bg_image_url")
+        result.append(
+            ExtensionRequest(
+                name=str(name), options=engine.edit_to_json(edit), dialect="imagekit", webhook_url=hook,
+                result_to=ResultTo.VERSION,
+            )
+        )
     return result
 
 

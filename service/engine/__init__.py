@@ -1,29 +1,53 @@
-"""Background removal: pure functions over image bytes (SPEC 6). No I/O, no HTTP."""
+"""Background removal: pure functions over image bytes (SPEC 6). No I/O, no HTTP.
+
+Callers build an `Edit` (ordered step records, edit.py) - from remove.bg-style
+options with `remove_bg_edit` - and apply it with `run`.
+"""
 
 from .cost import Work, cut_out_cost, decode_cost
+from .edit import Edit, Result, edit_from_json, edit_to_json, run
+from .encode import OutputSpec
 from .errors import EngineError, ImageRejected, OptionError
 from .load import ImageInfo, Limits, inspect_image
 from .model import Segmenter, U2NetSegmenter, default_segmenter
-from .options import Options, Position, parse_options
-from .pipeline import Result, remove_background, thumbnail
+from .options import Options, Position, parse_options, remove_bg_schema
+from .pipeline import remove_background, thumbnail
+from .remove_bg import remove_bg_edit
+from .steps import Background, Channels, Edges, Encode, Layout, Roi, Segment, Shadow, Step
 
 __all__ = [
+    "Background",
+    "Channels",
+    "Edges",
+    "Edit",
+    "Encode",
     "EngineError",
     "ImageInfo",
     "ImageRejected",
+    "Layout",
     "Limits",
     "OptionError",
     "Options",
+    "OutputSpec",
     "Position",
     "Result",
+    "Roi",
+    "Segment",
     "Segmenter",
+    "Shadow",
+    "Step",
     "U2NetSegmenter",
     "Work",
     "cut_out_cost",
     "decode_cost",
     "default_segmenter",
+    "edit_from_json",
+    "edit_to_json",
     "inspect_image",
     "parse_options",
     "remove_background",
+    "remove_bg_edit",
+    "remove_bg_schema",
+    "run",
     "thumbnail",
 ]

@@ -1,4 +1,4 @@
-"""From image + mask to the final picture: edges, geometry, shadow, background.
+"""What the edit steps do to pixels: matte, edges, geometry, shadow, background.
 
 Everything at full resolution is uint8 numpy or Pillow C code; the only
 float work happens on edge pixels and on a <= 256-pixel proxy of the image.
@@ -14,6 +14,7 @@ from PIL import Image, ImageFilter, ImageOps
 
 from .options import Length, Options
 from .pixels import row_blocks, to_array
+from .steps import Layout
 
 # Alpha above this (of 255) counts as subject when measuring its box: the
 # model's faint noise far from the subject must not stretch a crop.
@@ -28,7 +29,7 @@ SHADOW_OPACITY = 0.6
 
 
 @dataclass(frozen=True)
-class Layout:
+class Plan:
     """Where the subject box `box` (image px) lands on a `canvas` of this size."""
 
     canvas: tuple[int, int]
@@ -212,12 +213,12 @@ def subject_box(alpha: Image.Image) -> tuple[int, int, int, int] | None:
     return alpha.point(lambda v: 255 if v > SUBJECT_THRESHOLD else 0).getbbox()
 
 
-def plan_layout(image_size: tuple[int, int], box: tuple[int, int, int, int] | None, options: Options) -> Layout:
+def plan_layout(image_size: tuple[int, int], box: tuple[int, int, int, int] | None, options: Layout | Options) -> Plan:
     """Pure geometry for crop, crop_margin, scale and position."""
     width, height = image_size
     if box is None:
         # No subject: nothing to crop to or move, keep the photo's canvas.
-        return Layout(image_size, (0, 0), (0, 0, width, height), image_size, (0, 0), False)
+        return Plan(image_size, (0, 0), (0, 0, width, height), image_size, (0, 0), False)
     x0, y0, x1, y1 = box
     box_w, box_h = x1 - x0, y1 - y0
     if options.crop:
@@ -245,11 +246,11 @@ def plan_layout(image_size: tuple[int, int], box: tuple[int, int, int, int] | No
     else:
         offset = (round((canvas[0] - size[0]) * place.x), round((canvas[1] - size[1]) * place.y))
     moved = size != (box_w, box_h) or offset != (x0 - origin[0], y0 - origin[1])
-    return Layout(canvas, origin, box, size, offset, moved)
+    return Plan(canvas, origin, box, size, offset, moved)
 
 
-def arrange(layer: Image.Image, layout: Layout) -> Image.Image:
-    """Apply a Layout to an RGBA or L layer; uncovered canvas is transparent (or black for L)."""
+def arrange(layer: Image.Image, layout: Plan) -> Image.Image:
+    """Apply a Plan to an RGBA or L layer; uncovered canvas is transparent (or black for L)."""
     if not layout.moved:
         ox, oy = layout.origin
         frame = (ox, oy, ox + layout.canvas[0], oy + layout.canvas[1])
@@ -318,7 +319,7 @@ def fit_cover(background: Image.Image, size: tuple[int, int]) -> Image.Image:
 def put_on_background(
     layer: Image.Image, bg_color: tuple[int, int, int, int] | None, bg_image: Image.Image | None
 ) -> Image.Image:
-    """Composite a straight-alpha layer over the background; opaque results become RGB."""
+    """Composite a straight-alpha RGBA layer over the background (RGBA; the caller flattens opaque results)."""
     if bg_image is not None:
         ground = fit_cover(bg_image, layer.size)
     elif bg_color is not None:
@@ -326,29 +327,4 @@ def put_on_background(
     else:
         return layer
     ground.alpha_composite(layer)
-    if bg_image is not None or (bg_color is not None and bg_color[3] == 255):
-        return ground.convert("RGB")
     return ground
-
-
-def compose(
-    image: Image.Image, mask: np.ndarray, options: Options, bg_image: Image.Image | None = None
-) -> Image.Image:
-    """Upright RGB/RGBA image + float mask (any size) -> the final picture for `options`."""
-    alpha = alpha_from_mask(mask, image.size)
-    if image.mode == "RGBA":
-        # Transparent input stays transparent whatever the model says.
-        source_alpha = np.asarray(image.getchannel("A"))
-        alpha = ((alpha.astype(np.uint16) * source_alpha + 127) // 255).astype(np.uint8)
-    if options.roi is not None:
-        alpha = apply_roi(alpha, options.roi)
-    if not options.semitransparency:
-        alpha = hard_edges(alpha)
-    layout = plan_layout(image.size, subject_box(Image.fromarray(alpha, mode="L")), options)
-    if options.channels == "alpha":
-        return arrange(Image.fromarray(alpha, mode="L"), layout)
-    rgb = image.convert("RGB") if image.mode != "RGB" else image
-    layer = arrange(Image.fromarray(cutout_layer(rgb, alpha), mode="RGBA"), layout)
-    if options.add_shadow:
-        layer = with_shadow(layer)
-    return put_on_background(layer, options.bg_color, bg_image)

@@ -7,7 +7,7 @@ import os
 import struct
 import zlib
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from PIL import Image
@@ -35,6 +35,27 @@ _ADLER_BASE = 65521
 
 
 @dataclass(frozen=True)
+class OutputSpec:
+    """What file to write: a format and its options.
+
+    `format` is png, webp, jpg, or `auto` (jpg when the picture is opaque, png
+    otherwise; resolved by `resolved`). `quality` None means the format's
+    default (WEBP_QUALITY, JPEG_QUALITY; PNG has none). New formats add an
+    encoder to `_ENCODERS`, new options a field with a default that keeps
+    today's bytes, so callers that build a spec do not change.
+    """
+
+    format: str = "png"
+    quality: int | None = None
+
+    def resolved(self, image: Image.Image) -> OutputSpec:
+        """This spec with `auto` decided for `image`."""
+        if self.format != "auto":
+            return self
+        return replace(self, format="jpg" if image.mode in ("RGB", "L") else "png")
+
+
+@dataclass(frozen=True)
 class Encoded:
     data: bytes
     mime: str
@@ -50,20 +71,35 @@ class _Segment:
     length: int
 
 
-def encode(image: Image.Image, fmt: str) -> Encoded:
-    """Write `image` as png, webp or jpg (jpg only for images without alpha)."""
-    if fmt == "png":
-        return Encoded(encode_png(image), _MIME[fmt], fmt)
+def encode(image: Image.Image, spec: OutputSpec | str) -> Encoded:
+    """Write `image` as `spec` asks (a bare format name means its default options); jpg only without alpha."""
+    if isinstance(spec, str):
+        spec = OutputSpec(spec)
+    spec = spec.resolved(image)
+    if spec.format not in _ENCODERS:
+        raise ValueError(f"unknown output format {spec.format!r}")
+    return Encoded(_ENCODERS[spec.format](image, spec), _MIME[spec.format], spec.format)
+
+
+def _png(image: Image.Image, spec: OutputSpec) -> bytes:
+    return encode_png(image)
+
+
+def _webp(image: Image.Image, spec: OutputSpec) -> bytes:
     out = io.BytesIO()
-    if fmt == "webp":
-        image.save(out, "WEBP", quality=WEBP_QUALITY, method=4)
-    elif fmt == "jpg":
-        if image.mode not in ("RGB", "L"):
-            raise ValueError(f"jpg cannot hold a {image.mode} image")
-        image.save(out, "JPEG", quality=JPEG_QUALITY, optimize=False)
-    else:
-        raise ValueError(f"unknown output format {fmt!r}")
-    return Encoded(out.getvalue(), _MIME[fmt], fmt)
+    image.save(out, "WEBP", quality=spec.quality if spec.quality is not None else WEBP_QUALITY, method=4)
+    return out.getvalue()
+
+
+def _jpg(image: Image.Image, spec: OutputSpec) -> bytes:
+    if image.mode not in ("RGB", "L"):
+        raise ValueError(f"jpg cannot hold a {image.mode} image")
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=spec.quality if spec.quality is not None else JPEG_QUALITY, optimize=False)
+    return out.getvalue()
+
+
+_ENCODERS = {"png": _png, "webp": _webp, "jpg": _jpg}
 
 
 def encode_png(image: Image.Image) -> bytes:

@@ -28,9 +28,10 @@ remove.bg leaves the meaning open we decide as follows:
 
 from __future__ import annotations
 
+import copy
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
@@ -276,18 +277,105 @@ def _format(value: object) -> str:
     return _choice(FORMATS)("jpg" if text == "jpeg" else text)
 
 
-_PARSERS = {
-    "bg_color": parse_color,
-    "bg_image_url": parse_url,
-    "add_shadow": parse_bool,
-    "semitransparency": parse_bool,
-    "crop": parse_bool,
-    "crop_margin": parse_crop_margin,
-    "scale": parse_scale,
-    "position": parse_position,
-    "roi": parse_roi,
-    "channels": _choice(CHANNELS),
-    "format": _format,
-    "type": _choice(TYPES),
-    "type_level": _choice(TYPE_LEVELS),
+def _any_case(word: str) -> str:
+    """A regex for `word` in any case (JSON Schema patterns have no flags)."""
+    return "".join(f"[{ch.lower()}{ch.upper()}]" if ch.isalpha() else ch for ch in word)
+
+
+_BOOL_WORDS = ("true", "false", "1", "0", "yes", "no", "on", "off")  # as parse_bool reads them
+_BOOL = {
+    "anyOf": [
+        {"type": "boolean"},
+        {"type": "integer", "enum": [0, 1]},
+        {"type": "string", "pattern": f"^\\s*(?:{'|'.join(_any_case(word) for word in _BOOL_WORDS)})\\s*$"},
+    ]
 }
+_LENGTH = r"[0-9]+(?:\.[0-9]+)?(?:px|%)?"
+_PERCENT = r"[0-9]+(?:\.[0-9]+)?%"
+
+
+def _enum(allowed: frozenset[str], description: str) -> dict[str, object]:
+    return {"type": "string", "enum": sorted(allowed), "description": description}
+
+
+# The one table of options: each name's parser and its JSON Schema (remove_bg_schema).
+_OPTIONS: dict[str, tuple[Callable[[object], object], dict[str, object]]] = {
+    "bg_color": (
+        parse_color,
+        {"type": "string",
+         "description": "Background colour: hex (81d4fa, fff, 81d4fa77, optional #) or a CSS colour name."},
+    ),
+    "bg_image_url": (
+        parse_url,
+        {"type": "string", "format": "uri", "pattern": "^\\s*[Hh][Tt][Tt][Pp][Ss]?://",
+         "description": "http(s) URL of a background image, scaled to cover and centred; not with bg_color."},
+    ),
+    "add_shadow": (parse_bool, {**_BOOL, "description": "Add a soft contact shadow under the subject."}),
+    "semitransparency": (
+        parse_bool,
+        {**_BOOL, "description": "false: hard alpha except a one-pixel anti-aliased edge."},
+    ),
+    "crop": (parse_bool, {**_BOOL, "description": "Crop to the subject (plus crop_margin)."}),
+    "crop_margin": (
+        parse_crop_margin,
+        {"anyOf": [{"type": "string", "pattern": f"^\\s*{_LENGTH}(?:[\\s,]+{_LENGTH}){{0,3}}\\s*$"},
+                   {"type": "number", "minimum": 0, "maximum": MAX_MARGIN_PX},
+                   {"type": "array", "items": {"type": ["string", "number"]}, "minItems": 1, "maxItems": 4}],
+         "description": f"1, 2 or 4 CSS-style lengths (top right bottom left), each Npx (at most {MAX_MARGIN_PX}) "
+         f"or N% of the subject (at most {MAX_MARGIN_PERCENT}%); only with crop=true."},
+    ),
+    "scale": (
+        parse_scale,
+        {"type": "string", "pattern": f"^\\s*(?:{_PERCENT}|{_any_case('original')})\\s*$",
+         "description": "10%..100%: the subject fits within that fraction of the canvas; original: no scaling."},
+    ),
+    "position": (
+        parse_position,
+        {"type": "string",
+         "pattern": f"^\\s*(?:{_any_case('original')}|{_any_case('cent')}(?:[eE][rR]|[rR][eE])"
+                    f"|{_PERCENT}(?:\\s+{_PERCENT})?)\\s*$",
+         "description": "original, center, or x% / 'x% y%' aligned like CSS background-position."},
+    ),
+    "roi": (
+        parse_roi,
+        {"anyOf": [{"type": "string", "pattern": f"^\\s*{_LENGTH}(?:[\\s,]+{_LENGTH}){{3}}\\s*$"},
+                   {"type": "array", "items": {"type": ["string", "number"]}, "minItems": 4, "maxItems": 4}],
+         "description": "Region of interest 'x1 y1 x2 y2', each Npx or N% of the photo; outside is background."},
+    ),
+    "channels": (_choice(CHANNELS), _enum(CHANNELS, "rgba, or alpha for the subject's mask as greyscale.")),
+    "format": (
+        _format,
+        _enum(FORMATS | {"jpeg"}, "Output format; jpg needs an opaque background; auto is jpg when opaque, else png."),
+    ),
+    "type": (_choice(TYPES), _enum(TYPES, "Foreground type: validated, does not change the result.")),
+    "type_level": (
+        _choice(TYPE_LEVELS), _enum(TYPE_LEVELS, "Classification level: validated, does not change the result.")
+    ),
+}
+_PARSERS = {name: parse for name, (parse, _) in _OPTIONS.items()}
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(word.title() for word in rest)
+
+
+def remove_bg_schema() -> dict[str, object]:
+    """JSON Schema of the remove-bg options, from the parser table; camelCase names are accepted too.
+
+    Empty values (null, "") mean "not given", as in `parse_options`; the
+    combination rules (bg_color with bg_image_url, jpg on transparency) are
+    left to the parser.
+    """
+    properties: dict[str, object] = {}
+    for name, (_, schema) in _OPTIONS.items():
+        # Copies, not $refs: the schema is embedded in other documents (OpenAPI).
+        for key in dict.fromkeys((name, _camel(name))):
+            properties[key] = {"anyOf": [copy.deepcopy(schema), {"type": "null"}, {"const": ""}]}
+    return {
+        "type": "object",
+        "title": "remove-bg options",
+        "description": "Options of the remove-bg extension (remove.bg's names, snake_case or camelCase).",
+        "properties": properties,
+        "additionalProperties": False,
+    }

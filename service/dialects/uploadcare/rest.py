@@ -339,19 +339,19 @@ def addon_result_labels(job: Job, source: File, now: str) -> tuple[dict[str, Any
 
 
 def remove_bg_options(raw: object) -> dict[str, Any]:
-    """The remove_bg `params`, checked by the engine before anything is queued."""
+    """The remove_bg `params` parsed by the engine before anything is queued: the edit's JSON."""
     if raw is None:
-        return {}
+        raw = {}
     if not isinstance(raw, dict):
         raise BadRequest("params must be an object.")
     for key in raw:
         if key not in REMOVE_BG_PARAMS:
             raise BadRequest(f"params.{str(key)[:64]} is not a remove_bg parameter; use {', '.join(REMOVE_BG_PARAMS)}.")
     try:
-        engine.parse_options(raw)
+        edit = engine.remove_bg_edit(raw)
     except engine.OptionError as exc:
         raise BadRequest(f"params.{exc.option}: {exc.reason}.") from None
-    return dict(raw)
+    return engine.edit_to_json(edit)
 
 
 @endpoint

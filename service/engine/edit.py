@@ -1,0 +1,326 @@
+"""An edit is an ordered tuple of step records (steps.py), folded over one layer by `run`.
+
+    Edit((Segment(), Roi(box), Edges(), Layout(crop=True), Shadow(), Background(color), Encode(OutputSpec("png"))))
+
+The layer starts as the upright photo with its own alpha (opaque when it has
+none). Steps come in three phases, in this order, and any step may be absent:
+
+1. matte: `Segment` (the model's matte times the photo's alpha), `Roi`,
+   `Edges` work on the alpha alone, in the order given;
+2. `Layout` (at most one): crop, scale and place, planned from the subject's
+   box in the alpha at that point;
+3. picture: `Shadow` and `Background` in the order given (a shadow after an
+   opaque background is hidden by it); `Channels("alpha")` turns the result
+   into the alpha itself, so shadow and background steps after it do not apply.
+
+`Encode` comes last (default: PNG). The picture is built once, when phase 3
+starts: a segmented photo gets its edges decontaminated there; an edit
+without `Segment` (a background behind an already transparent PNG) keeps the
+photo's colours as they are. Without `Segment` the model never runs.
+
+The JSON form (`edit_to_json`, `edit_from_json`) is what jobs store. Its
+`"v"` is 1; version 0 exists only for jobs queued before edits were stored:
+their rows hold the raw remove.bg options, `{"v": 0, "remove_bg": {...}}`,
+parsed once when they run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any, TypeVar
+
+import numpy as np
+from PIL import Image
+
+from .compose import (
+    Plan,
+    alpha_from_mask,
+    apply_roi,
+    arrange,
+    cutout_layer,
+    hard_edges,
+    plan_layout,
+    put_on_background,
+    subject_box,
+    with_shadow,
+)
+from .encode import OutputSpec, encode
+from .errors import EngineError, ImageRejected, OptionError
+from .load import Limits, decode, decode_for_model
+from .mask import MODEL_SIDE
+from .model import Segmenter, default_segmenter
+from .options import Position
+from .steps import Background, Channels, Edges, Encode, Layout, Roi, Segment, Shadow, Step
+
+EDIT_VERSION = 1
+S = TypeVar("S", bound=Step)
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Validated, ordered steps (see the module docstring for the order)."""
+
+    steps: tuple[Step, ...]
+
+    def __post_init__(self) -> None:
+        phases = [step.phase for step in self.steps]
+        if phases != sorted(phases):
+            raise EngineError("edit steps are out of order: matte steps, layout, picture steps, encode")
+        for kind in (Layout, Encode):
+            if sum(isinstance(step, kind) for step in self.steps) > 1:
+                raise EngineError(f"an edit has at most one {kind.__name__} step")
+
+    def find(self, kind: type[S]) -> S | None:
+        """The first step of this kind, or None."""
+        return next((step for step in self.steps if isinstance(step, kind)), None)
+
+    @property
+    def output(self) -> OutputSpec:
+        encode_step = self.find(Encode)
+        return encode_step.output if encode_step is not None else OutputSpec()
+
+    @property
+    def background_url(self) -> str | None:
+        """The background image the caller must fetch and pass to `run`, if any."""
+        return next((s.image_url for s in self.steps if isinstance(s, Background) and s.image_url), None)
+
+
+@dataclass(frozen=True)
+class Result:
+    """An encoded cutout."""
+
+    data: bytes
+    mime: str
+    width: int
+    height: int
+    has_alpha: bool
+    format: str
+
+
+@dataclass
+class _Layer:
+    """What the fold carries: its inputs, the photo's alpha as steps change it, then the picture once built."""
+
+    data: bytes
+    photo: Image.Image  # upright RGB or RGBA
+    photo_alpha: np.ndarray | None  # the photo's own alpha, None when it has none
+    alpha: np.ndarray  # uint8 (h, w)
+    limits: Limits
+    segmenter: Segmenter | None
+    background_data: bytes | None
+    segmented: bool = False
+    plan: Plan | None = None  # once Layout ran
+    picture: Image.Image | None = None  # RGBA, or L for an alpha output
+    alpha_only: bool = False
+    opaque: bool = False  # every picture pixel is opaque: written as RGB
+    background: Image.Image | None = None  # the decoded background image, once a step asked for it
+
+
+# The model sees 320x320; twice that per side is all the detail its LANCZOS
+# downscale can use, so bigger photos are reduced cheaply (DCT scaling for
+# JPEG, box reduction otherwise) before the model's own resize.
+MODEL_VIEW_SIDE = 2 * MODEL_SIDE
+
+
+def model_view(image: Image.Image) -> Image.Image:
+    """A reduced RGB copy for the model; transparent pixels are shown to it as white."""
+    factor = min(image.width, image.height) // MODEL_VIEW_SIDE
+    view = image.reduce(factor) if factor > 1 else image
+    if view.mode == "RGBA":
+        flat = Image.new("RGBA", view.size, (255, 255, 255, 255))
+        flat.alpha_composite(view)
+        view = flat
+    return view.convert("RGB") if view.mode != "RGB" else view
+
+
+def segment(segmenter: Segmenter, view: Image.Image) -> np.ndarray:
+    """Run the segmenter and hold it to its contract."""
+    mask = np.asarray(segmenter(view), dtype=np.float32)
+    if mask.shape != (view.height, view.width):
+        raise EngineError(
+            f"segmenter returned a {mask.shape} mask for a {view.width}x{view.height} image"
+        )
+    return mask
+
+
+def _decode_background(data: bytes, limits: Limits) -> Image.Image:
+    try:
+        return decode(data, limits)[1]
+    except ImageRejected as exc:
+        raise ImageRejected(f"background image: {exc.message}") from exc
+
+
+def run(
+    edit: Edit,
+    data: bytes,
+    *,
+    segmenter: Segmenter | None = None,
+    background: bytes | None = None,
+    limits: Limits | None = None,
+) -> Result:
+    """Apply `edit` to an encoded image; `background` is the image a `Background` step with an image asks for."""
+    limits = limits or Limits()
+    _, image = decode(data, limits)
+    photo_alpha = np.asarray(image.getchannel("A")) if image.mode == "RGBA" else None
+    alpha = photo_alpha if photo_alpha is not None else np.full((image.height, image.width), 255, np.uint8)
+    layer = _Layer(data, image, photo_alpha, alpha, limits, segmenter, background)
+    for step in edit.steps:
+        _APPLY[type(step)](layer, step)
+    picture = _picture(layer)
+    if layer.opaque:
+        picture = picture.convert("RGB")
+    spec = edit.output.resolved(picture)
+    if spec.format == "jpg" and picture.mode not in ("RGB", "L"):
+        raise OptionError("format", "jpg needs an opaque background (bg_color or a background image)")
+    encoded = encode(picture, spec)
+    return Result(
+        data=encoded.data,
+        mime=encoded.mime,
+        width=picture.width,
+        height=picture.height,
+        has_alpha=picture.mode in ("RGBA", "LA"),
+        format=encoded.format,
+    )
+
+
+# ---- steps: each changes the layer in place -------------------------------------------------------
+
+
+def _segment(layer: _Layer, step: Segment) -> None:
+    view = decode_for_model(layer.data, layer.limits, MODEL_VIEW_SIDE)
+    if view is None:
+        view = model_view(layer.photo)
+    alpha = alpha_from_mask(segment(layer.segmenter or default_segmenter(), view), layer.photo.size)
+    if layer.photo_alpha is not None:
+        # Transparent input stays transparent whatever the model says.
+        alpha = ((alpha.astype(np.uint16) * layer.photo_alpha + 127) // 255).astype(np.uint8)
+    layer.alpha, layer.segmented = alpha, True
+
+
+def _roi(layer: _Layer, step: Roi) -> None:
+    layer.alpha = apply_roi(layer.alpha, step.box)
+
+
+def _edges(layer: _Layer, step: Edges) -> None:
+    layer.alpha = hard_edges(layer.alpha)
+
+
+def _layout(layer: _Layer, step: Layout) -> None:
+    layer.plan = plan_layout(layer.photo.size, subject_box(Image.fromarray(layer.alpha, mode="L")), step)
+
+
+def _channels(layer: _Layer, step: Channels) -> None:
+    if step.channels != "alpha" or layer.alpha_only:
+        return
+    if layer.picture is None:
+        layer.picture = _arranged(Image.fromarray(layer.alpha, mode="L"), layer.plan)
+    else:
+        layer.picture = layer.picture.getchannel("A")
+    layer.alpha_only, layer.opaque = True, False
+
+
+def _shadow(layer: _Layer, step: Shadow) -> None:
+    if not layer.alpha_only:
+        layer.picture = with_shadow(_picture(layer))
+
+
+def _background(layer: _Layer, step: Background) -> None:
+    if step.has_image and layer.background_data is not None and layer.background is None:
+        # Decoded even for an alpha output, which does not show it: bad bytes are refused alike.
+        layer.background = _decode_background(layer.background_data, layer.limits)
+    if layer.alpha_only:
+        return
+    image = layer.background if step.has_image else None
+    layer.picture = put_on_background(_picture(layer), step.color, image)
+    if image is not None or (step.color is not None and step.color[3] == 255):
+        layer.opaque = True
+
+
+def _encode(layer: _Layer, step: Encode) -> None:
+    """Encoding happens after the fold (run reads `edit.output`)."""
+
+
+_APPLY: dict[type[Step], Callable[[_Layer, Any], None]] = {
+    Segment: _segment,
+    Roi: _roi,
+    Edges: _edges,
+    Layout: _layout,
+    Channels: _channels,
+    Shadow: _shadow,
+    Background: _background,
+    Encode: _encode,
+}
+
+
+def _arranged(picture: Image.Image, plan: Plan | None) -> Image.Image:
+    return arrange(picture, plan) if plan is not None else picture
+
+
+def _picture(layer: _Layer) -> Image.Image:
+    """The layer as a picture, built from the photo and alpha the first time it is needed."""
+    if layer.picture is None:
+        if layer.segmented:
+            rgb = layer.photo.convert("RGB") if layer.photo.mode != "RGB" else layer.photo
+            rgba = Image.fromarray(cutout_layer(rgb, layer.alpha), mode="RGBA")
+        else:
+            rgba = layer.photo.convert("RGBA")
+            rgba.putalpha(Image.fromarray(layer.alpha, mode="L"))
+        layer.picture = _arranged(rgba, layer.plan)
+    return layer.picture
+
+
+# ---- JSON ----------------------------------------------------------------------------------------
+
+_KINDS: dict[str, type[Step]] = {kind.name: kind for kind in _APPLY}
+
+
+def _plain(value: Any) -> Any:
+    """Step field -> JSON: tuples become lists, nested records objects."""
+    if isinstance(value, (Position, OutputSpec)):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _frozen(value: Any) -> Any:
+    """JSON lists -> tuples, as the frozen records hold them."""
+    if isinstance(value, list):
+        return tuple(_frozen(item) for item in value)
+    return value
+
+
+def edit_to_json(edit: Edit) -> dict[str, Any]:
+    """A versioned JSON object for `edit`; `edit_from_json` reads it back."""
+    steps = []
+    for step in edit.steps:
+        body = {f.name: _plain(getattr(step, f.name)) for f in fields(step)}
+        steps.append({"step": step.name, **body})
+    return {"v": EDIT_VERSION, "steps": steps}
+
+
+def edit_from_json(data: Mapping[str, Any]) -> Edit:
+    """The edit `edit_to_json` wrote, or a v0 row's raw remove.bg options parsed once (OptionError if bad)."""
+    version = data.get("v")
+    if version == 0:
+        # Only jobs queued before edits were stored have v0 (db.py m007_job_edit wraps them).
+        from .remove_bg import remove_bg_edit
+
+        return remove_bg_edit(data.get("remove_bg") or {})
+    if version != EDIT_VERSION:
+        raise EngineError(f"unknown edit version {version!r}")
+    try:
+        return Edit(tuple(_step(item) for item in data["steps"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise EngineError(f"malformed edit: {type(exc).__name__}: {exc}") from None
+
+
+def _step(item: Mapping[str, Any]) -> Step:
+    values = {key: value for key, value in item.items() if key != "step"}
+    kind = _KINDS[item["step"]]
+    if kind is Layout and values.get("position") is not None:
+        values["position"] = Position(**values["position"])
+    if kind is Encode:
+        values["output"] = OutputSpec(**values.get("output", {}))
+    return kind(**{key: _frozen(value) for key, value in values.items()})
