@@ -21,7 +21,7 @@ import uvicorn
 from PIL import Image
 
 from service.app import create_app
-from service.engine import Segmenter, U2NetSegmenter
+from service.engine import Segmenter, U2NetSegmenter, edit_to_json, remove_bg_edit
 from service.settings import Settings
 
 from .receiver import Receiver
@@ -193,6 +193,11 @@ def http(server: RunningServer) -> Iterator[httpx.Client]:
 
 def photo_bytes(name: str) -> bytes:
     return (PHOTOS / name).read_bytes()
+
+
+def plain_cutout() -> dict[str, object]:
+    """The edit JSON a dialect stores for remove-bg with no options: what library-level tests enqueue."""
+    return edit_to_json(remove_bg_edit({}))
 
 
 def image_bytes(size: tuple[int, int] = (64, 48), fmt: str = "PNG", mode: str = "RGB", color: object = (200, 30, 30)) -> bytes:

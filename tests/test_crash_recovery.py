@@ -12,7 +12,7 @@ from service import engine
 from service.app import open_library
 from service.library import ExtensionRequest, NewFile
 
-from .conftest import ServiceProcess, make_settings, photo_bytes, wait_for
+from .conftest import ServiceProcess, make_settings, photo_bytes, plain_cutout, wait_for
 
 PHOTOS = ["coffee.png", "chelsea.png", "astronaut.png", "rocket.jpg"]
 
@@ -68,7 +68,7 @@ def test_completion_is_fenced_on_the_lease_owner(tmp_path: Path) -> None:
     webhooks = library.webhooks
     webhooks.create_endpoint("https://hooks.example.com/cutout", events=("extension.succeeded",))
     new = NewFile(data=photo_bytes("coffee.png"), file_name="c.png")
-    file, [job] = asyncio.run(library.upload(new, [ExtensionRequest("remove-bg", {})]))
+    file, [job] = asyncio.run(library.upload(new, [ExtensionRequest("remove-bg", plain_cutout())]))
 
     first = library.claim_job("worker-a", lease=-1)  # already expired: as if worker-a hung or died
     assert first is not None and first.attempts == 1

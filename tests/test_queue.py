@@ -19,7 +19,7 @@ from service.library import ExtensionRequest, Library, NewFile
 from service.metrics import Metrics
 from service.models import JobKind, JobStatus, ResultTo
 
-from .conftest import CornerSegmenter, image_bytes, make_settings, wait_for
+from .conftest import CornerSegmenter, image_bytes, make_settings, plain_cutout, wait_for
 from .receiver import Origin
 
 
@@ -43,10 +43,10 @@ async def finished(library: Library, job_id: str, timeout: float = 20.0) -> floa
 def test_the_result_target_is_stored_and_decides_where_the_result_goes(tmp_path: Path) -> None:
     library = library_at(tmp_path)
     source, [as_version] = asyncio.run(library.upload(
-        NewFile(data=image_bytes(), file_name="a.png"), [ExtensionRequest("remove-bg", {}, result_to=ResultTo.VERSION)]
+        NewFile(data=image_bytes(), file_name="a.png"), [ExtensionRequest("remove-bg", plain_cutout(), result_to=ResultTo.VERSION)]
     ))  # fmt: skip
     # The same dialect asking for a new file gets one: the target, not the dialect's name, decides.
-    as_file = library.run_addon(source.uuid, ExtensionRequest("remove-bg", {}, result_to=ResultTo.FILE))
+    as_file = library.run_addon(source.uuid, ExtensionRequest("remove-bg", plain_cutout(), result_to=ResultTo.FILE))
     rows = {j.id: j for j in (library.db.jobs.get(as_version.id), library.db.jobs.get(as_file.id)) if j}
     assert [(j.kind, j.result_to, j.dialect) for j in rows.values()] == [
         (JobKind.EDIT, ResultTo.VERSION, "imagekit"), (JobKind.EDIT, ResultTo.FILE, "imagekit"),
@@ -68,7 +68,7 @@ def test_the_result_target_is_stored_and_decides_where_the_result_goes(tmp_path:
 
 def test_a_conversion_target_fails_for_good_until_conversions_are_stored(tmp_path: Path) -> None:
     library = library_at(tmp_path)
-    ext = ExtensionRequest("remove-bg", {}, result_to=ResultTo.CONVERSION, conversion_name="cutout")
+    ext = ExtensionRequest("remove-bg", plain_cutout(), result_to=ResultTo.CONVERSION, conversion_name="cutout")
     source, [job] = asyncio.run(library.upload(NewFile(data=image_bytes(), file_name="a.png"), [ext]))
     assert library.db.jobs.get(job.id).conversion_name == "cutout"  # type: ignore[union-attr]
 
@@ -92,7 +92,7 @@ def test_a_job_queued_through_the_library_starts_at_once(tmp_path: Path) -> None
         runner.start()
         await asyncio.sleep(0.2)  # the runner found nothing and waits for its next poll (a second)
         new = NewFile(data=image_bytes(), file_name="a.png")
-        _, [job] = await library.upload(new, [ExtensionRequest("remove-bg", {})])
+        _, [job] = await library.upload(new, [ExtensionRequest("remove-bg", plain_cutout())])
         took = await finished(library, job.id)
         await runner.stop()
         return took

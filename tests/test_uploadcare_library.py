@@ -15,7 +15,7 @@ from service.dialects.uploadcare.upload import SESSION_SECONDS
 from service.library import ExtensionRequest, Library, NewFile
 from service.models import ResultTo
 
-from .conftest import RunningServer, image_bytes, make_settings, photo_bytes, wait_for
+from .conftest import RunningServer, image_bytes, make_settings, photo_bytes, plain_cutout, wait_for
 from .test_uploadcare_sdk import close_clients, sdk, write  # noqa: F401 (close_clients: autouse)
 
 DAY = 24 * 3600
@@ -121,7 +121,7 @@ def test_addon_result_file_is_recorded_once_and_fenced(tmp_path: Path) -> None:
     library = library_at(tmp_path)
     source, _ = asyncio.run(library.upload(NewFile(data=photo_bytes("coffee.png"), file_name="c.png")))
     request_id = "9b2e6f1a-0000-4000-8000-000000000000"
-    ext = ExtensionRequest("remove-bg", {}, dialect="uploadcare", job_id=request_id, result_to=ResultTo.FILE)
+    ext = ExtensionRequest("remove-bg", plain_cutout(), dialect="uploadcare", job_id=request_id, result_to=ResultTo.FILE)
     job = library.run_addon(source.uuid, ext)
     assert job.id == request_id
 

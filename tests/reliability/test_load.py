@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 from PIL import Image
 
-from ..conftest import ServiceProcess, wait_for
+from ..conftest import ServiceProcess, plain_cutout, wait_for
 from .test_kill9 import small_photos
 
 CLIENTS = 8
@@ -136,7 +136,7 @@ def test_a_refused_upload_keeps_the_blob_of_an_accepted_twin(tmp_path: Path) -> 
         db = Database(tmp_path / "cutout.db")
         library = Library(settings, db, BlobStore(tmp_path / "blobs"),
                           Webhooks(settings, db, {"imagekit": imagekit.webhook_format(settings.base_url)}))  # fmt: skip
-        remove_bg = [ExtensionRequest("remove-bg", {})]
+        remove_bg = [ExtensionRequest("remove-bg", plain_cutout())]
         await library.upload(NewFile(data=image_bytes((10, 10)), file_name="fill.png"), remove_bg)  # the queue is full
         lost = []
         for i in range(100):
