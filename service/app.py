@@ -22,6 +22,7 @@ from . import engine, openapi
 from .blobs import BlobStore
 from .db import Database
 from .dialects import imagekit, native, uploadcare
+from .dialects.common import endpoint, public, require_declared
 from .dispatcher import Dispatcher
 from .egress import Egress
 from .errors import APIError, MethodNotAllowed, NotFound
@@ -38,10 +39,22 @@ log = logging.getLogger("cutout")
 HOUSEKEEPING_SECONDS = 600.0
 
 
+def render_error(request: Request, exc: APIError) -> Response:
+    """An error raised outside the endpoints, in the shape of the dialect whose path it is (ImageKit's by default)."""
+    rendered = uploadcare.render_error(request, exc)
+    return rendered if rendered is not None else imagekit.render_error(exc)
+
+
+# Probes and scrapers call these without credentials; they tell nothing about the library's contents.
+operations = endpoint(render=render_error, auth=public("operations: liveness, readiness and metrics probes"))
+
+
+@operations
 async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
+@operations
 async def readyz(request: Request) -> Response:
     services: Services = request.app.state.services
     checks = {"model": services.model_ready}
@@ -54,15 +67,10 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503)
 
 
+@operations
 async def metrics(request: Request) -> Response:
     services: Services = request.app.state.services
     return Response(services.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
-
-
-def render_error(request: Request, exc: APIError) -> Response:
-    """An error raised outside the endpoints, in the shape of the dialect whose path it is (ImageKit's by default)."""
-    rendered = uploadcare.render_error(request, exc)
-    return rendered if rendered is not None else imagekit.render_error(exc)
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
@@ -165,6 +173,7 @@ def create_app(settings: Settings, *, segmenter: engine.Segmenter | None = None)
 
     description = openapi.build()
 
+    @endpoint(render=render_error, auth=public("the API description"))
     async def openapi_json(request: Request) -> Response:
         return JSONResponse(description)
 
@@ -177,6 +186,7 @@ def create_app(settings: Settings, *, segmenter: engine.Segmenter | None = None)
         *native.routes,
         *uploadcare.routes,
     ])  # fmt: skip
+    require_declared(routes)
     return Starlette(
         routes=routes,
         lifespan=lifespan,

@@ -1,11 +1,12 @@
 """Cutout's own JSON API: webhook endpoints and the delivery log.
 
-Same auth and error shape as the ImageKit dialect (Basic auth with the
-ImageKit private key, `{message, help}`), camelCase fields.
+Basic auth with the private key and the `{message, help}` error shape (both
+shared with the ImageKit dialect through `common`), camelCase fields.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import datetime, timezone
 from typing import Any
@@ -15,11 +16,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..errors import BadRequest, NotFound
-from ..library import int_param
 from ..models import Attempt, Delivery, DeliveryState, Endpoint
 from ..webhooks import Webhooks
-from .imagekit import endpoint, json_body, require_key, services
+from . import common
+from .common import int_param, private_key, services
 
+api = functools.partial(common.endpoint, render=lambda request, exc: common.render_message(exc))
 ENDPOINT_FIELDS = {"url", "events", "description", "active", "format"}
 
 
@@ -116,49 +118,42 @@ def _endpoint_fields(request: Request, body: dict[str, Any], *, partial: bool) -
     return fields
 
 
-@endpoint
+@api(auth=private_key)
 async def list_endpoints(request: Request) -> Response:
-    require_key(request)
     return JSONResponse([endpoint_json(e) for e in webhooks(request).endpoints()])
 
 
-@endpoint
+@api(auth=private_key)
 async def create_endpoint(request: Request) -> Response:
-    require_key(request)
-    fields = _endpoint_fields(request, await json_body(request), partial=False)
+    fields = _endpoint_fields(request, await common.json_body(request, want_object=True), partial=False)
     created = webhooks(request).create_endpoint(fields.pop("url"), **fields)
     return JSONResponse(endpoint_json(created), 201)
 
 
-@endpoint
+@api(auth=private_key)
 async def get_endpoint(request: Request) -> Response:
-    require_key(request)
     return JSONResponse(endpoint_json(webhooks(request).endpoint(_endpoint_id(request))))
 
 
-@endpoint
+@api(auth=private_key)
 async def update_endpoint(request: Request) -> Response:
-    require_key(request)
-    fields = _endpoint_fields(request, await json_body(request), partial=True)
+    fields = _endpoint_fields(request, await common.json_body(request, want_object=True), partial=True)
     return JSONResponse(endpoint_json(webhooks(request).update_endpoint(_endpoint_id(request), **fields)))
 
 
-@endpoint
+@api(auth=private_key)
 async def delete_endpoint(request: Request) -> Response:
-    require_key(request)
     webhooks(request).delete_endpoint(_endpoint_id(request))
     return Response(status_code=204)
 
 
-@endpoint
+@api(auth=private_key)
 async def rotate_secret(request: Request) -> Response:
-    require_key(request)
     return JSONResponse(endpoint_json(webhooks(request).rotate_secret(_endpoint_id(request))))
 
 
-@endpoint
+@api(auth=private_key)
 async def list_deliveries(request: Request) -> Response:
-    require_key(request)
     q = request.query_params
     unknown = sorted(set(q) - {"state", "event", "fileId", "endpointId", "limit", "skip"})
     if unknown:
@@ -179,15 +174,13 @@ async def list_deliveries(request: Request) -> Response:
     return JSONResponse([delivery_json(d, hooks.attempts(d.id)) for d in found])
 
 
-@endpoint
+@api(auth=private_key)
 async def get_delivery(request: Request) -> Response:
-    require_key(request)
     return JSONResponse(delivery_json(*webhooks(request).delivery(request.path_params["delivery_id"])))
 
 
-@endpoint
+@api(auth=private_key)
 async def redeliver(request: Request) -> Response:
-    require_key(request)
     hooks = webhooks(request)
     delivery = hooks.redeliver(request.path_params["delivery_id"])
     return JSONResponse(delivery_json(*hooks.delivery(delivery.id)), 202)

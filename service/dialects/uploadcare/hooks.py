@@ -17,7 +17,7 @@ from ...errors import APIError, BadRequest
 from ...library import whole_number
 from ...models import Endpoint
 from ...webhooks import Event, WebhookFormat, Webhooks
-from .rest import bool_param, endpoint, json_body
+from .rest import api, bool_param, json_body, versioned_and_signed
 from .shapes import cdn_url, file_object, services
 
 FORMAT = "uploadcare"
@@ -128,12 +128,12 @@ def _check_unique(request: Request, url: str, event: str, but: int | None = None
             raise BadRequest("non_field_errors: project is already subscribed on this event with this target_url.")
 
 
-@endpoint
+@api(auth=versioned_and_signed)
 async def list_hooks(request: Request) -> Response:
     return JSONResponse([hook_json(h) for h in webhooks(request).endpoints(FORMAT)])
 
 
-@endpoint
+@api(auth=versioned_and_signed)
 async def create_hook(request: Request) -> Response:
     body = await fields(request)
     url = services(request).egress.check_given(body.get("target_url"), "target_url")
@@ -153,7 +153,7 @@ def _hook_id(request: Request) -> int:
     return hook_id
 
 
-@endpoint
+@api(auth=versioned_and_signed)
 async def update_hook(request: Request) -> Response:
     hook_id = _hook_id(request)
     body = await fields(request)
@@ -173,13 +173,13 @@ async def update_hook(request: Request) -> Response:
     return JSONResponse(hook_json(webhooks(request).update_endpoint(hook_id, FORMAT, **changes)))
 
 
-@endpoint
+@api(auth=versioned_and_signed)
 async def delete_hook(request: Request) -> Response:
     webhooks(request).delete_endpoint(_hook_id(request), FORMAT)
     return Response(status_code=204)
 
 
-@endpoint
+@api(auth=versioned_and_signed)
 async def unsubscribe(request: Request) -> Response:
     body = await fields(request)
     url = body.get("target_url")

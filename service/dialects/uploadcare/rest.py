@@ -6,7 +6,6 @@ import functools
 import hashlib
 import hmac
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -23,11 +22,11 @@ from ...library import (
     ExtensionRequest,
     FileChanges,
     UploadListQuery,
-    int_param,
-    loads_client_json,
 )
 from ...models import JobStatus
 from ...signing import same_text
+from .. import common
+from ..common import int_param, public
 from .shapes import (
     MAX_METADATA_VALUE,
     base_url,
@@ -62,9 +61,6 @@ ADDON_STATUS = {
     JobStatus.FAILED: "error",
 }
 
-Endpoint = Callable[[Request], Awaitable[Response]]
-
-
 def render_error(exc: APIError) -> Response:
     return JSONResponse({"detail": exc.message}, exc.status, headers=exc.headers)
 
@@ -74,26 +70,21 @@ def render_cdn_error(exc: APIError) -> Response:
     return PlainTextResponse(exc.message, exc.status, headers=exc.headers)
 
 
-def endpoint(fn: Endpoint) -> Endpoint:
-    """A REST API v0.7 endpoint: version header, then authentication; errors as `{"detail": ...}`."""
-
-    @functools.wraps(fn)
-    async def wrapper(request: Request) -> Response:
-        try:
-            if request.headers.get("accept", "").strip() != ACCEPT:
-                raise NotAcceptable(
-                    "Incorrect Accept header provided. Make sure to specify API version "
-                    f"(Accept: {ACCEPT}). Refer to REST API docs for details."
-                )
-            await authenticate(request)
-            return await fn(request)
-        except APIError as exc:
-            return render_error(exc)
-
-    return wrapper
+api = functools.partial(common.endpoint, render=lambda request, exc: render_error(exc))
+cdn_api = functools.partial(common.endpoint, render=lambda request, exc: render_cdn_error(exc))
 
 
 # ---- authentication ------------------------------------------------------------------------
+
+
+async def versioned_and_signed(request: Request) -> None:
+    """Every REST API v0.7 request: the version's Accept header, then Uploadcare's authentication."""
+    if request.headers.get("accept", "").strip() != ACCEPT:
+        raise NotAcceptable(
+            "Incorrect Accept header provided. Make sure to specify API version "
+            f"(Accept: {ACCEPT}). Refer to REST API docs for details."
+        )
+    await authenticate(request)
 
 
 async def authenticate(request: Request) -> None:
@@ -149,10 +140,7 @@ def parse_date(raw: str) -> datetime | None:
 
 
 async def json_body(request: Request) -> Any:
-    try:
-        return loads_client_json(await request.body() or b"null")
-    except ValueError as exc:
-        raise BadRequest(f"The request body must be JSON: {str(exc)[:200]}.") from None
+    return await common.json_body(request, want_object=False)
 
 
 def bool_param(raw: str | None, name: str) -> bool | None:
@@ -189,7 +177,7 @@ def uuid_list(body: Any) -> list[str]:
 # ---- files -----------------------------------------------------------------------------------
 
 
-@endpoint
+@api(auth=versioned_and_signed)
 async def list_files(request: Request) -> Response:
     params = request.query_params
     unknown = sorted(set(params) - LIST_PARAMS - IGNORED_LIST_PARAMS)
@@ -234,7 +222,7 @@ def page_url(request: Request, params: dict[str, Any], offset: int) -> str:
     return f"{services(request).settings.base_url}/files/?{urlencode(query)}"
 
 
-@endpoint
+@api(auth=versioned_and_signed)
 async def get_file(request: Request) -> Response:
     include = request.query_params.get("include")
     if include not in (None, "", "appdata"):
@@ -243,25 +231,25 @@ async def get_file(request: Request) -> Response:
     return JSONResponse(file_object(base_url(request), file, include_appdata=include == "appdata"))
 
 
-@endpoint
+@api(auth=versioned_and_signed)
 async def store_file(request: Request) -> Response:
     file = library(request).store(parse_uuid(request.path_params["uuid"], "uuid"))
     return JSONResponse(file_object(base_url(request), file))
 
 
-@endpoint
+@api(auth=versioned_and_signed)
 async def remove_file(request: Request) -> Response:
     file = library(request).remove(parse_uuid(request.path_params["uuid"], "uuid"))
     return JSONResponse(file_object(base_url(request), file))
 
 
-@endpoint
+@api(auth=versioned_and_signed)
 async def store_files(request: Request) -> Response:
     files, problems = library(request).store_many(uuid_list(await json_body(request)))
     return JSONResponse({"status": "ok", "problems": problems, "result": [file_object(base_url(request), f) for f in files]})
 
 
-@endpoint
+@api(auth=versioned_and_signed)
 async def remove_files(request: Request) -> Response:
     files, problems = library(request).remove_many(uuid_list(await json_body(request)))
     return JSONResponse({"status": "ok", "problems": problems, "result": [file_object(base_url(request), f) for f in files]})
@@ -270,7 +258,7 @@ async def remove_files(request: Request) -> Response:
 # ---- metadata --------------------------------------------------------------------------------
 
 
-@endpoint
+@api(auth=versioned_and_signed)
 async def get_metadata(request: Request) -> Response:
     file = library(request).get_by_uuid(parse_uuid(request.path_params["uuid"], "uuid"))
     return JSONResponse(metadata_strings(file))
@@ -282,7 +270,7 @@ def metadata_key(request: Request) -> str:
     return key
 
 
-@endpoint
+@api(auth=versioned_and_signed)
 async def get_metadata_key(request: Request) -> Response:
     key = metadata_key(request)
     file = library(request).get_by_uuid(parse_uuid(request.path_params["uuid"], "uuid"))
@@ -292,7 +280,7 @@ async def get_metadata_key(request: Request) -> Response:
     return JSONResponse(values[key])
 
 
-@endpoint
+@api(auth=versioned_and_signed)
 async def put_metadata_key(request: Request) -> Response:
     key = metadata_key(request)
     value = await json_body(request)
@@ -306,7 +294,7 @@ async def put_metadata_key(request: Request) -> Response:
     return JSONResponse(value, 200 if key in file.custom_metadata else 201)
 
 
-@endpoint
+@api(auth=versioned_and_signed)
 async def delete_metadata_key(request: Request) -> Response:
     key = metadata_key(request)
     lib = library(request)
@@ -345,7 +333,7 @@ def remove_bg_options(raw: object) -> dict[str, Any]:
     return dict(raw)
 
 
-@endpoint
+@api(auth=versioned_and_signed)
 async def execute_addon(request: Request) -> Response:
     extension = addon_extension(request)
     body = await json_body(request)
@@ -366,7 +354,7 @@ async def execute_addon(request: Request) -> Response:
     return JSONResponse({"request_id": job.id})
 
 
-@endpoint
+@api(auth=versioned_and_signed)
 async def addon_status(request: Request) -> Response:
     addon_extension(request)
     request_id = parse_uuid(request.query_params.get("request_id"), "request_id")
@@ -385,28 +373,21 @@ async def addon_status(request: Request) -> Response:
 # ---- CDN ------------------------------------------------------------------------------------------
 
 
+@cdn_api(auth=public("the library's read policy: the CDN serves what needs no signed URL"))
 async def cdn(request: Request) -> Response:
     """The current bytes of a file; a trailing file name is ignored, processing operations are refused."""
     rest = request.path_params.get("rest", "")
     if rest.startswith("-/"):
-        return render_cdn_error(BadRequest("CDN processing operations (/-/...) are not supported by this server."))
+        raise BadRequest("CDN processing operations (/-/...) are not supported by this server.")
     try:
         file = library(request).get_by_uuid(parse_uuid(request.path_params["uuid"], "uuid"))
     except NotFound:
-        return render_cdn_error(NotFound("Not found."))
-    except APIError as exc:
-        return render_cdn_error(exc)
-    if file.restricted:
-        return render_cdn_error(Forbidden("This file is private: open it with an ImageKit signed URL."))
-    etag = f'"{file.version.blob[:32]}"'
-    headers = {"X-Content-Type-Options": "nosniff", "Content-Disposition": "inline", "ETag": etag}
-    if request.headers.get("if-none-match") == etag:
-        return Response(status_code=304, headers=headers)
+        raise NotFound("Not found.") from None
+    refused = Forbidden("This file is private: open it with an ImageKit signed URL.")
     try:
-        data = await library(request).read(file.version)
+        return await common.serve_version(request, file, file.version, signed=False, refused=refused)
     except NotFound:  # deleted since it was looked up
-        return render_cdn_error(NotFound("Not found."))
-    return Response(data, media_type=file.version.mime, headers=headers)
+        raise NotFound("Not found.") from None
 
 
 routes = [

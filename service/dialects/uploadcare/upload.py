@@ -16,7 +16,6 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,6 @@ from urllib.parse import urlsplit
 from anyio import to_thread
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.datastructures import FormData, UploadFile
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -38,6 +36,8 @@ from ...models import UrlUpload
 from ...services import Services
 from ...settings import Settings
 from ...signing import same_text
+from .. import common
+from ..common import public
 from .shapes import clean_uploadcare_metadata, library, parse_uuid, services, upload_info
 
 log = logging.getLogger("cutout.uploadcare")
@@ -57,9 +57,6 @@ FROM_URL_FIELDS = {
 }  # fmt: skip
 MULTIPART_START_FIELDS = {"filename", "size", "content_type", "part_size", *BASE_FIELDS}
 
-Endpoint = Callable[[Request], Awaitable[Response]]
-
-
 # ---- errors --------------------------------------------------------------------------
 
 
@@ -72,46 +69,28 @@ def render_error(request: Request, exc: APIError) -> Response:
     return PlainTextResponse(exc.message, exc.status, headers=exc.headers)
 
 
-def endpoint(fn: Endpoint) -> Endpoint:
-    """Render the error hierarchy the way Uploadcare's Upload API does."""
+api = functools.partial(common.endpoint, render=render_error)
+# The Upload API is called from browsers with the public key: it is in the form, checked first by the handler.
+KEY_IN_FORM = public("the form carries the public key (and a signature when required); the handler checks them first")
 
-    @functools.wraps(fn)
-    async def wrapper(request: Request) -> Response:
-        try:
-            return await fn(request)
-        except APIError as exc:
-            return render_error(request, exc)
 
-    return wrapper
+async def key_in_query(request: Request) -> None:
+    check_public_key(request, request.query_params.get("pub_key"), "pub_key")
 
 
 # ---- form fields -----------------------------------------------------------------------
 
 
 async def read_form(request: Request) -> FormData:
-    content_type = request.headers.get("content-type", "")
-    if not content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
-        raise BadRequest("HTTP POST request parsing failed: send multipart/form-data or a urlencoded form.")
-    limit = services(request).settings.max_upload_bytes
-    try:
-        return await request.form(max_files=MAX_FILES, max_fields=200, max_part_size=limit + 1024)
-    except APIError:
-        raise
-    except HTTPException as exc:  # Starlette's word on a malformed multipart body
-        raise BadRequest(f"HTTP POST request parsing failed: {exc.detail}") from None
-    except Exception as exc:  # other malformed bodies surface as parser exceptions
-        raise BadRequest(f"HTTP POST request parsing failed: {exc}") from None
+    return await common.read_form(
+        request, max_files=MAX_FILES, max_fields=200, max_part_size=services(request).settings.max_upload_bytes + 1024,
+        not_a_form="HTTP POST request parsing failed: send multipart/form-data or a urlencoded form.",
+        unreadable="HTTP POST request parsing failed: ", detail_only=True,
+    )  # fmt: skip
 
 
 def text(form: FormData, name: str) -> str | None:
-    value = form.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise BadRequest(f"{name} must be a text field, not a file.", field=name)
-    if "\x00" in value:
-        raise BadRequest(f"{name} must not contain null characters.", field=name)
-    return value
+    return common.text_field(form, name, refuse_nul=True)
 
 
 def check_fields(form: FormData, allowed: set[str]) -> None:
@@ -191,7 +170,7 @@ def new_file(raw_name: str | None, form: FormData, stored: bool) -> NewFile:
 # ---- direct uploads --------------------------------------------------------------------
 
 
-@endpoint
+@api(auth=KEY_IN_FORM)
 async def base_upload(request: Request) -> Response:
     """Direct upload of one or more file parts; answers `{<field name>: <uuid>}`."""
     form = await read_form(request)
@@ -222,16 +201,16 @@ async def base_upload(request: Request) -> Response:
     return JSONResponse(result)
 
 
-@endpoint
+@api(auth=key_in_query)
 async def file_info(request: Request) -> Response:
     params = request.query_params
-    check_public_key(request, params.get("pub_key"), "pub_key")
     file_uuid = parse_uuid(params.get("file_id"), "file_id")
     try:
         file = library(request).get_by_uuid(file_uuid)
     except NotFound:
         file = None
-    if file is None or file.restricted:  # the public key alone may not learn that a private file exists
+    # The public key alone may not learn that a private file exists.
+    if file is None or not library(request).readable(file, file.version, signed=False):
         raise NotFound("File is not found.", field="file_id")
     return JSONResponse(upload_info(file))
 
@@ -323,7 +302,7 @@ class UrlUploads:
                 end({"status": "success", "uuid": file.uuid})
 
 
-@endpoint
+@api(auth=KEY_IN_FORM)
 async def from_url(request: Request) -> Response:
     form = await read_form(request)
     try:
@@ -352,7 +331,7 @@ def _error(message: str, code: str) -> dict[str, Any]:
     return {"status": "error", "error": message, "error_code": code}
 
 
-@endpoint
+@api(auth=public("the token is the credential: only who started the upload learns it"))
 async def from_url_status(request: Request) -> Response:
     token = request.query_params.get("token")
     if not token:
@@ -452,7 +431,7 @@ def int_field(form: FormData, name: str) -> int | None:
     return number
 
 
-@endpoint
+@api(auth=KEY_IN_FORM)
 async def multipart_start(request: Request) -> Response:
     form = await read_form(request)
     try:
@@ -499,7 +478,7 @@ async def multipart_start(request: Request) -> Response:
     return JSONResponse({"uuid": upload_uuid, "parts": parts})
 
 
-@endpoint
+@api(auth=public("the part URL is the credential: a token this server signed, valid for an hour"))
 async def multipart_part(request: Request) -> Response:
     sessions = multipart(request)
     upload_uuid, index = sessions.read_part_token(request.path_params["token"])
@@ -519,7 +498,7 @@ async def multipart_part(request: Request) -> Response:
     return Response(status_code=200)
 
 
-@endpoint
+@api(auth=KEY_IN_FORM)
 async def multipart_complete(request: Request) -> Response:
     form = await read_form(request)
     try:
