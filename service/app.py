@@ -33,7 +33,7 @@ from .metrics import Metrics
 from .middleware import RequestContext
 from .services import Services
 from .settings import Settings
-from .webhooks import Webhooks
+from .webhooks import WebhookFormat, Webhooks
 
 log = logging.getLogger("cutout")
 HOUSEKEEPING_SECONDS = 600.0
@@ -171,7 +171,10 @@ def create_app(settings: Settings, *, segmenter: engine.Segmenter | None = None)
             await egress.aclose()
             db.close()
 
-    description = openapi.build()
+    description = openapi.build([
+        imagekit.describe(), uploadcare.describe(), native.describe(tuple(webhook_formats(settings))),
+        openapi.operations(),
+    ])  # fmt: skip
 
     @endpoint(render=render_error, auth=public("the API description"))
     async def openapi_json(request: Request) -> Response:
@@ -228,11 +231,15 @@ async def keep_house(library: Library, state: uploadcare.State) -> None:
 def open_library(settings: Settings, data_dir: Path) -> Library:
     """The domain over a data dir: database, blobs, and webhooks in every dialect's format."""
     db = Database(data_dir / "cutout.db")
-    formats = {
+    return Library(settings, db, BlobStore(data_dir / "blobs"), Webhooks(settings, db, webhook_formats(settings)))
+
+
+def webhook_formats(settings: Settings) -> dict[str, WebhookFormat]:
+    """Every dialect's webhook format, by the name an endpoint is registered with."""
+    return {
         "imagekit": imagekit.webhook_format(settings.base_url),
         "uploadcare": uploadcare.webhook_format(settings.base_url, settings.uploadcare_public_key),
     }
-    return Library(settings, db, BlobStore(data_dir / "blobs"), Webhooks(settings, db, formats))
 
 
 def print_keys(settings: Settings) -> None:

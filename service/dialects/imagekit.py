@@ -37,6 +37,16 @@ from ..library import (
     whole_number,
 )
 from ..models import Endpoint, File, Folder, Job, JobStatus, Version
+from ..openapi import (
+    OBJECT,
+    REMOVE_BG_OPTIONS,
+    Description,
+    Schema,
+    json_content,
+    operation,
+    path_param,
+    query_param,
+)
 from ..search import parse as parse_search
 from ..signing import same_text
 from ..webhooks import EVENT_KINDS, Event, WebhookFormat
@@ -49,13 +59,36 @@ RESPONSE_FIELDS = {
     "tags", "customCoordinates", "isPrivateFile", "embeddedMetadata", "isPublished",
     "customMetadata", "metadata", "selectedFieldsSchema", "description",
 }  # fmt: skip
-UPLOAD_FIELDS = {
-    "file", "fileName", "useUniqueFileName", "tags", "folder", "isPrivateFile", "isPublished",
-    "customCoordinates", "customMetadata", "responseFields", "extensions", "webhookUrl",
-    "overwriteFile", "overwriteTags", "overwriteCustomMetadata", "overwriteAITags", "description",
-    "publicKey", "signature", "expire", "token", "transformation", "checks",
-}  # fmt: skip
+UPLOAD_FORM: Schema = {
+    "type": "object",
+    "required": ["file", "fileName"],
+    "properties": {
+        "file": {"type": "string", "format": "binary", "description": "a file part, an http(s) URL, or base64"},
+        "fileName": {"type": "string", "minLength": 1},
+        "useUniqueFileName": {"type": "string", "enum": ["true", "false"]},
+        "tags": {"type": "string", "description": "comma-separated"},
+        "folder": {"type": "string"},
+        "isPrivateFile": {"type": "string", "enum": ["true", "false"]},
+        "isPublished": {"type": "string", "enum": ["true", "false"]},
+        "customCoordinates": {"type": "string"},
+        "customMetadata": {"type": "string", "description": "a JSON object"},
+        "responseFields": {"type": "string"},
+        "extensions": {"type": "string", "description": "a JSON array of extensions"},
+        "webhookUrl": {"type": "string"},
+        "overwriteFile": {"type": "string", "enum": ["true", "false"]},
+        "overwriteTags": {"type": "string", "enum": ["true", "false"]},
+        "overwriteCustomMetadata": {"type": "string", "enum": ["true", "false"]},
+        "overwriteAITags": {"type": "string", "enum": ["true", "false"]},
+        "description": {"type": "string"},
+        "publicKey": {"type": "string"},
+        "signature": {"type": "string"},
+        "expire": {"type": "string"},
+        "token": {"type": "string"},
+    },
+}
 UNSUPPORTED_UPLOAD_FIELDS = {"transformation", "checks"}
+# The upload form has one source, its schema, which /openapi.json describes too.
+UPLOAD_FIELDS = {*UPLOAD_FORM["properties"], *UNSUPPORTED_UPLOAD_FIELDS}
 SORT_FIELDS = {"NAME", "CREATED", "UPDATED", "HEIGHT", "WIDTH", "SIZE", "RELEVANCE"}
 LIST_TYPES = {"file", "file-version", "folder", "all"}
 PATCH_FIELDS = {
@@ -647,3 +680,136 @@ routes = [
     Route("/v1/files/{file_id}/versions/{version_id}/restore", restore_version, methods=["PUT"]),
     Route("/media/{path:path}", media, methods=["GET"]),
 ]
+
+
+# ---- description ------------------------------------------------------------------------
+
+FILE_DETAILS: Schema = {
+    "type": "object",
+    "required": ["fileId", "name", "filePath", "url", "versionInfo", "fileType", "mime", "size"],
+    "properties": {
+        "fileId": {"type": "string"},
+        "type": {"type": "string", "enum": ["file", "file-version"]},
+        "name": {"type": "string"},
+        "filePath": {"type": "string"},
+        "tags": {"type": ["array", "null"], "items": {"type": "string"}},
+        "AITags": {"type": ["array", "null"]},
+        "versionInfo": {
+            "type": "object",
+            "properties": {"id": {"type": "string"}, "name": {"type": "string"}},
+        },
+        "isPrivateFile": {"type": "boolean"},
+        "isPublished": {"type": "boolean"},
+        "customCoordinates": {"type": ["string", "null"]},
+        "url": {"type": "string"},
+        "thumbnail": {"type": "string"},
+        "fileType": {"type": "string"},
+        "mime": {"type": "string"},
+        "width": {"type": "integer"},
+        "height": {"type": "integer"},
+        "size": {"type": "integer"},
+        "hasAlpha": {"type": "boolean"},
+        "customMetadata": {"type": "object"},
+        "description": {"type": "string"},
+        "createdAt": {"type": "string"},
+        "updatedAt": {"type": "string"},
+    },
+}
+EXTENSIONS: Schema = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["name"],
+        "properties": {"name": {"type": "string", "enum": ["remove-bg"]}, "options": REMOVE_BG_OPTIONS},
+    },
+}
+BULK_DELETED: Schema = {
+    "type": "object",
+    "required": ["successfullyDeletedFileIds"],
+    "properties": {
+        "successfullyDeletedFileIds": {"type": "array", "items": {"type": "string"}},
+        "errors": {
+            "type": "array",
+            "items": {"type": "object", "properties": {"fileId": {"type": "string"}, "error": {"type": "string"}}},
+        },
+    },
+}
+
+
+def describe() -> Description:
+    """The OpenAPI paths of these routes."""
+    file_id = path_param("fileId")
+    version_id = path_param("versionId")
+    # Basic auth with the private key, or (from browsers) no header and a signature in the form:
+    # publicKey + token + expire + signature on v1, an upload JWT in `token` on v2.
+    upload = operation(
+        "Upload a file (optionally with extensions)", (200, OBJECT), errors=(400, 401, 403, 409, 413, 429),
+        body={"required": True, "content": {"multipart/form-data": {"schema": UPLOAD_FORM}}},
+        security=[{"basic": []}, {}],
+    )  # fmt: skip
+    patch_body = {
+        "required": True,
+        **json_content({
+            "type": "object",
+            "properties": {
+                "tags": {"type": ["array", "null"], "items": {"type": "string"}},
+                "customCoordinates": {"type": ["string", "null"]},
+                "customMetadata": {"type": "object"},
+                "description": {"type": "string"},
+                "extensions": EXTENSIONS,
+                "webhookUrl": {"type": "string"},
+                "removeAITags": {"oneOf": [{"type": "array", "items": {"type": "string"}}, {"const": "all"}]},
+                "publish": {"type": "object", "properties": {"isPublished": {"type": "boolean"}}},
+            },
+        }),
+    }  # fmt: skip
+    listing = [
+        query_param("type", {"type": "string", "enum": ["file", "file-version", "folder", "all"]}),
+        query_param("sort", {"type": "string"}),
+        query_param("path", {"type": "string"}),
+        query_param("searchQuery", {"type": "string"}),
+        query_param("fileType", {"type": "string", "enum": ["all", "image", "non-image"]}),
+        query_param("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
+        query_param("skip", {"type": "integer", "minimum": 0, "maximum": 10**9}),
+    ]
+    return {"paths": {
+        "/api/v1/files/upload": {"post": upload},
+        "/api/v2/files/upload": {"post": upload},
+        "/v1/files": {"get": operation("List files and folders", (200, {"type": "array"}), params=listing)},
+        "/v1/files/batch/deleteByFileIds": {
+            "post": operation(
+                "Delete up to 100 files: 200 when all existed, 207 when some did not, 404 when none did",
+                (200, BULK_DELETED), more={207: BULK_DELETED},
+                body={"required": True, **json_content({
+                    "type": "object", "required": ["fileIds"],
+                    "properties": {
+                        "fileIds": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 100},
+                    },
+                })},
+            )  # fmt: skip
+        },
+        "/v1/files/{fileId}/details": {
+            "get": operation("File details", (200, FILE_DETAILS), params=[file_id]),
+            "patch": operation("Update file details, or run extensions", (200, FILE_DETAILS),
+                         errors=(400, 401, 404, 429), params=[file_id], body=patch_body),  # fmt: skip
+        },
+        "/v1/files/{fileId}": {"delete": operation("Delete a file and its versions", (204, None), params=[file_id])},
+        "/v1/files/{fileId}/versions": {
+            "get": operation("List versions", (200, {"type": "array", "items": FILE_DETAILS}), params=[file_id])
+        },
+        "/v1/files/{fileId}/versions/{versionId}": {
+            "get": operation("One version", (200, FILE_DETAILS), params=[file_id, version_id]),
+            "delete": operation("Delete a version (not the current one)", (204, None), params=[file_id, version_id]),
+        },
+        "/v1/files/{fileId}/versions/{versionId}/restore": {
+            "put": operation("Make a version current", (200, FILE_DETAILS), params=[file_id, version_id])
+        },
+        "/media/{filePath}": {
+            "get": operation(
+                "The file's bytes (signed URL for private files)", (200, None), errors=(400, 401, 404, 429),
+                params=[path_param("filePath"), query_param("ik-t", {"type": "string"}),
+                        query_param("ik-s", {"type": "string"}), query_param("ik-obj-version", {"type": "string"})],
+                secured=False,
+            )  # fmt: skip
+        },
+    }}

@@ -11,11 +11,21 @@ from starlette.routing import Route
 
 from ...db import Database
 from ...errors import APIError
+from ...openapi import Description
 from ...settings import Settings
 from . import hooks, rest, upload
 from .hooks import webhook_format
 
 routes = [*upload.routes, *rest.routes, *hooks.routes, *rest.cdn_routes]
+
+
+def describe() -> Description:
+    """The OpenAPI paths of the Upload API, the REST API with its webhooks, and the CDN."""
+    parts = [upload.describe(), rest.describe(), hooks.describe()]
+    return {
+        "paths": {path: ops for part in parts for path, ops in part["paths"].items()},
+        "components": parts[1]["components"],
+    }
 
 
 def _first_segments(table: list[Route]) -> frozenset[str]:
@@ -59,4 +69,4 @@ class State:
         await self.url_uploads.aclose()
 
 
-__all__ = ["State", "render_error", "routes", "webhook_format"]
+__all__ = ["State", "describe", "render_error", "routes", "webhook_format"]

@@ -16,8 +16,9 @@ from starlette.routing import Route
 from ...errors import APIError, BadRequest
 from ...library import whole_number
 from ...models import Endpoint
+from ...openapi import Description, Schema, path_param
 from ...webhooks import Event, WebhookFormat, Webhooks
-from .rest import api, bool_param, json_body, versioned_and_signed
+from .rest import api, bool_param, json_body, rest_operation, versioned_and_signed
 from .shapes import cdn_url, file_object, services
 
 FORMAT = "uploadcare"
@@ -196,3 +197,52 @@ routes = [
     Route("/webhooks/{hook_id}/", update_hook, methods=["PUT"]),
     Route("/webhooks/{hook_id}/", delete_hook, methods=["DELETE"]),
 ]
+
+
+# ---- description ------------------------------------------------------------------------
+
+UC_HOOK: Schema = {
+    "type": "object",
+    "required": ["id", "event", "target_url", "is_active"],
+    "properties": {
+        "id": {"type": "integer"},
+        "project": {"type": "integer"},
+        "created": {"type": "string"},
+        "updated": {"type": "string"},
+        "event": {"type": "string", "enum": ["file.uploaded", "file.stored", "file.deleted", "file.info_updated"]},
+        "target_url": {"type": "string"},
+        "is_active": {"type": "boolean"},
+        "signing_secret": {"type": ["string", "null"]},
+        "version": {"type": "string"},
+    },
+}
+
+
+def describe() -> Description:
+    """The OpenAPI paths of these routes."""
+    hook_id = path_param("id", {"type": "integer", "minimum": 1})
+    hook_form: Schema = {
+        "type": "object",
+        "properties": {
+            "target_url": {"type": "string"},
+            "event": {"type": "string", "enum": ["file.uploaded", "file.stored", "file.deleted", "file.info_updated"]},
+            "is_active": {"type": "boolean"},
+            "signing_secret": {"type": "string", "maxLength": 32},
+            "version": {"type": "string", "enum": ["0.7"]},
+        },
+    }
+    return {"paths": {
+        "/webhooks/": {
+            "get": rest_operation("List subscriptions", (200, {"type": "array", "items": UC_HOOK})),
+            "post": rest_operation("Subscribe a URL to an event", (201, UC_HOOK), body=hook_form,
+                             errors=(400, 401, 404, 406, 409)),
+        },
+        "/webhooks/{id}/": {
+            "put": rest_operation("Change a subscription", (200, UC_HOOK), params=[hook_id], body=hook_form),
+            "delete": rest_operation("Remove a subscription", (204, None), params=[hook_id]),
+        },
+        "/webhooks/unsubscribe/": {"delete": rest_operation(
+            "Remove the subscriptions of a URL", (204, None),
+            body={"type": "object", "required": ["target_url"], "properties": {"target_url": {"type": "string"}}},
+        )},  # fmt: skip
+    }}  # fmt: skip

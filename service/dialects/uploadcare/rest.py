@@ -24,6 +24,7 @@ from ...library import (
     UploadListQuery,
 )
 from ...models import JobStatus
+from ...openapi import OBJECT, REMOVE_BG_OPTIONS, Description, Schema, json_content, path_param, query_param
 from ...signing import same_text
 from .. import common
 from ..common import int_param, public
@@ -408,3 +409,130 @@ cdn_routes = [
     Route("/cdn/{uuid}/", cdn, methods=["GET"]),
     Route("/cdn/{uuid}/{rest:path}", cdn, methods=["GET"]),
 ]
+
+
+# ---- description ------------------------------------------------------------------------
+
+UC_ERROR: Schema = {"type": "object", "required": ["detail"], "properties": {"detail": {"type": "string"}}}
+UC_ACCEPT = {
+    "name": "Accept",
+    "in": "header",
+    "required": True,
+    "schema": {"type": "string", "enum": ["application/vnd.uploadcare-v0.7+json"]},
+}
+UC_FILE: Schema = {
+    "type": "object",
+    "required": ["uuid", "datetime_uploaded", "is_image", "is_ready", "mime_type", "original_filename", "size"],
+    "properties": {
+        "uuid": {"type": "string", "format": "uuid"},
+        "datetime_uploaded": {"type": "string"},
+        "datetime_stored": {"type": ["string", "null"]},
+        "datetime_removed": {"type": ["string", "null"]},
+        "is_image": {"type": "boolean"},
+        "is_ready": {"type": "boolean"},
+        "mime_type": {"type": "string"},
+        "original_file_url": {"type": ["string", "null"]},
+        "original_filename": {"type": "string"},
+        "size": {"type": "integer"},
+        "url": {"type": "string"},
+        "variations": {"type": ["object", "null"]},
+        "content_info": {"type": "object"},
+        "metadata": {"type": "object", "additionalProperties": {"type": "string"}},
+        "appdata": {"type": "object"},
+    },
+}
+def rest_operation(
+    summary: str, ok: tuple[int, Schema | None], *, params: list[dict[str, Any]] | None = None,
+    body: Schema | None = None, errors: tuple[int, ...] = (400, 401, 404, 406), more: dict[int, Schema] | None = None,
+) -> dict[str, Any]:
+    """An Uploadcare REST v0.7 operation: version Accept header, Uploadcare auth, `{"detail"}` errors."""
+    status, schema = ok
+    responses: dict[str, Any] = {str(status): {"description": "OK", **(json_content(schema) if schema else {})}}
+    for code, other in (more or {}).items():
+        responses[str(code)] = {"description": "OK", **json_content(other)}
+    for code in errors:
+        responses[str(code)] = {"description": "Error", **json_content(UC_ERROR)}
+    op: dict[str, Any] = {
+        "summary": summary, "tags": ["Uploadcare REST"], "responses": responses,
+        "parameters": [UC_ACCEPT, *(params or [])], "security": [{"uploadcare": []}],
+    }  # fmt: skip
+    if body is not None:
+        op["requestBody"] = {"required": True, **json_content(body)}
+    return op
+
+
+def describe() -> Description:
+    """The OpenAPI paths of these routes and of the CDN's."""
+    file_uuid = path_param("uuid", {"type": "string", "format": "uuid"})
+    key = path_param("key", {"type": "string", "pattern": "^[A-Za-z0-9_\\-.:]{1,64}$"})
+    # Other add-on names are answered with a 400 that they are not available here.
+    addon = path_param("addon", {"type": "string", "enum": ["remove_bg"]})
+    uuids: Schema = {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 100}
+    batch: Schema = {"type": "object", "properties": {"status": {"type": "string"}, "problems": OBJECT,
+                                                      "result": {"type": "array", "items": UC_FILE}}}  # fmt: skip
+    flag: Schema = {"type": "string", "pattern": "^([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|[01])$"}  # any case
+    include = query_param("include", {"type": "string", "enum": ["appdata"]}, empty=True)
+    listing = [
+        query_param("stored", flag, empty=True),
+        query_param("removed", flag, empty=True),
+        query_param("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
+        query_param("ordering", {"type": "string", "enum": ["datetime_uploaded", "-datetime_uploaded"]}, empty=True),
+        query_param("from", {"type": "string", "format": "date-time"}, empty=True),
+        query_param("offset", {"type": "integer", "minimum": 0, "maximum": 10**9}),  # in `next` and `previous`
+        include,
+    ]
+
+    def cdn_bytes(params: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "summary": "A file's bytes", "tags": ["Uploadcare CDN"], "parameters": params,
+            "responses": {"200": {"description": "The file"}, "400": {"description": "Bad request"},
+                          "403": {"description": "Private"}, "404": {"description": "Unknown"}},
+        }  # fmt: skip
+
+    return {
+        "components": {"securitySchemes": {"uploadcare": {
+            "type": "apiKey", "in": "header", "name": "Authorization",
+            "description": "Uploadcare.Simple <public key>:<secret key>, or the signed Uploadcare scheme",
+        }}},
+        "paths": {
+            "/files/": {"get": rest_operation("List files", (200, {
+                "type": "object", "required": ["results"],
+                "properties": {"next": {"type": ["string", "null"]}, "previous": {"type": ["string", "null"]},
+                               "total": {"type": "integer"}, "totals": OBJECT, "per_page": {"type": "integer"},
+                               "results": {"type": "array", "items": UC_FILE}},
+            }), params=listing)},  # fmt: skip
+            "/files/storage/": {
+                "put": rest_operation("Store up to 100 files", (200, batch), body=uuids),
+                "delete": rest_operation("Delete up to 100 files", (200, batch), body=uuids),
+            },
+            "/files/{uuid}/": {"get": rest_operation("File info", (200, UC_FILE),
+                                               params=[file_uuid, include])},  # fmt: skip
+            "/files/{uuid}/storage/": {
+                "put": rest_operation("Store a file", (200, UC_FILE), params=[file_uuid]),
+                "delete": rest_operation("Delete a file", (200, UC_FILE), params=[file_uuid]),
+            },
+            "/files/{uuid}/metadata/": {"get": rest_operation("A file's metadata", (200, OBJECT), params=[file_uuid])},
+            "/files/{uuid}/metadata/{key}/": {
+                "get": rest_operation("One metadata value", (200, {"type": "string"}), params=[file_uuid, key]),
+                "put": rest_operation("Set one metadata value: 200 when the key existed, 201 when it is new",
+                                (200, {"type": "string"}), more={201: {"type": "string"}}, params=[file_uuid, key],
+                                body={"type": "string", "minLength": 1, "maxLength": 512}),  # fmt: skip
+                "delete": rest_operation("Delete one metadata key", (204, None), params=[file_uuid, key]),
+            },
+            "/addons/{addon}/execute/": {"post": rest_operation(
+                "Run an add-on (remove_bg)",
+                (200, {"type": "object", "properties": {"request_id": {"type": "string"}}}),
+                params=[addon], errors=(400, 401, 404, 406, 429),
+                body={"type": "object", "required": ["target"],
+                      "properties": {"target": {"type": "string", "format": "uuid"}, "params": REMOVE_BG_OPTIONS}},
+            )},  # fmt: skip
+            "/addons/{addon}/execute/status/": {"get": rest_operation(
+                "An add-on request's status", (200, {"type": "object", "required": ["status"], "properties": {
+                    "status": {"type": "string", "enum": ["in_progress", "error", "done", "unknown"]},
+                    "result": OBJECT}}),
+                params=[addon, query_param("request_id", {"type": "string", "format": "uuid"}, required=True)],
+            )},  # fmt: skip
+            "/cdn/{uuid}/": {"get": cdn_bytes([file_uuid])},
+            "/cdn/{uuid}/{filename}": {"get": cdn_bytes([file_uuid, path_param("filename")])},
+        },
+    }  # fmt: skip

@@ -33,6 +33,7 @@ from ...egress import EgressBlocked
 from ...errors import APIError, BadRequest, Forbidden, NotFound, TooManyRequests
 from ...library import MAX_NAME_LENGTH, NewFile, clean_file_name, clean_tags, looks_like_uuid, whole_number
 from ...models import UrlUpload
+from ...openapi import OBJECT, Description, Schema, json_content, path_param, query_param
 from ...services import Services
 from ...settings import Settings
 from ...signing import same_text
@@ -556,3 +557,71 @@ routes = [
     Route("/multipart/part/{token}/", multipart_part, methods=["PUT"]),
     Route("/multipart/complete/", multipart_complete, methods=["POST"]),
 ]
+
+
+# ---- description ------------------------------------------------------------------------
+
+
+def upload_operation(summary: str, *, form: Schema | None = None, params: list[dict[str, Any]] | None = None,
+               method_body: str = "multipart/form-data", ok: Schema | None = OBJECT,
+               errors: tuple[int, ...] = (400, 403, 404, 413)) -> dict[str, Any]:  # fmt: skip
+    """An Upload API operation: public key in the form; text/plain errors (JSON with ?jsonerrors=1)."""
+    error = {"description": "Error", "content": {"text/plain": {"schema": {"type": "string"}},
+                                                  "application/json": {"schema": OBJECT}}}  # fmt: skip
+    op: dict[str, Any] = {
+        "summary": summary,
+        "tags": ["Uploadcare Upload"],
+        "parameters": [
+            query_param("jsonerrors", {"type": "string", "description": "1 for JSON errors; text otherwise"}),
+            *(params or []),
+        ],
+        "responses": {
+            "200": {"description": "OK", **(json_content(ok) if ok else {})},
+            **{str(c): error for c in errors},
+        },
+    }
+    if form is not None:
+        op["requestBody"] = {"required": True, "content": {method_body: {"schema": form}}}
+    return op
+
+
+def describe() -> Description:
+    """The OpenAPI paths of these routes."""
+    base_form: Schema = {
+        "type": "object",
+        "required": ["UPLOADCARE_PUB_KEY", "file"],
+        "properties": {
+            "UPLOADCARE_PUB_KEY": {"type": "string"},
+            "UPLOADCARE_STORE": {"type": "string", "enum": ["0", "1", "auto"]},
+            "file": {"type": "string", "format": "binary"},
+            "signature": {"type": "string"},
+            "expire": {"type": "string"},
+        },
+    }
+    return {"paths": {
+        "/base/": {"post": upload_operation("Direct upload; answers {field name: uuid}", form=base_form,
+                                      errors=(400, 403, 404, 413, 429))},  # fmt: skip
+        "/from_url/": {"post": upload_operation("Upload from a URL; answers a token", form={
+            "type": "object", "required": ["pub_key", "source_url"],
+            "properties": {"pub_key": {"type": "string"}, "source_url": {"type": "string"},
+                           "store": {"type": "string", "enum": ["0", "1", "auto"]}},
+        }, errors=(400, 403, 404, 413, 429))},  # fmt: skip
+        "/from_url/status/": {"get": upload_operation("Status of an upload from a URL",
+            params=[query_param("token", {"type": "string"}, required=True)])},  # fmt: skip
+        "/info/": {"get": upload_operation("Upload info of a file", params=[
+            query_param("pub_key", {"type": "string"}, required=True),
+            query_param("file_id", {"type": "string", "format": "uuid"}, required=True)])},  # fmt: skip
+        "/multipart/start/": {"post": upload_operation("Start a multipart upload (10 MiB and more)", form={
+            "type": "object", "required": ["UPLOADCARE_PUB_KEY", "filename", "size", "content_type"],
+            "properties": {"UPLOADCARE_PUB_KEY": {"type": "string"}, "filename": {"type": "string"},
+                           "size": {"type": "integer"}, "content_type": {"type": "string"}},
+        }, errors=(400, 403, 404, 413, 429))},  # fmt: skip
+        "/multipart/part/{token}/": {"put": upload_operation(
+            "Upload one part to a signed part URL", params=[path_param("token")], ok=None,
+            form={"type": "string", "format": "binary"}, method_body="application/octet-stream",
+        )},  # fmt: skip
+        "/multipart/complete/": {"post": upload_operation("Finish a multipart upload", form={
+            "type": "object", "required": ["UPLOADCARE_PUB_KEY", "uuid"],
+            "properties": {"UPLOADCARE_PUB_KEY": {"type": "string"}, "uuid": {"type": "string"}},
+        }, errors=(400, 403, 404, 413, 429))},  # fmt: skip
+    }}
