@@ -23,6 +23,7 @@ from . import engine, openapi
 from .blobs import BlobStore
 from .db import Database
 from .dialects import imagekit, native, uploadcare
+from .dialects.common import endpoint, public, require_declared
 from .dispatcher import Dispatcher
 from .egress import Egress
 from .errors import APIError, MethodNotAllowed, NotFound
@@ -33,16 +34,28 @@ from .metrics import Metrics
 from .middleware import RequestContext
 from .services import Services
 from .settings import Settings
-from .webhooks import Webhooks
+from .webhooks import WebhookFormat, Webhooks
 
 log = logging.getLogger("cutout")
 HOUSEKEEPING_SECONDS = 600.0
 
 
+def render_error(request: Request, exc: APIError) -> Response:
+    """An error raised outside the endpoints, in the shape of the dialect whose path it is (ImageKit's by default)."""
+    rendered = uploadcare.render_error(request, exc)
+    return rendered if rendered is not None else imagekit.render_error(exc)
+
+
+# Probes and scrapers call these without credentials; they tell nothing about the library's contents.
+operations = endpoint(render=render_error, auth=public("operations: liveness, readiness and metrics probes"))
+
+
+@operations
 async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
+@operations
 async def readyz(request: Request) -> Response:
     services: Services = request.app.state.services
     checks = {"model": services.model_ready}
@@ -55,15 +68,10 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503)
 
 
+@operations
 async def metrics(request: Request) -> Response:
     services: Services = request.app.state.services
     return Response(services.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
-
-
-def render_error(request: Request, exc: APIError) -> Response:
-    """An error raised outside the endpoints, in the shape of the dialect whose path it is (ImageKit's by default)."""
-    rendered = uploadcare.render_error(request, exc)
-    return rendered if rendered is not None else imagekit.render_error(exc)
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
@@ -163,8 +171,12 @@ def create_app(settings: Settings, *, segmenter: engine.Segmenter | None = None)
             await egress.aclose()
             db.close()
 
-    description = openapi.build()
+    description = openapi.build([
+        imagekit.describe(), uploadcare.describe(), native.describe(tuple(webhook_formats(settings))),
+        openapi.operations(),
+    ])  # fmt: skip
 
+    @endpoint(render=render_error, auth=public("the API description"))
     async def openapi_json(request: Request) -> Response:
         return JSONResponse(description)
 
@@ -177,6 +189,7 @@ def create_app(settings: Settings, *, segmenter: engine.Segmenter | None = None)
         *native.routes,
         *uploadcare.routes,
     ])  # fmt: skip
+    require_declared(routes)
     return Starlette(
         routes=routes,
         lifespan=lifespan,
@@ -217,12 +230,17 @@ async def keep_house(library: Library, state: uploadcare.State) -> None:
 def open_library(settings: Settings, data_dir: Path) -> Library:
     """The domain over a data dir: database, blobs, and webhooks in every dialect's format."""
     db = Database(data_dir / "cutout.db")
-    formats = {
+    labelers = {"uploadcare": uploadcare.addon_result_labels}
+    webhooks = Webhooks(settings, db, webhook_formats(settings))
+    return Library(settings, db, BlobStore(data_dir / "blobs"), webhooks, labelers)
+
+
+def webhook_formats(settings: Settings) -> dict[str, WebhookFormat]:
+    """Every dialect's webhook format, by the name an endpoint is registered with."""
+    return {
         "imagekit": imagekit.webhook_format(settings.base_url),
         "uploadcare": uploadcare.webhook_format(settings.base_url, settings.uploadcare_public_key),
     }
-    labelers = {"uploadcare": uploadcare.addon_result_labels}
-    return Library(settings, db, BlobStore(data_dir / "blobs"), Webhooks(settings, db, formats), labelers)
 
 
 def print_keys(settings: Settings) -> None:

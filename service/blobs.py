@@ -10,6 +10,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 TEMP_PREFIX = ".tmp-"
@@ -75,6 +76,10 @@ class BlobStore:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+    def open(self, sha: str) -> BinaryIO:
+        """The blob as a binary file object, to stream; FileNotFoundError when it is gone."""
+        return open(self.path(sha), "rb")
 
     def read(self, sha: str) -> bytes:
         """The blob's bytes; FileNotFoundError when it is gone (a delete got there first)."""

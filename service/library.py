@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import itertools
 import json
 import logging
@@ -19,7 +17,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, BinaryIO
 
 from anyio import to_thread
 
@@ -27,11 +25,10 @@ from . import engine
 from .blobs import TEMP_PREFIX, BlobStore
 from .budget import DecodeBudget
 from .db import Database
-from .errors import APIError, BadRequest, Conflict, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized
+from .errors import APIError, BadRequest, Conflict, NotFound, PayloadTooLarge, TooManyRequests
 from .models import METADATA_KEY, File, Folder, Job, JobKind, JobStatus, ResultTo, Version, new_id, now_iso
 from .search import Node
 from .settings import Settings
-from .signing import same_text
 from .webhooks import Event, Webhooks
 
 MAX_TAGS = 100
@@ -136,18 +133,6 @@ def whole_number(raw: str | None) -> int | None:
     """ASCII digits only, and few enough that int() cannot choke on them; None otherwise."""
     text = (raw or "").strip()
     return int(text) if re.fullmatch(r"[0-9]{1,15}", text) else None
-
-
-def int_param(raw: str | None, name: str, default: int, low: int, high: int) -> int:
-    """A bounded integer query parameter: `default` when absent; present but empty is refused like any
-    other non-number, since the API description says integer."""
-    if raw is None:
-        return default
-    number = whole_number(raw)
-    if number is None or not low <= number <= high:
-        got = "it is empty" if not raw.strip() else f"got {raw[:20]!r}"
-        raise BadRequest(f"{name} must be a whole number from {low} to {high}; {got}.", field=name)
-    return number
 
 
 def unique_name(name: str) -> str:
@@ -418,27 +403,6 @@ class Library:
         )
         self.db.update_file(updated)
         return updated
-
-    def check_upload_signature(self, *, public_key: str, token: str, expire: str, signature: str) -> None:
-        """Client-side upload auth: HMAC-SHA1(private key, token + expire), expire within the hour, token once."""
-        if not same_text(public_key, self.settings.imagekit_public_key):
-            raise Unauthorized("Your request contains an invalid publicKey.", field="publicKey")
-        if not token or len(token) > 256:
-            raise BadRequest("Your request contains an invalid token parameter.", field="token")
-        now = int(time.time())
-        expires = whole_number(expire)
-        if expires is None or not now < expires <= now + 3600:
-            raise BadRequest(
-                "Your request contains invalid expire parameter. Expire parameter should be a Unix time in less "
-                "than 1 hour into the future.",
-                field="expire",
-            )
-        expected = hmac.new(
-            self.settings.imagekit_private_key.encode(), (token + expire).encode(), hashlib.sha1
-        ).hexdigest()
-        if not same_text(signature.lower(), expected):
-            raise Unauthorized("Your request contains an invalid signature parameter.", field="signature")
-        self.consume_token(token, expires, now)
 
     def consume_token(self, token: str, expire: int, now: int) -> None:
         """Mark a client-side upload token used; a second use is refused."""
@@ -927,6 +891,18 @@ class Library:
         if version_id is None:
             return file, file.version
         return self.version(file.id, version_id)
+
+    def readable(self, file: File, version: Version, *, signed: bool) -> bool:
+        """The read policy: the bytes of a private or unpublished file need a signed request (a signed URL,
+        or a caller holding a key); `version` is any version of `file`, all of which share its access."""
+        return signed or not file.restricted
+
+    async def open(self, version: Version) -> BinaryIO:
+        """The version's bytes as a file object to stream; NotFound when a delete removed them meanwhile."""
+        try:
+            return await to_thread.run_sync(self.blobs.open, version.blob)
+        except FileNotFoundError:
+            raise NotFound(NOT_FOUND) from None
 
     async def read(self, version: Version) -> bytes:
         """The version's bytes; NotFound when a delete removed them after the version was looked up."""

@@ -42,17 +42,21 @@ def stored_blobs(data_dir: Path) -> set[str]:
 
 
 def before_first_read(monkeypatch: pytest.MonkeyPatch, action: Callable[[], object]) -> list[str]:
-    """Run `action` (a real request, from the server's worker thread) just before the first blob read."""
-    real_read = BlobStore.read
+    """Run `action` (a real request, from the server's worker thread) just before the first blob read,
+    whole (`read`) or streamed (`open`)."""
     done: list[str] = []
 
-    def read(self: BlobStore, sha: str) -> bytes:
-        if not done:
-            done.append(sha)
-            action()
-        return real_read(self, sha)
+    def first(real: Callable[[BlobStore, str], object]) -> Callable[[BlobStore, str], object]:
+        def reading(self: BlobStore, sha: str) -> object:
+            if not done:
+                done.append(sha)
+                action()
+            return real(self, sha)
 
-    monkeypatch.setattr(BlobStore, "read", read)
+        return reading
+
+    monkeypatch.setattr(BlobStore, "read", first(BlobStore.read))
+    monkeypatch.setattr(BlobStore, "open", first(BlobStore.open))
     return done
 
 

@@ -10,7 +10,6 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -21,11 +20,10 @@ from starlette.routing import Route
 
 from .. import engine
 from ..egress import EgressBlocked
-from ..errors import APIError, BadRequest, NotFound, Unauthorized
+from ..errors import BadRequest, NotFound, Unauthorized
 from ..library import (
     ExtensionRequest,
     FileChanges,
-    Library,
     ListQuery,
     NewFile,
     clean_coordinates,
@@ -34,32 +32,63 @@ from ..library import (
     clean_folder,
     clean_metadata,
     clean_tags,
-    int_param,
     loads_client_json,
     parse_json_object,
     whole_number,
 )
 from ..models import Endpoint, File, Folder, Job, JobStatus, ResultTo, Version
+from ..openapi import (
+    OBJECT,
+    REMOVE_BG_OPTIONS,
+    Description,
+    Schema,
+    json_content,
+    operation,
+    path_param,
+    query_param,
+)
 from ..search import parse as parse_search
-from ..services import Services
 from ..signing import same_text
 from ..webhooks import EVENT_KINDS, Event, WebhookFormat
+from . import common
+from .common import NO_KEY, int_param, library, private_key, public, services, text_field
 
-HELP = "For support, read the Cutout README or the API description at /openapi.json."
-NO_KEY = "Your request does not contain private API key."
 THUMBNAIL = "n-ik_ml_thumbnail"
 NEVER_EXPIRES = 9999999999
 RESPONSE_FIELDS = {
     "tags", "customCoordinates", "isPrivateFile", "embeddedMetadata", "isPublished",
     "customMetadata", "metadata", "selectedFieldsSchema", "description",
 }  # fmt: skip
-UPLOAD_FIELDS = {
-    "file", "fileName", "useUniqueFileName", "tags", "folder", "isPrivateFile", "isPublished",
-    "customCoordinates", "customMetadata", "responseFields", "extensions", "webhookUrl",
-    "overwriteFile", "overwriteTags", "overwriteCustomMetadata", "overwriteAITags", "description",
-    "publicKey", "signature", "expire", "token", "transformation", "checks",
-}  # fmt: skip
+UPLOAD_FORM: Schema = {
+    "type": "object",
+    "required": ["file", "fileName"],
+    "properties": {
+        "file": {"type": "string", "format": "binary", "description": "a file part, an http(s) URL, or base64"},
+        "fileName": {"type": "string", "minLength": 1},
+        "useUniqueFileName": {"type": "string", "enum": ["true", "false"]},
+        "tags": {"type": "string", "description": "comma-separated"},
+        "folder": {"type": "string"},
+        "isPrivateFile": {"type": "string", "enum": ["true", "false"]},
+        "isPublished": {"type": "string", "enum": ["true", "false"]},
+        "customCoordinates": {"type": "string"},
+        "customMetadata": {"type": "string", "description": "a JSON object"},
+        "responseFields": {"type": "string"},
+        "extensions": {"type": "string", "description": "a JSON array of extensions"},
+        "webhookUrl": {"type": "string"},
+        "overwriteFile": {"type": "string", "enum": ["true", "false"]},
+        "overwriteTags": {"type": "string", "enum": ["true", "false"]},
+        "overwriteCustomMetadata": {"type": "string", "enum": ["true", "false"]},
+        "overwriteAITags": {"type": "string", "enum": ["true", "false"]},
+        "description": {"type": "string"},
+        "publicKey": {"type": "string"},
+        "signature": {"type": "string"},
+        "expire": {"type": "string"},
+        "token": {"type": "string"},
+    },
+}
 UNSUPPORTED_UPLOAD_FIELDS = {"transformation", "checks"}
+# The upload form has one source, its schema, which /openapi.json describes too.
+UPLOAD_FIELDS = {*UPLOAD_FORM["properties"], *UNSUPPORTED_UPLOAD_FIELDS}
 SORT_FIELDS = {"NAME", "CREATED", "UPDATED", "HEIGHT", "WIDTH", "SIZE", "RELEVANCE"}
 LIST_TYPES = {"file", "file-version", "folder", "all"}
 PATCH_FIELDS = {
@@ -67,56 +96,10 @@ PATCH_FIELDS = {
     "removeAITags", "publish",
 }  # fmt: skip
 
-Handler = Callable[[Request], Awaitable[Response]]
-
-
-def render_error(exc: APIError) -> Response:
-    return JSONResponse({"message": exc.message, "help": HELP, **exc.extra}, exc.status, headers=exc.headers)
-
-
-def endpoint(fn: Handler) -> Handler:
-    """Render the error hierarchy in ImageKit's `{message, help}` shape."""
-
-    @functools.wraps(fn)
-    async def wrapper(request: Request) -> Response:
-        try:
-            return await fn(request)
-        except APIError as exc:
-            return render_error(exc)
-
-    return wrapper
-
-
-def services(request: Request) -> Services:
-    return request.app.state.services
-
-
-def library(request: Request) -> Library:
-    return services(request).library
-
-
-# ---- auth ---------------------------------------------------------------------
-
-
-def presented_key(request: Request) -> str | None:
-    """The private key from `Authorization: Basic base64(key:password)` or `Basic <raw key>`."""
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "basic" or not value.strip():
-        return None
-    value = value.strip()
-    try:
-        decoded = base64.b64decode(value, validate=True).decode()
-    except ValueError:  # not base64 (binascii.Error, non-ASCII text) or not UTF-8 inside: a raw key
-        return value
-    return decoded.partition(":")[0] if ":" in decoded else value
-
-
-def require_key(request: Request) -> None:
-    key = presented_key(request)
-    expected = services(request).settings.imagekit_private_key
-    if key is None or not same_text(key, expected):
-        raise Unauthorized(NO_KEY)
+render_error = common.render_message
+api = functools.partial(common.endpoint, render=lambda request, exc: render_error(exc))
+# The upload form carries its own credentials (a v1 signature or a v2 JWT), or the private key as Basic auth.
+SIGNED_UPLOAD = public("client-side uploads: authorize_upload checks the signature, JWT or private key first")
 
 
 # ---- shaping ------------------------------------------------------------------
@@ -235,15 +218,6 @@ def upload_response(request: Request, file: File, response_fields: set[str]) -> 
 
 
 # ---- parsing helpers ------------------------------------------------------------
-
-
-def text_field(form: FormData, name: str) -> str | None:
-    value = form.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise BadRequest(f"{name} must be a text field, not a file.", field=name)
-    return value
 
 
 def bool_field(form: FormData, name: str, default: bool) -> bool:
@@ -389,7 +363,7 @@ def check_upload_jwt(request: Request, form: FormData, token: str) -> None:
     library(request).consume_token("jwt:" + hashlib.sha256(token.encode()).hexdigest(), exp, now)
 
 
-def authorize_upload(request: Request, form: FormData, *, v2: bool) -> None:
+async def authorize_upload(request: Request, form: FormData, *, v2: bool) -> None:
     has_basic = request.headers.get("authorization") is not None
     signature_fields = [n for n in ("publicKey", "signature", "expire") if form.get(n) is not None]
     if has_basic and (signature_fields or (v2 and form.get("token"))):
@@ -398,7 +372,7 @@ def authorize_upload(request: Request, form: FormData, *, v2: bool) -> None:
             "exposing your private API key."
         )
     if has_basic:
-        require_key(request)
+        await private_key(request)
         return
     if v2:
         token = text_field(form, "token")
@@ -411,7 +385,8 @@ def authorize_upload(request: Request, form: FormData, *, v2: bool) -> None:
     missing = [n for n in ("publicKey", "signature", "expire", "token") if not text_field(form, n)]
     if missing:
         raise BadRequest(f"Your request is missing {missing[0]} parameter.", field=missing[0])
-    library(request).check_upload_signature(
+    check_upload_signature(
+        request,
         public_key=text_field(form, "publicKey") or "",
         token=text_field(form, "token") or "",
         expire=text_field(form, "expire") or "",
@@ -419,27 +394,37 @@ def authorize_upload(request: Request, form: FormData, *, v2: bool) -> None:
     )
 
 
+def check_upload_signature(request: Request, *, public_key: str, token: str, expire: str, signature: str) -> None:
+    """v1 client-side upload: HMAC-SHA1(private key, token + expire), expire within the hour, token once."""
+    settings = services(request).settings
+    if not same_text(public_key, settings.imagekit_public_key):
+        raise Unauthorized("Your request contains an invalid publicKey.", field="publicKey")
+    if not token or len(token) > 256:
+        raise BadRequest("Your request contains an invalid token parameter.", field="token")
+    now = int(time.time())
+    expires = whole_number(expire)
+    if expires is None or not now < expires <= now + 3600:
+        raise BadRequest(
+            "Your request contains invalid expire parameter. Expire parameter should be a Unix time in less "
+            "than 1 hour into the future.",
+            field="expire",
+        )
+    expected = hmac.new(settings.imagekit_private_key.encode(), (token + expire).encode(), hashlib.sha1).hexdigest()
+    if not same_text(signature.lower(), expected):
+        raise Unauthorized("Your request contains an invalid signature parameter.", field="signature")
+    library(request).consume_token(token, expires, now)
+
+
 async def read_form(request: Request) -> FormData:
-    content_type = request.headers.get("content-type", "")
-    if not content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
-        raise BadRequest("The upload must be sent as multipart/form-data.")
     limit = services(request).settings.max_upload_bytes
-    try:
-        return await request.form(max_files=1, max_fields=64, max_part_size=limit * 4 // 3 + 1024)
-    except APIError:
-        raise
-    except Exception as exc:  # malformed multipart bodies surface as parser exceptions
-        raise BadRequest(f"The multipart body could not be read: {exc}") from None
+    return await common.read_form(
+        request, max_files=1, max_fields=64, max_part_size=limit * 4 // 3 + 1024,
+        not_a_form="The upload must be sent as multipart/form-data.", unreadable="The multipart body could not be read: ",
+    )  # fmt: skip
 
 
 async def json_body(request: Request) -> dict[str, Any]:
-    try:
-        body = loads_client_json(await request.body() or b"null")
-    except ValueError as exc:
-        raise BadRequest(f"The request body must be a JSON object: {str(exc)[:200]}.") from None
-    if not isinstance(body, dict):
-        raise BadRequest("The request body must be a JSON object.")
-    return body
+    return await common.json_body(request, want_object=True)
 
 
 # ---- endpoints -------------------------------------------------------------------
@@ -456,7 +441,7 @@ async def _upload(request: Request, *, v2: bool) -> Response:
         for name in sorted(set(form.keys())):
             if len(form.getlist(name)) > 1:  # which one would count? refuse rather than guess
                 raise BadRequest(f"{name[:64]} is given more than once.", field=name[:64])
-        authorize_upload(request, form, v2=v2)
+        await authorize_upload(request, form, v2=v2)
         extensions = parse_extensions(request, text_field(form, "extensions"), text_field(form, "webhookUrl"))
         file_name = text_field(form, "fileName")
         if file_name is None:
@@ -492,19 +477,18 @@ async def _upload(request: Request, *, v2: bool) -> Response:
     return JSONResponse(with_extension_status(request, upload_response(request, file, response_fields), jobs))
 
 
-@endpoint
+@api(auth=SIGNED_UPLOAD)
 async def upload_v1(request: Request) -> Response:
     return await _upload(request, v2=False)
 
 
-@endpoint
+@api(auth=SIGNED_UPLOAD)
 async def upload_v2(request: Request) -> Response:
     return await _upload(request, v2=True)
 
 
-@endpoint
+@api(auth=private_key)
 async def get_details(request: Request) -> Response:
-    require_key(request)
     file = library(request).get(request.path_params["file_id"])
     return JSONResponse(details(base_url(request), file))
 
@@ -516,9 +500,8 @@ def _text_or_null(body: dict[str, Any], field: str) -> str | None:
     return value
 
 
-@endpoint
+@api(auth=private_key)
 async def update_details(request: Request) -> Response:
-    require_key(request)
     body = await json_body(request)
     unknown = sorted(set(body) - PATCH_FIELDS)
     if unknown:
@@ -552,9 +535,8 @@ async def update_details(request: Request) -> Response:
     return JSONResponse(with_extension_status(request, details(base_url(request), file), jobs))
 
 
-@endpoint
+@api(auth=private_key)
 async def list_assets(request: Request) -> Response:
-    require_key(request)
     params = request.query_params
     kind = params.get("type", "file")
     if kind not in LIST_TYPES:
@@ -592,16 +574,14 @@ def shape_listed(request: Request, item: File | Folder | tuple[File, Version]) -
     return details(base_url(request), item)
 
 
-@endpoint
+@api(auth=private_key)
 async def delete_file(request: Request) -> Response:
-    require_key(request)
     library(request).delete(request.path_params["file_id"])
     return Response(status_code=204)
 
 
-@endpoint
+@api(auth=private_key)
 async def bulk_delete(request: Request) -> Response:
-    require_key(request)
     body = await json_body(request)
     ids = body.get("fileIds")
     if ids is None:
@@ -621,30 +601,26 @@ async def bulk_delete(request: Request) -> Response:
     return JSONResponse({"successfullyDeletedFileIds": deleted})
 
 
-@endpoint
+@api(auth=private_key)
 async def list_versions(request: Request) -> Response:
-    require_key(request)
     file, versions = library(request).versions(request.path_params["file_id"])
     return JSONResponse([details(base_url(request), file, v) for v in versions])
 
 
-@endpoint
+@api(auth=private_key)
 async def get_version(request: Request) -> Response:
-    require_key(request)
     file, version = library(request).version(request.path_params["file_id"], request.path_params["version_id"])
     return JSONResponse(details(base_url(request), file, version))
 
 
-@endpoint
+@api(auth=private_key)
 async def delete_version(request: Request) -> Response:
-    require_key(request)
     library(request).delete_version(request.path_params["file_id"], request.path_params["version_id"])
     return Response(status_code=204)
 
 
-@endpoint
+@api(auth=private_key)
 async def restore_version(request: Request) -> Response:
-    require_key(request)
     file = library(request).restore_version(request.path_params["file_id"], request.path_params["version_id"])
     return JSONResponse(details(base_url(request), file))
 
@@ -672,7 +648,7 @@ def signed_url_ok(request: Request, private_key: str) -> bool:
     return same_text(signature.lower(), expected)
 
 
-@endpoint
+@api(auth=public("the library's read policy: private and unpublished files need a signed URL"))
 async def media(request: Request) -> Response:
     path = "/" + request.path_params["path"]
     transform = request.query_params.get("tr")
@@ -683,24 +659,15 @@ async def media(request: Request) -> Response:
         raise BadRequest(f"The transformation {transform[:64]!r} is not supported; only {THUMBNAIL} is.", field="tr")
     lib = library(request)
     file, version = lib.media(unquote(path), request.query_params.get("ik-obj-version"))
-    if file.restricted and not signed_url_ok(
-        request, services(request).settings.imagekit_private_key
-    ):
-        raise Unauthorized("This file is private: open it with a signed URL (ik-s, ik-t) that has not expired.")
-    headers = {
-        "X-Content-Type-Options": "nosniff",
-        "Cache-Control": "private, no-cache" if file.is_private else "public, no-cache",
-        "Content-Disposition": "inline",
-    }
-    if transform == THUMBNAIL:
-        data, mime = await lib.thumbnail(version)
-        etag = f'"t-{version.blob[:32]}"'
-    else:
-        etag = f'"{version.blob[:32]}"'
-        if request.headers.get("if-none-match") == etag:
-            return Response(status_code=304, headers={**headers, "ETag": etag})
-        data, mime = await lib.read(version), version.mime
-    return Response(data, media_type=mime, headers={**headers, "ETag": etag})
+    signed = file.restricted and signed_url_ok(request, services(request).settings.imagekit_private_key)
+    refused = Unauthorized("This file is private: open it with a signed URL (ik-s, ik-t) that has not expired.")
+    cache = {"Cache-Control": "private, no-cache" if file.is_private else "public, no-cache"}
+    if transform != THUMBNAIL:
+        return await common.serve_version(request, file, version, signed=signed, refused=refused, headers=cache)
+    common.check_readable(request, file, version, signed=signed, refused=refused)
+    data, mime = await lib.thumbnail(version)
+    headers = {"X-Content-Type-Options": "nosniff", **cache, "Content-Disposition": "inline"}
+    return Response(data, media_type=mime, headers={**headers, "ETag": f'"t-{version.blob[:32]}"'})
 
 
 routes = [
@@ -717,3 +684,136 @@ routes = [
     Route("/v1/files/{file_id}/versions/{version_id}/restore", restore_version, methods=["PUT"]),
     Route("/media/{path:path}", media, methods=["GET"]),
 ]
+
+
+# ---- description ------------------------------------------------------------------------
+
+FILE_DETAILS: Schema = {
+    "type": "object",
+    "required": ["fileId", "name", "filePath", "url", "versionInfo", "fileType", "mime", "size"],
+    "properties": {
+        "fileId": {"type": "string"},
+        "type": {"type": "string", "enum": ["file", "file-version"]},
+        "name": {"type": "string"},
+        "filePath": {"type": "string"},
+        "tags": {"type": ["array", "null"], "items": {"type": "string"}},
+        "AITags": {"type": ["array", "null"]},
+        "versionInfo": {
+            "type": "object",
+            "properties": {"id": {"type": "string"}, "name": {"type": "string"}},
+        },
+        "isPrivateFile": {"type": "boolean"},
+        "isPublished": {"type": "boolean"},
+        "customCoordinates": {"type": ["string", "null"]},
+        "url": {"type": "string"},
+        "thumbnail": {"type": "string"},
+        "fileType": {"type": "string"},
+        "mime": {"type": "string"},
+        "width": {"type": "integer"},
+        "height": {"type": "integer"},
+        "size": {"type": "integer"},
+        "hasAlpha": {"type": "boolean"},
+        "customMetadata": {"type": "object"},
+        "description": {"type": "string"},
+        "createdAt": {"type": "string"},
+        "updatedAt": {"type": "string"},
+    },
+}
+EXTENSIONS: Schema = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["name"],
+        "properties": {"name": {"type": "string", "enum": ["remove-bg"]}, "options": REMOVE_BG_OPTIONS},
+    },
+}
+BULK_DELETED: Schema = {
+    "type": "object",
+    "required": ["successfullyDeletedFileIds"],
+    "properties": {
+        "successfullyDeletedFileIds": {"type": "array", "items": {"type": "string"}},
+        "errors": {
+            "type": "array",
+            "items": {"type": "object", "properties": {"fileId": {"type": "string"}, "error": {"type": "string"}}},
+        },
+    },
+}
+
+
+def describe() -> Description:
+    """The OpenAPI paths of these routes."""
+    file_id = path_param("fileId")
+    version_id = path_param("versionId")
+    # Basic auth with the private key, or (from browsers) no header and a signature in the form:
+    # publicKey + token + expire + signature on v1, an upload JWT in `token` on v2.
+    upload = operation(
+        "Upload a file (optionally with extensions)", (200, OBJECT), errors=(400, 401, 403, 409, 413, 429),
+        body={"required": True, "content": {"multipart/form-data": {"schema": UPLOAD_FORM}}},
+        security=[{"basic": []}, {}],
+    )  # fmt: skip
+    patch_body = {
+        "required": True,
+        **json_content({
+            "type": "object",
+            "properties": {
+                "tags": {"type": ["array", "null"], "items": {"type": "string"}},
+                "customCoordinates": {"type": ["string", "null"]},
+                "customMetadata": {"type": "object"},
+                "description": {"type": "string"},
+                "extensions": EXTENSIONS,
+                "webhookUrl": {"type": "string"},
+                "removeAITags": {"oneOf": [{"type": "array", "items": {"type": "string"}}, {"const": "all"}]},
+                "publish": {"type": "object", "properties": {"isPublished": {"type": "boolean"}}},
+            },
+        }),
+    }  # fmt: skip
+    listing = [
+        query_param("type", {"type": "string", "enum": ["file", "file-version", "folder", "all"]}),
+        query_param("sort", {"type": "string"}),
+        query_param("path", {"type": "string"}),
+        query_param("searchQuery", {"type": "string"}),
+        query_param("fileType", {"type": "string", "enum": ["all", "image", "non-image"]}),
+        query_param("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
+        query_param("skip", {"type": "integer", "minimum": 0, "maximum": 10**9}),
+    ]
+    return {"paths": {
+        "/api/v1/files/upload": {"post": upload},
+        "/api/v2/files/upload": {"post": upload},
+        "/v1/files": {"get": operation("List files and folders", (200, {"type": "array"}), params=listing)},
+        "/v1/files/batch/deleteByFileIds": {
+            "post": operation(
+                "Delete up to 100 files: 200 when all existed, 207 when some did not, 404 when none did",
+                (200, BULK_DELETED), more={207: BULK_DELETED},
+                body={"required": True, **json_content({
+                    "type": "object", "required": ["fileIds"],
+                    "properties": {
+                        "fileIds": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 100},
+                    },
+                })},
+            )  # fmt: skip
+        },
+        "/v1/files/{fileId}/details": {
+            "get": operation("File details", (200, FILE_DETAILS), params=[file_id]),
+            "patch": operation("Update file details, or run extensions", (200, FILE_DETAILS),
+                         errors=(400, 401, 404, 429), params=[file_id], body=patch_body),  # fmt: skip
+        },
+        "/v1/files/{fileId}": {"delete": operation("Delete a file and its versions", (204, None), params=[file_id])},
+        "/v1/files/{fileId}/versions": {
+            "get": operation("List versions", (200, {"type": "array", "items": FILE_DETAILS}), params=[file_id])
+        },
+        "/v1/files/{fileId}/versions/{versionId}": {
+            "get": operation("One version", (200, FILE_DETAILS), params=[file_id, version_id]),
+            "delete": operation("Delete a version (not the current one)", (204, None), params=[file_id, version_id]),
+        },
+        "/v1/files/{fileId}/versions/{versionId}/restore": {
+            "put": operation("Make a version current", (200, FILE_DETAILS), params=[file_id, version_id])
+        },
+        "/media/{filePath}": {
+            "get": operation(
+                "The file's bytes (signed URL for private files)", (200, None), errors=(400, 401, 404, 429),
+                params=[path_param("filePath"), query_param("ik-t", {"type": "string"}),
+                        query_param("ik-s", {"type": "string"}), query_param("ik-obj-version", {"type": "string"})],
+                secured=False,
+            )  # fmt: skip
+        },
+    }}

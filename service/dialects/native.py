@@ -1,11 +1,12 @@
 """Cutout's own JSON API: webhook endpoints and the delivery log.
 
-Same auth and error shape as the ImageKit dialect (Basic auth with the
-ImageKit private key, `{message, help}`), camelCase fields.
+Basic auth with the private key and the `{message, help}` error shape (both
+shared with the ImageKit dialect through `common`), camelCase fields.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import datetime, timezone
 from typing import Any
@@ -15,11 +16,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..errors import BadRequest, NotFound
-from ..library import int_param
 from ..models import Attempt, Delivery, DeliveryState, Endpoint
-from ..webhooks import Webhooks
-from .imagekit import endpoint, json_body, require_key, services
+from ..openapi import Description, Schema, json_content, operation, path_param, query_param
+from ..webhooks import EVENT_KINDS, Webhooks
+from . import common
+from .common import int_param, private_key, services
 
+api = functools.partial(common.endpoint, render=lambda request, exc: common.render_message(exc))
 ENDPOINT_FIELDS = {"url", "events", "description", "active", "format"}
 
 
@@ -116,49 +119,42 @@ def _endpoint_fields(request: Request, body: dict[str, Any], *, partial: bool) -
     return fields
 
 
-@endpoint
+@api(auth=private_key)
 async def list_endpoints(request: Request) -> Response:
-    require_key(request)
     return JSONResponse([endpoint_json(e) for e in webhooks(request).endpoints()])
 
 
-@endpoint
+@api(auth=private_key)
 async def create_endpoint(request: Request) -> Response:
-    require_key(request)
-    fields = _endpoint_fields(request, await json_body(request), partial=False)
+    fields = _endpoint_fields(request, await common.json_body(request, want_object=True), partial=False)
     created = webhooks(request).create_endpoint(fields.pop("url"), **fields)
     return JSONResponse(endpoint_json(created), 201)
 
 
-@endpoint
+@api(auth=private_key)
 async def get_endpoint(request: Request) -> Response:
-    require_key(request)
     return JSONResponse(endpoint_json(webhooks(request).endpoint(_endpoint_id(request))))
 
 
-@endpoint
+@api(auth=private_key)
 async def update_endpoint(request: Request) -> Response:
-    require_key(request)
-    fields = _endpoint_fields(request, await json_body(request), partial=True)
+    fields = _endpoint_fields(request, await common.json_body(request, want_object=True), partial=True)
     return JSONResponse(endpoint_json(webhooks(request).update_endpoint(_endpoint_id(request), **fields)))
 
 
-@endpoint
+@api(auth=private_key)
 async def delete_endpoint(request: Request) -> Response:
-    require_key(request)
     webhooks(request).delete_endpoint(_endpoint_id(request))
     return Response(status_code=204)
 
 
-@endpoint
+@api(auth=private_key)
 async def rotate_secret(request: Request) -> Response:
-    require_key(request)
     return JSONResponse(endpoint_json(webhooks(request).rotate_secret(_endpoint_id(request))))
 
 
-@endpoint
+@api(auth=private_key)
 async def list_deliveries(request: Request) -> Response:
-    require_key(request)
     q = request.query_params
     unknown = sorted(set(q) - {"state", "event", "fileId", "endpointId", "limit", "skip"})
     if unknown:
@@ -179,15 +175,13 @@ async def list_deliveries(request: Request) -> Response:
     return JSONResponse([delivery_json(d, hooks.attempts(d.id)) for d in found])
 
 
-@endpoint
+@api(auth=private_key)
 async def get_delivery(request: Request) -> Response:
-    require_key(request)
     return JSONResponse(delivery_json(*webhooks(request).delivery(request.path_params["delivery_id"])))
 
 
-@endpoint
+@api(auth=private_key)
 async def redeliver(request: Request) -> Response:
-    require_key(request)
     hooks = webhooks(request)
     delivery = hooks.redeliver(request.path_params["delivery_id"])
     return JSONResponse(delivery_json(*hooks.delivery(delivery.id)), 202)
@@ -204,3 +198,116 @@ routes = [
     Route("/v1/webhooks/deliveries/{delivery_id}", get_delivery, methods=["GET"]),
     Route("/v1/webhooks/deliveries/{delivery_id}/redeliver", redeliver, methods=["POST"]),
 ]
+
+
+# ---- description ------------------------------------------------------------------------
+
+ENDPOINT: Schema = {
+    "type": "object",
+    "required": ["id", "url", "events", "active", "secret"],
+    "properties": {
+        "id": {"type": "integer"},
+        "url": {"type": "string"},
+        "format": {"type": "string"},
+        "events": {"type": "array", "items": {"type": "string"}},
+        "description": {"type": "string"},
+        "active": {"type": "boolean"},
+        "disabledReason": {"type": ["string", "null"]},
+        "secret": {"type": "string"},
+        "previousSecretExpiresAt": {"type": ["string", "null"]},
+        "createdAt": {"type": "string"},
+        "updatedAt": {"type": "string"},
+    },
+}
+ENDPOINT_INPUT: Schema = {
+    "type": "object",
+    "properties": {
+        "url": {"type": "string", "format": "uri"},
+        "events": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "event names of the endpoint's format, or ['*'] for all: " + ", ".join(EVENT_KINDS),
+        },
+        "description": {"type": "string", "maxLength": 1024},
+        "active": {"type": "boolean"},
+    },
+    "additionalProperties": False,
+}
+DELIVERY: Schema = {
+    "type": "object",
+    "required": ["id", "event", "url", "state", "attempts"],
+    "properties": {
+        "id": {"type": "string"},
+        "event": {"type": "string"},
+        "url": {"type": "string"},
+        "endpointId": {"type": ["integer", "null"]},
+        "fileId": {"type": ["string", "null"]},
+        "state": {"type": "string", "enum": ["pending", "succeeded", "failed"]},
+        "attemptCount": {"type": "integer"},
+        "nextAttemptAt": {"type": ["string", "null"]},
+        "lastStatus": {"type": ["integer", "null"]},
+        "lastError": {"type": ["string", "null"]},
+        "payload": {"type": "object"},
+        "attempts": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "number": {"type": "integer"},
+                    "at": {"type": "string"},
+                    "statusCode": {"type": ["integer", "null"]},
+                    "latencyMs": {"type": "integer"},
+                    "response": {"type": "string"},
+                    "error": {"type": ["string", "null"]},
+                },
+            },
+        },
+        "createdAt": {"type": "string"},
+        "updatedAt": {"type": "string"},
+    },
+}
+
+
+def describe(formats: tuple[str, ...]) -> Description:
+    """The OpenAPI paths of these routes; `formats` are the webhook formats an endpoint may take."""
+    endpoint_id = path_param("id", {"type": "integer", "minimum": 1})
+    delivery_id = path_param("id")
+    tag = "Webhooks"
+    deliveries_query = [
+        query_param("state", {"type": "string", "enum": ["pending", "succeeded", "failed"]}),
+        query_param("event", {"type": "string"}),
+        query_param("fileId", {"type": "string"}),
+        query_param("endpointId", {"type": "integer", "minimum": 0}),
+        query_param("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
+        query_param("skip", {"type": "integer", "minimum": 0, "maximum": 10**9}),
+    ]
+    properties = {**ENDPOINT_INPUT["properties"], "format": {"enum": list(formats)}}
+    endpoint_input = {**ENDPOINT_INPUT, "properties": properties}
+    create_input = {**endpoint_input, "required": ["url"]}
+    return {"paths": {
+        "/v1/webhooks/endpoints": {
+            "get": operation("List webhook endpoints", (200, {"type": "array", "items": ENDPOINT}), errors=(401,),
+                             tag=tag),
+            "post": operation("Register a webhook endpoint", (201, ENDPOINT), errors=(400, 401, 409), tag=tag,
+                        body={"required": True, **json_content(create_input)}),  # fmt: skip
+        },
+        "/v1/webhooks/endpoints/{id}": {
+            "get": operation("One endpoint", (200, ENDPOINT), params=[endpoint_id], tag=tag),
+            "patch": operation("Change an endpoint", (200, ENDPOINT), params=[endpoint_id], tag=tag,
+                         body={"required": True, **json_content(endpoint_input)}),  # fmt: skip
+            "delete": operation("Remove an endpoint", (204, None), params=[endpoint_id], tag=tag),
+        },
+        "/v1/webhooks/endpoints/{id}/rotate-secret": {
+            "post": operation("Give an endpoint a new secret", (200, ENDPOINT), params=[endpoint_id], tag=tag)
+        },
+        "/v1/webhooks/deliveries": {
+            "get": operation("The delivery log", (200, {"type": "array", "items": DELIVERY}), errors=(400, 401),
+                       params=deliveries_query, tag=tag)  # fmt: skip
+        },
+        "/v1/webhooks/deliveries/{id}": {
+            "get": operation("One delivery with its attempts", (200, DELIVERY), params=[delivery_id], tag=tag)
+        },
+        "/v1/webhooks/deliveries/{id}/redeliver": {
+            "post": operation("Send a delivery again now", (202, DELIVERY), params=[delivery_id], tag=tag)
+        },
+    }}

@@ -10,12 +10,22 @@ from starlette.routing import Route
 
 from ...errors import APIError
 from ...library import Library
+from ...openapi import Description
 from ...settings import Settings
 from . import hooks, rest, upload
 from .hooks import webhook_format
 from .rest import addon_result_labels
 
 routes = [*upload.routes, *rest.routes, *hooks.routes, *rest.cdn_routes]
+
+
+def describe() -> Description:
+    """The OpenAPI paths of the Upload API, the REST API with its webhooks, and the CDN."""
+    parts = [upload.describe(), rest.describe(), hooks.describe()]
+    return {
+        "paths": {path: ops for part in parts for path, ops in part["paths"].items()},
+        "components": parts[1]["components"],
+    }
 
 
 def _first_segments(table: list[Route]) -> frozenset[str]:
@@ -57,4 +67,4 @@ class State:
         return library.sweep_chunked(upload.SESSION_SECONDS), library.expire_imports(upload.URL_STATUS_SECONDS)
 
 
-__all__ = ["State", "addon_result_labels", "render_error", "routes", "webhook_format"]
+__all__ = ["State", "addon_result_labels", "describe", "render_error", "routes", "webhook_format"]

@@ -16,8 +16,9 @@ from starlette.routing import Route
 from ...errors import APIError, BadRequest
 from ...library import whole_number
 from ...models import Endpoint
+from ...openapi import Description, Schema, path_param
 from ...webhooks import Event, WebhookFormat, Webhooks
-from .rest import bool_param, endpoint, json_body
+from .rest import api, bool_param, json_body, rest_operation, versioned_and_signed
 from .shapes import cdn_url, file_object, services
 
 FORMAT = "uploadcare"
@@ -128,12 +129,12 @@ def _check_unique(request: Request, url: str, event: str, but: int | None = None
             raise BadRequest("non_field_errors: project is already subscribed on this event with this target_url.")
 
 
-@endpoint
+@api(auth=versioned_and_signed)
 async def list_hooks(request: Request) -> Response:
     return JSONResponse([hook_json(h) for h in webhooks(request).endpoints(FORMAT)])
 
 
-@endpoint
+@api(auth=versioned_and_signed)
 async def create_hook(request: Request) -> Response:
     body = await fields(request)
     url = services(request).egress.check_given(body.get("target_url"), "target_url")
@@ -153,7 +154,7 @@ def _hook_id(request: Request) -> int:
     return hook_id
 
 
-@endpoint
+@api(auth=versioned_and_signed)
 async def update_hook(request: Request) -> Response:
     hook_id = _hook_id(request)
     body = await fields(request)
@@ -173,13 +174,13 @@ async def update_hook(request: Request) -> Response:
     return JSONResponse(hook_json(webhooks(request).update_endpoint(hook_id, FORMAT, **changes)))
 
 
-@endpoint
+@api(auth=versioned_and_signed)
 async def delete_hook(request: Request) -> Response:
     webhooks(request).delete_endpoint(_hook_id(request), FORMAT)
     return Response(status_code=204)
 
 
-@endpoint
+@api(auth=versioned_and_signed)
 async def unsubscribe(request: Request) -> Response:
     body = await fields(request)
     url = body.get("target_url")
@@ -196,3 +197,52 @@ routes = [
     Route("/webhooks/{hook_id}/", update_hook, methods=["PUT"]),
     Route("/webhooks/{hook_id}/", delete_hook, methods=["DELETE"]),
 ]
+
+
+# ---- description ------------------------------------------------------------------------
+
+UC_HOOK: Schema = {
+    "type": "object",
+    "required": ["id", "event", "target_url", "is_active"],
+    "properties": {
+        "id": {"type": "integer"},
+        "project": {"type": "integer"},
+        "created": {"type": "string"},
+        "updated": {"type": "string"},
+        "event": {"type": "string", "enum": ["file.uploaded", "file.stored", "file.deleted", "file.info_updated"]},
+        "target_url": {"type": "string"},
+        "is_active": {"type": "boolean"},
+        "signing_secret": {"type": ["string", "null"]},
+        "version": {"type": "string"},
+    },
+}
+
+
+def describe() -> Description:
+    """The OpenAPI paths of these routes."""
+    hook_id = path_param("id", {"type": "integer", "minimum": 1})
+    hook_form: Schema = {
+        "type": "object",
+        "properties": {
+            "target_url": {"type": "string"},
+            "event": {"type": "string", "enum": ["file.uploaded", "file.stored", "file.deleted", "file.info_updated"]},
+            "is_active": {"type": "boolean"},
+            "signing_secret": {"type": "string", "maxLength": 32},
+            "version": {"type": "string", "enum": ["0.7"]},
+        },
+    }
+    return {"paths": {
+        "/webhooks/": {
+            "get": rest_operation("List subscriptions", (200, {"type": "array", "items": UC_HOOK})),
+            "post": rest_operation("Subscribe a URL to an event", (201, UC_HOOK), body=hook_form,
+                             errors=(400, 401, 404, 406, 409)),
+        },
+        "/webhooks/{id}/": {
+            "put": rest_operation("Change a subscription", (200, UC_HOOK), params=[hook_id], body=hook_form),
+            "delete": rest_operation("Remove a subscription", (204, None), params=[hook_id]),
+        },
+        "/webhooks/unsubscribe/": {"delete": rest_operation(
+            "Remove the subscriptions of a URL", (204, None),
+            body={"type": "object", "required": ["target_url"], "properties": {"target_url": {"type": "string"}}},
+        )},  # fmt: skip
+    }}  # fmt: skip

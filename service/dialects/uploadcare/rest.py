@@ -6,7 +6,6 @@ import functools
 import hashlib
 import hmac
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -23,11 +22,12 @@ from ...library import (
     ExtensionRequest,
     FileChanges,
     UploadListQuery,
-    int_param,
-    loads_client_json,
 )
 from ...models import File, Job, JobStatus, ResultTo
+from ...openapi import OBJECT, REMOVE_BG_OPTIONS, Description, Schema, json_content, path_param, query_param
 from ...signing import same_text
+from .. import common
+from ..common import int_param, public
 from .shapes import (
     MAX_METADATA_VALUE,
     base_url,
@@ -56,14 +56,17 @@ REMOVE_BG_PARAMS = (
     "crop", "crop_margin", "scale", "add_shadow", "type_level", "type", "semitransparency", "channels", "roi",
     "position",
 )  # fmt: skip
+# The add-on takes remove.bg's snake_case names only: the engine's schema, narrowed to them.
+REMOVE_BG_PARAMS_SCHEMA: Schema = {
+    **REMOVE_BG_OPTIONS,
+    "properties": {name: REMOVE_BG_OPTIONS["properties"][name] for name in REMOVE_BG_PARAMS},
+}
 ADDON_STATUS = {
     JobStatus.QUEUED: "in_progress",
     JobStatus.RUNNING: "in_progress",
     JobStatus.SUCCEEDED: "done",
     JobStatus.FAILED: "error",
 }
-
-Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def render_error(exc: APIError) -> Response:
@@ -75,26 +78,21 @@ def render_cdn_error(exc: APIError) -> Response:
     return PlainTextResponse(exc.message, exc.status, headers=exc.headers)
 
 
-def endpoint(fn: Endpoint) -> Endpoint:
-    """A REST API v0.7 endpoint: version header, then authentication; errors as `{"detail": ...}`."""
-
-    @functools.wraps(fn)
-    async def wrapper(request: Request) -> Response:
-        try:
-            if request.headers.get("accept", "").strip() != ACCEPT:
-                raise NotAcceptable(
-                    "Incorrect Accept header provided. Make sure to specify API version "
-                    f"(Accept: {ACCEPT}). Refer to REST API docs for details."
-                )
-            await authenticate(request)
-            return await fn(request)
-        except APIError as exc:
-            return render_error(exc)
-
-    return wrapper
+api = functools.partial(common.endpoint, render=lambda request, exc: render_error(exc))
+cdn_api = functools.partial(common.endpoint, render=lambda request, exc: render_cdn_error(exc))
 
 
 # ---- authentication ------------------------------------------------------------------------
+
+
+async def versioned_and_signed(request: Request) -> None:
+    """Every REST API v0.7 request: the version's Accept header, then Uploadcare's authentication."""
+    if request.headers.get("accept", "").strip() != ACCEPT:
+        raise NotAcceptable(
+            "Incorrect Accept header provided. Make sure to specify API version "
+            f"(Accept: {ACCEPT}). Refer to REST API docs for details."
+        )
+    await authenticate(request)
 
 
 async def authenticate(request: Request) -> None:
@@ -150,10 +148,7 @@ def parse_date(raw: str) -> datetime | None:
 
 
 async def json_body(request: Request) -> Any:
-    try:
-        return loads_client_json(await request.body() or b"null")
-    except ValueError as exc:
-        raise BadRequest(f"The request body must be JSON: {str(exc)[:200]}.") from None
+    return await common.json_body(request, want_object=False)
 
 
 def bool_param(raw: str | None, name: str) -> bool | None:
@@ -190,7 +185,7 @@ def uuid_list(body: Any) -> list[str]:
 # ---- files -----------------------------------------------------------------------------------
 
 
-@endpoint
+@api(auth=versioned_and_signed)
 async def list_files(request: Request) -> Response:
     params = request.query_params
     unknown = sorted(set(params) - LIST_PARAMS - IGNORED_LIST_PARAMS)
@@ -235,7 +230,7 @@ def page_url(request: Request, params: dict[str, Any], offset: int) -> str:
     return f"{services(request).settings.base_url}/files/?{urlencode(query)}"
 
 
-@endpoint
+@api(auth=versioned_and_signed)
 async def get_file(request: Request) -> Response:
     include = request.query_params.get("include")
     if include not in (None, "", "appdata"):
@@ -244,25 +239,25 @@ async def get_file(request: Request) -> Response:
     return JSONResponse(file_object(base_url(request), file, include_appdata=include == "appdata"))
 
 
-@endpoint
+@api(auth=versioned_and_signed)
 async def store_file(request: Request) -> Response:
     file = library(request).store(parse_uuid(request.path_params["uuid"], "uuid"))
     return JSONResponse(file_object(base_url(request), file))
 
 
-@endpoint
+@api(auth=versioned_and_signed)
 async def remove_file(request: Request) -> Response:
     file = library(request).remove(parse_uuid(request.path_params["uuid"], "uuid"))
     return JSONResponse(file_object(base_url(request), file))
 
 
-@endpoint
+@api(auth=versioned_and_signed)
 async def store_files(request: Request) -> Response:
     files, problems = library(request).store_many(uuid_list(await json_body(request)))
     return JSONResponse({"status": "ok", "problems": problems, "result": [file_object(base_url(request), f) for f in files]})
 
 
-@endpoint
+@api(auth=versioned_and_signed)
 async def remove_files(request: Request) -> Response:
     files, problems = library(request).remove_many(uuid_list(await json_body(request)))
     return JSONResponse({"status": "ok", "problems": problems, "result": [file_object(base_url(request), f) for f in files]})
@@ -271,7 +266,7 @@ async def remove_files(request: Request) -> Response:
 # ---- metadata --------------------------------------------------------------------------------
 
 
-@endpoint
+@api(auth=versioned_and_signed)
 async def get_metadata(request: Request) -> Response:
     file = library(request).get_by_uuid(parse_uuid(request.path_params["uuid"], "uuid"))
     return JSONResponse(metadata_strings(file))
@@ -283,7 +278,7 @@ def metadata_key(request: Request) -> str:
     return key
 
 
-@endpoint
+@api(auth=versioned_and_signed)
 async def get_metadata_key(request: Request) -> Response:
     key = metadata_key(request)
     file = library(request).get_by_uuid(parse_uuid(request.path_params["uuid"], "uuid"))
@@ -293,7 +288,7 @@ async def get_metadata_key(request: Request) -> Response:
     return JSONResponse(values[key])
 
 
-@endpoint
+@api(auth=versioned_and_signed)
 async def put_metadata_key(request: Request) -> Response:
     key = metadata_key(request)
     value = await json_body(request)
@@ -307,7 +302,7 @@ async def put_metadata_key(request: Request) -> Response:
     return JSONResponse(value, 200 if key in file.custom_metadata else 201)
 
 
-@endpoint
+@api(auth=versioned_and_signed)
 async def delete_metadata_key(request: Request) -> Response:
     key = metadata_key(request)
     lib = library(request)
@@ -354,7 +349,7 @@ def remove_bg_options(raw: object) -> dict[str, Any]:
     return engine.edit_to_json(edit)
 
 
-@endpoint
+@api(auth=versioned_and_signed)
 async def execute_addon(request: Request) -> Response:
     extension = addon_extension(request)
     body = await json_body(request)
@@ -376,7 +371,7 @@ async def execute_addon(request: Request) -> Response:
     return JSONResponse({"request_id": job.id})
 
 
-@endpoint
+@api(auth=versioned_and_signed)
 async def addon_status(request: Request) -> Response:
     addon_extension(request)
     request_id = parse_uuid(request.query_params.get("request_id"), "request_id")
@@ -395,28 +390,21 @@ async def addon_status(request: Request) -> Response:
 # ---- CDN ------------------------------------------------------------------------------------------
 
 
+@cdn_api(auth=public("the library's read policy: the CDN serves what needs no signed URL"))
 async def cdn(request: Request) -> Response:
     """The current bytes of a file; a trailing file name is ignored, processing operations are refused."""
     rest = request.path_params.get("rest", "")
     if rest.startswith("-/"):
-        return render_cdn_error(BadRequest("CDN processing operations (/-/...) are not supported by this server."))
+        raise BadRequest("CDN processing operations (/-/...) are not supported by this server.")
     try:
         file = library(request).get_by_uuid(parse_uuid(request.path_params["uuid"], "uuid"))
     except NotFound:
-        return render_cdn_error(NotFound("Not found."))
-    except APIError as exc:
-        return render_cdn_error(exc)
-    if file.restricted:
-        return render_cdn_error(Forbidden("This file is private: open it with an ImageKit signed URL."))
-    etag = f'"{file.version.blob[:32]}"'
-    headers = {"X-Content-Type-Options": "nosniff", "Content-Disposition": "inline", "ETag": etag}
-    if request.headers.get("if-none-match") == etag:
-        return Response(status_code=304, headers=headers)
+        raise NotFound("Not found.") from None
+    refused = Forbidden("This file is private: open it with an ImageKit signed URL.")
     try:
-        data = await library(request).read(file.version)
+        return await common.serve_version(request, file, file.version, signed=False, refused=refused)
     except NotFound:  # deleted since it was looked up
-        return render_cdn_error(NotFound("Not found."))
-    return Response(data, media_type=file.version.mime, headers=headers)
+        raise NotFound("Not found.") from None
 
 
 routes = [
@@ -437,3 +425,130 @@ cdn_routes = [
     Route("/cdn/{uuid}/", cdn, methods=["GET"]),
     Route("/cdn/{uuid}/{rest:path}", cdn, methods=["GET"]),
 ]
+
+
+# ---- description ------------------------------------------------------------------------
+
+UC_ERROR: Schema = {"type": "object", "required": ["detail"], "properties": {"detail": {"type": "string"}}}
+UC_ACCEPT = {
+    "name": "Accept",
+    "in": "header",
+    "required": True,
+    "schema": {"type": "string", "enum": ["application/vnd.uploadcare-v0.7+json"]},
+}
+UC_FILE: Schema = {
+    "type": "object",
+    "required": ["uuid", "datetime_uploaded", "is_image", "is_ready", "mime_type", "original_filename", "size"],
+    "properties": {
+        "uuid": {"type": "string", "format": "uuid"},
+        "datetime_uploaded": {"type": "string"},
+        "datetime_stored": {"type": ["string", "null"]},
+        "datetime_removed": {"type": ["string", "null"]},
+        "is_image": {"type": "boolean"},
+        "is_ready": {"type": "boolean"},
+        "mime_type": {"type": "string"},
+        "original_file_url": {"type": ["string", "null"]},
+        "original_filename": {"type": "string"},
+        "size": {"type": "integer"},
+        "url": {"type": "string"},
+        "variations": {"type": ["object", "null"]},
+        "content_info": {"type": "object"},
+        "metadata": {"type": "object", "additionalProperties": {"type": "string"}},
+        "appdata": {"type": "object"},
+    },
+}
+def rest_operation(
+    summary: str, ok: tuple[int, Schema | None], *, params: list[dict[str, Any]] | None = None,
+    body: Schema | None = None, errors: tuple[int, ...] = (400, 401, 404, 406), more: dict[int, Schema] | None = None,
+) -> dict[str, Any]:
+    """An Uploadcare REST v0.7 operation: version Accept header, Uploadcare auth, `{"detail"}` errors."""
+    status, schema = ok
+    responses: dict[str, Any] = {str(status): {"description": "OK", **(json_content(schema) if schema else {})}}
+    for code, other in (more or {}).items():
+        responses[str(code)] = {"description": "OK", **json_content(other)}
+    for code in errors:
+        responses[str(code)] = {"description": "Error", **json_content(UC_ERROR)}
+    op: dict[str, Any] = {
+        "summary": summary, "tags": ["Uploadcare REST"], "responses": responses,
+        "parameters": [UC_ACCEPT, *(params or [])], "security": [{"uploadcare": []}],
+    }  # fmt: skip
+    if body is not None:
+        op["requestBody"] = {"required": True, **json_content(body)}
+    return op
+
+
+def describe() -> Description:
+    """The OpenAPI paths of these routes and of the CDN's."""
+    file_uuid = path_param("uuid", {"type": "string", "format": "uuid"})
+    key = path_param("key", {"type": "string", "pattern": "^[A-Za-z0-9_\\-.:]{1,64}$"})
+    # Other add-on names are answered with a 400 that they are not available here.
+    addon = path_param("addon", {"type": "string", "enum": ["remove_bg"]})
+    uuids: Schema = {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 100}
+    batch: Schema = {"type": "object", "properties": {"status": {"type": "string"}, "problems": OBJECT,
+                                                      "result": {"type": "array", "items": UC_FILE}}}  # fmt: skip
+    flag: Schema = {"type": "string", "pattern": "^([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|[01])$"}  # any case
+    include = query_param("include", {"type": "string", "enum": ["appdata"]}, empty=True)
+    listing = [
+        query_param("stored", flag, empty=True),
+        query_param("removed", flag, empty=True),
+        query_param("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
+        query_param("ordering", {"type": "string", "enum": ["datetime_uploaded", "-datetime_uploaded"]}, empty=True),
+        query_param("from", {"type": "string", "format": "date-time"}, empty=True),
+        query_param("offset", {"type": "integer", "minimum": 0, "maximum": 10**9}),  # in `next` and `previous`
+        include,
+    ]
+
+    def cdn_bytes(params: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "summary": "A file's bytes", "tags": ["Uploadcare CDN"], "parameters": params,
+            "responses": {"200": {"description": "The file"}, "400": {"description": "Bad request"},
+                          "403": {"description": "Private"}, "404": {"description": "Unknown"}},
+        }  # fmt: skip
+
+    return {
+        "components": {"securitySchemes": {"uploadcare": {
+            "type": "apiKey", "in": "header", "name": "Authorization",
+            "description": "Uploadcare.Simple <public key>:<secret key>, or the signed Uploadcare scheme",
+        }}},
+        "paths": {
+            "/files/": {"get": rest_operation("List files", (200, {
+                "type": "object", "required": ["results"],
+                "properties": {"next": {"type": ["string", "null"]}, "previous": {"type": ["string", "null"]},
+                               "total": {"type": "integer"}, "totals": OBJECT, "per_page": {"type": "integer"},
+                               "results": {"type": "array", "items": UC_FILE}},
+            }), params=listing)},  # fmt: skip
+            "/files/storage/": {
+                "put": rest_operation("Store up to 100 files", (200, batch), body=uuids),
+                "delete": rest_operation("Delete up to 100 files", (200, batch), body=uuids),
+            },
+            "/files/{uuid}/": {"get": rest_operation("File info", (200, UC_FILE),
+                                               params=[file_uuid, include])},  # fmt: skip
+            "/files/{uuid}/storage/": {
+                "put": rest_operation("Store a file", (200, UC_FILE), params=[file_uuid]),
+                "delete": rest_operation("Delete a file", (200, UC_FILE), params=[file_uuid]),
+            },
+            "/files/{uuid}/metadata/": {"get": rest_operation("A file's metadata", (200, OBJECT), params=[file_uuid])},
+            "/files/{uuid}/metadata/{key}/": {
+                "get": rest_operation("One metadata value", (200, {"type": "string"}), params=[file_uuid, key]),
+                "put": rest_operation("Set one metadata value: 200 when the key existed, 201 when it is new",
+                                (200, {"type": "string"}), more={201: {"type": "string"}}, params=[file_uuid, key],
+                                body={"type": "string", "minLength": 1, "maxLength": 512}),  # fmt: skip
+                "delete": rest_operation("Delete one metadata key", (204, None), params=[file_uuid, key]),
+            },
+            "/addons/{addon}/execute/": {"post": rest_operation(
+                "Run an add-on (remove_bg)",
+                (200, {"type": "object", "properties": {"request_id": {"type": "string"}}}),
+                params=[addon], errors=(400, 401, 404, 406, 429),
+                body={"type": "object", "required": ["target"],
+                      "properties": {"target": {"type": "string", "format": "uuid"}, "params": REMOVE_BG_PARAMS_SCHEMA}},
+            )},  # fmt: skip
+            "/addons/{addon}/execute/status/": {"get": rest_operation(
+                "An add-on request's status", (200, {"type": "object", "required": ["status"], "properties": {
+                    "status": {"type": "string", "enum": ["in_progress", "error", "done", "unknown"]},
+                    "result": OBJECT}}),
+                params=[addon, query_param("request_id", {"type": "string", "format": "uuid"}, required=True)],
+            )},  # fmt: skip
+            "/cdn/{uuid}/": {"get": cdn_bytes([file_uuid])},
+            "/cdn/{uuid}/{filename}": {"get": cdn_bytes([file_uuid, path_param("filename")])},
+        },
+    }  # fmt: skip

@@ -9,19 +9,11 @@ from urllib.parse import quote
 from starlette.requests import Request
 
 from ...errors import BadRequest
-from ...library import Library, clean_metadata, looks_like_uuid
+from ...library import clean_metadata, looks_like_uuid
 from ...models import File
-from ...services import Services
+from ..common import services
 
 MAX_METADATA_VALUE = 512
-
-
-def services(request: Request) -> Services:
-    return request.app.state.services
-
-
-def library(request: Request) -> Library:
-    return services(request).library
 
 
 def parse_uuid(raw: str | None, field: str) -> str:

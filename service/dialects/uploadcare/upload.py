@@ -12,14 +12,12 @@ import hmac
 import math
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.datastructures import FormData, UploadFile
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -28,8 +26,11 @@ from ...errors import APIError, BadRequest, Forbidden, NotFound
 from ...jobs import IMPORTS_AT_ONCE
 from ...library import MAX_NAME_LENGTH, NewFile, clean_file_name, clean_tags, looks_like_uuid, whole_number
 from ...models import JobStatus
+from ...openapi import OBJECT, Description, Schema, json_content, path_param, query_param
 from ...settings import Settings
 from ...signing import same_text
+from .. import common
+from ..common import public
 from .shapes import clean_uploadcare_metadata, library, parse_uuid, services, upload_info
 
 MULTIPART_MIN_SIZE = 10 * 1024 * 1024
@@ -47,9 +48,6 @@ FROM_URL_FIELDS = {
 }  # fmt: skip
 MULTIPART_START_FIELDS = {"filename", "size", "content_type", "part_size", *BASE_FIELDS}
 
-Endpoint = Callable[[Request], Awaitable[Response]]
-
-
 # ---- errors --------------------------------------------------------------------------
 
 
@@ -62,46 +60,28 @@ def render_error(request: Request, exc: APIError) -> Response:
     return PlainTextResponse(exc.message, exc.status, headers=exc.headers)
 
 
-def endpoint(fn: Endpoint) -> Endpoint:
-    """Render the error hierarchy the way Uploadcare's Upload API does."""
+api = functools.partial(common.endpoint, render=render_error)
+# The Upload API is called from browsers with the public key: it is in the form, checked first by the handler.
+KEY_IN_FORM = public("the form carries the public key (and a signature when required); the handler checks them first")
 
-    @functools.wraps(fn)
-    async def wrapper(request: Request) -> Response:
-        try:
-            return await fn(request)
-        except APIError as exc:
-            return render_error(request, exc)
 
-    return wrapper
+async def key_in_query(request: Request) -> None:
+    check_public_key(request, request.query_params.get("pub_key"), "pub_key")
 
 
 # ---- form fields -----------------------------------------------------------------------
 
 
 async def read_form(request: Request) -> FormData:
-    content_type = request.headers.get("content-type", "")
-    if not content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
-        raise BadRequest("HTTP POST request parsing failed: send multipart/form-data or a urlencoded form.")
-    limit = services(request).settings.max_upload_bytes
-    try:
-        return await request.form(max_files=MAX_FILES, max_fields=200, max_part_size=limit + 1024)
-    except APIError:
-        raise
-    except HTTPException as exc:  # Starlette's word on a malformed multipart body
-        raise BadRequest(f"HTTP POST request parsing failed: {exc.detail}") from None
-    except Exception as exc:  # other malformed bodies surface as parser exceptions
-        raise BadRequest(f"HTTP POST request parsing failed: {exc}") from None
+    return await common.read_form(
+        request, max_files=MAX_FILES, max_fields=200, max_part_size=services(request).settings.max_upload_bytes + 1024,
+        not_a_form="HTTP POST request parsing failed: send multipart/form-data or a urlencoded form.",
+        unreadable="HTTP POST request parsing failed: ", detail_only=True,
+    )  # fmt: skip
 
 
 def text(form: FormData, name: str) -> str | None:
-    value = form.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise BadRequest(f"{name} must be a text field, not a file.", field=name)
-    if "\x00" in value:
-        raise BadRequest(f"{name} must not contain null characters.", field=name)
-    return value
+    return common.text_field(form, name, refuse_nul=True)
 
 
 def check_fields(form: FormData, allowed: set[str]) -> None:
@@ -181,7 +161,7 @@ def new_file(raw_name: str | None, form: FormData, stored: bool) -> NewFile:
 # ---- direct uploads --------------------------------------------------------------------
 
 
-@endpoint
+@api(auth=KEY_IN_FORM)
 async def base_upload(request: Request) -> Response:
     """Direct upload of one or more file parts; answers `{<field name>: <uuid>}`."""
     form = await read_form(request)
@@ -212,16 +192,16 @@ async def base_upload(request: Request) -> Response:
     return JSONResponse(result)
 
 
-@endpoint
+@api(auth=key_in_query)
 async def file_info(request: Request) -> Response:
     params = request.query_params
-    check_public_key(request, params.get("pub_key"), "pub_key")
     file_uuid = parse_uuid(params.get("file_id"), "file_id")
     try:
         file = library(request).get_by_uuid(file_uuid)
     except NotFound:
         file = None
-    if file is None or file.restricted:  # the public key alone may not learn that a private file exists
+    # The public key alone may not learn that a private file exists.
+    if file is None or not library(request).readable(file, file.version, signed=False):
         raise NotFound("File is not found.", field="file_id")
     return JSONResponse(upload_info(file))
 
@@ -229,7 +209,7 @@ async def file_info(request: Request) -> Response:
 # ---- uploads from a URL ----------------------------------------------------------------
 
 
-@endpoint
+@api(auth=KEY_IN_FORM)
 async def from_url(request: Request) -> Response:
     form = await read_form(request)
     try:
@@ -262,7 +242,7 @@ def _error(message: str, code: str) -> dict[str, Any]:
     return {"status": "error", "error": message, "error_code": code}
 
 
-@endpoint
+@api(auth=public("the token is the credential: only who started the upload learns it"))
 async def from_url_status(request: Request) -> Response:
     token = request.query_params.get("token")
     if not token:
@@ -323,7 +303,7 @@ def int_field(form: FormData, name: str) -> int | None:
     return number
 
 
-@endpoint
+@api(auth=KEY_IN_FORM)
 async def multipart_start(request: Request) -> Response:
     form = await read_form(request)
     try:
@@ -369,7 +349,7 @@ async def multipart_start(request: Request) -> Response:
     return JSONResponse({"uuid": upload_uuid, "parts": parts})
 
 
-@endpoint
+@api(auth=public("the part URL is the credential: a token this server signed, valid for an hour"))
 async def multipart_part(request: Request) -> Response:
     sessions = multipart(request)
     upload_uuid, index = sessions.read_part_token(request.path_params["token"])
@@ -388,7 +368,7 @@ async def multipart_part(request: Request) -> Response:
     return Response(status_code=200)
 
 
-@endpoint
+@api(auth=KEY_IN_FORM)
 async def multipart_complete(request: Request) -> Response:
     form = await read_form(request)
     try:
@@ -442,3 +422,71 @@ routes = [
     Route("/multipart/part/{token}/", multipart_part, methods=["PUT"]),
     Route("/multipart/complete/", multipart_complete, methods=["POST"]),
 ]
+
+
+# ---- description ------------------------------------------------------------------------
+
+
+def upload_operation(summary: str, *, form: Schema | None = None, params: list[dict[str, Any]] | None = None,
+               method_body: str = "multipart/form-data", ok: Schema | None = OBJECT,
+               errors: tuple[int, ...] = (400, 403, 404, 413)) -> dict[str, Any]:  # fmt: skip
+    """An Upload API operation: public key in the form; text/plain errors (JSON with ?jsonerrors=1)."""
+    error = {"description": "Error", "content": {"text/plain": {"schema": {"type": "string"}},
+                                                  "application/json": {"schema": OBJECT}}}  # fmt: skip
+    op: dict[str, Any] = {
+        "summary": summary,
+        "tags": ["Uploadcare Upload"],
+        "parameters": [
+            query_param("jsonerrors", {"type": "string", "description": "1 for JSON errors; text otherwise"}),
+            *(params or []),
+        ],
+        "responses": {
+            "200": {"description": "OK", **(json_content(ok) if ok else {})},
+            **{str(c): error for c in errors},
+        },
+    }
+    if form is not None:
+        op["requestBody"] = {"required": True, "content": {method_body: {"schema": form}}}
+    return op
+
+
+def describe() -> Description:
+    """The OpenAPI paths of these routes."""
+    base_form: Schema = {
+        "type": "object",
+        "required": ["UPLOADCARE_PUB_KEY", "file"],
+        "properties": {
+            "UPLOADCARE_PUB_KEY": {"type": "string"},
+            "UPLOADCARE_STORE": {"type": "string", "enum": ["0", "1", "auto"]},
+            "file": {"type": "string", "format": "binary"},
+            "signature": {"type": "string"},
+            "expire": {"type": "string"},
+        },
+    }
+    return {"paths": {
+        "/base/": {"post": upload_operation("Direct upload; answers {field name: uuid}", form=base_form,
+                                      errors=(400, 403, 404, 413, 429))},  # fmt: skip
+        "/from_url/": {"post": upload_operation("Upload from a URL; answers a token", form={
+            "type": "object", "required": ["pub_key", "source_url"],
+            "properties": {"pub_key": {"type": "string"}, "source_url": {"type": "string"},
+                           "store": {"type": "string", "enum": ["0", "1", "auto"]}},
+        }, errors=(400, 403, 404, 413, 429))},  # fmt: skip
+        "/from_url/status/": {"get": upload_operation("Status of an upload from a URL",
+            params=[query_param("token", {"type": "string"}, required=True)])},  # fmt: skip
+        "/info/": {"get": upload_operation("Upload info of a file", params=[
+            query_param("pub_key", {"type": "string"}, required=True),
+            query_param("file_id", {"type": "string", "format": "uuid"}, required=True)])},  # fmt: skip
+        "/multipart/start/": {"post": upload_operation("Start a multipart upload (10 MiB and more)", form={
+            "type": "object", "required": ["UPLOADCARE_PUB_KEY", "filename", "size", "content_type"],
+            "properties": {"UPLOADCARE_PUB_KEY": {"type": "string"}, "filename": {"type": "string"},
+                           "size": {"type": "integer"}, "content_type": {"type": "string"}},
+        }, errors=(400, 403, 404, 413, 429))},  # fmt: skip
+        "/multipart/part/{token}/": {"put": upload_operation(
+            "Upload one part to a signed part URL", params=[path_param("token")], ok=None,
+            form={"type": "string", "format": "binary"}, method_body="application/octet-stream",
+        )},  # fmt: skip
+        "/multipart/complete/": {"post": upload_operation("Finish a multipart upload", form={
+            "type": "object", "required": ["UPLOADCARE_PUB_KEY", "uuid"],
+            "properties": {"UPLOADCARE_PUB_KEY": {"type": "string"}, "uuid": {"type": "string"}},
+        }, errors=(400, 403, 404, 413, 429))},  # fmt: skip
+    }}
