@@ -520,8 +520,11 @@ def test_uploads_from_a_url_wait_their_turn_and_the_queue_is_bounded(make_server
         with server.http() as http:
             tokens = [http.post("/from_url/", data=form).json()["token"] for _ in range(6)]
             wait_for(lambda: len(origin.hits) == FETCHES_AT_ONCE)
-            statuses = [http.get("/from_url/status/", params={"token": t}).json()["status"] for t in tokens]
+            bodies = [http.get("/from_url/status/", params={"token": t}).json() for t in tokens]
+            statuses = [body["status"] for body in bodies]
             assert sorted(statuses) == ["progress"] * FETCHES_AT_ONCE + ["waiting"] * (6 - FETCHES_AT_ONCE)
+            # pyuploadcare's progress callback reads done and total from every status, waiting included.
+            assert all((body["done"], body["total"]) == (0, None) for body in bodies if body["status"] == "waiting")
             full = http.post("/from_url/", data=form)
             assert full.status_code == 429 and full.headers["retry-after"] and "Retry later" in full.text
             origin.hold.set()

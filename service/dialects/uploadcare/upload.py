@@ -261,7 +261,9 @@ async def from_url_status(request: Request) -> Response:
         return JSONResponse(_error(job.error_message or "", code))
     if job.status == JobStatus.RUNNING:
         return JSONResponse({"status": "progress", **(job.progress or {"done": 0, "total": None})})
-    return JSONResponse({"status": "waiting"})
+    # Uploadcare answers only the status here; done and total are added because pyuploadcare's
+    # `upload(..., callback=...)` reads both from every status it polls, waiting included.
+    return JSONResponse({"status": "waiting", "done": 0, "total": None})
 
 
 # ---- multipart uploads -------------------------------------------------------------------
