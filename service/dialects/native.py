@@ -126,7 +126,7 @@ async def list_endpoints(request: Request) -> Response:
 async def create_endpoint(request: Request) -> Response:
     require_key(request)
     fields = _endpoint_fields(request, await json_body(request), partial=False)
-    created = webhooks(request).create_endpoint(fields.pop("url"), **fields)
+    created = await webhooks(request).create_endpoint(fields.pop("url"), **fields)
     return JSONResponse(endpoint_json(created), 201)
 
 
@@ -140,20 +140,20 @@ async def get_endpoint(request: Request) -> Response:
 async def update_endpoint(request: Request) -> Response:
     require_key(request)
     fields = _endpoint_fields(request, await json_body(request), partial=True)
-    return JSONResponse(endpoint_json(webhooks(request).update_endpoint(_endpoint_id(request), **fields)))
+    return JSONResponse(endpoint_json(await webhooks(request).update_endpoint(_endpoint_id(request), **fields)))
 
 
 @endpoint
 async def delete_endpoint(request: Request) -> Response:
     require_key(request)
-    webhooks(request).delete_endpoint(_endpoint_id(request))
+    await webhooks(request).delete_endpoint(_endpoint_id(request))
     return Response(status_code=204)
 
 
 @endpoint
 async def rotate_secret(request: Request) -> Response:
     require_key(request)
-    return JSONResponse(endpoint_json(webhooks(request).rotate_secret(_endpoint_id(request))))
+    return JSONResponse(endpoint_json(await webhooks(request).rotate_secret(_endpoint_id(request))))
 
 
 @endpoint
@@ -189,7 +189,7 @@ async def get_delivery(request: Request) -> Response:
 async def redeliver(request: Request) -> Response:
     require_key(request)
     hooks = webhooks(request)
-    delivery = hooks.redeliver(request.path_params["delivery_id"])
+    delivery = await hooks.redeliver(request.path_params["delivery_id"])
     return JSONResponse(delivery_json(*hooks.delivery(delivery.id)), 202)
 
 
