@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Protocol, TypeVar
+from typing import TYPE_CHECKING, BinaryIO, Protocol, TypeVar, runtime_checkable
 
 if TYPE_CHECKING:
     from .db import Statements
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
+@runtime_checkable
 class MetaStore(Protocol):
     """Transactions over the service's metadata, run off the event loop."""
 
@@ -45,6 +46,7 @@ class MetaStore(Protocol):
         ...
 
 
+@runtime_checkable
 class Blobs(Protocol):
     """Content-addressed, immutable bytes named by their sha256."""
 
