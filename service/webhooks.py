@@ -127,9 +127,10 @@ class Webhooks:
         active: bool = True,
         signing_secret: str | None = None,
         version: str = "0.7",
-        check: Callable[[Statements], None] | None = None,
+        check: Callable[[list[Endpoint]], None] | None = None,
     ) -> Endpoint:
-        """`check` runs first inside the same write (a dialect's own uniqueness rule, say) and may raise."""
+        """`check(endpoints of the format)` runs first inside the same write and may raise: a dialect's own
+        uniqueness rule holds even for requests that arrive together."""
         self.format(format)
         if len(description) > MAX_DESCRIPTION:
             raise BadRequest(f"description is longer than {MAX_DESCRIPTION} characters.", field="description")
@@ -142,7 +143,7 @@ class Webhooks:
 
         def create(tx: Statements) -> Endpoint:
             if check is not None:
-                check(tx)
+                check(tx.webhooks.list_endpoints(format))
             # Every endpoint is read on every event; the cap bounds that work and the outbox it fills.
             if tx.webhooks.count_endpoints() >= limit:
                 raise Conflict(
@@ -166,19 +167,19 @@ class Webhooks:
         self,
         endpoint_id: int,
         format: str | None = None,
-        check: Callable[[Statements, Endpoint], None] | None = None,
+        check: Callable[[list[Endpoint], Endpoint], None] | None = None,
         **changes: Any,
     ) -> Endpoint:
         """Change url / events / description / active / signing_secret / version; re-enabling clears the reason.
 
-        `check(tx, current)` runs first inside the same write and may raise."""
+        `check(endpoints of its format, the endpoint as it is)` runs first inside the same write and may raise."""
         if len(changes.get("description") or "") > MAX_DESCRIPTION:
             raise BadRequest(f"description is longer than {MAX_DESCRIPTION} characters.", field="description")
 
         def update(tx: Statements) -> Endpoint:
             endpoint = self.endpoint(endpoint_id, format, tx)
             if check is not None:
-                check(tx, endpoint)
+                check(tx.webhooks.list_endpoints(endpoint.format), endpoint)
             updated = replace(endpoint, **changes, updated_at=now_iso())
             if changes.get("active") is True:
                 updated = replace(updated, disabled_reason=None, failing_since=None)

@@ -116,6 +116,27 @@ def test_the_loop_keeps_running_while_a_slow_write_holds_the_transaction(db: Dat
     assert asyncio.run(main()) >= 15  # about 30 at 10 ms; a blocked loop would tick at most once
 
 
+def test_reads_do_not_wait_for_a_slow_write(db: Database) -> None:
+    started = threading.Event()
+
+    def slow(tx: Statements) -> None:
+        add_token("slow")(tx)
+        started.set()
+        time.sleep(0.3)
+
+    async def main() -> tuple[int, float]:
+        writing = asyncio.ensure_future(db.write(slow))
+        await asyncio.to_thread(started.wait, 5)
+        began = time.monotonic()
+        seen = await db.read(count)  # the snapshot before the write commits
+        took = time.monotonic() - began
+        await writing
+        return seen, took
+
+    seen, took = asyncio.run(main())
+    assert seen == 0 and took < 0.2
+
+
 def test_reads_run_off_the_loop_on_read_only_connections_and_see_committed_writes(db: Database) -> None:
     async def main() -> None:
         await db.write(add_token("r"))

@@ -13,7 +13,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ...db import Statements
 from ...errors import APIError, BadRequest
 from ...library import whole_number
 from ...models import Endpoint
@@ -123,9 +122,9 @@ def _version(raw: object) -> str:
     return "0.7"
 
 
-def _check_unique(tx: Statements, url: str, event: str, but: int | None = None) -> None:
+def _check_unique(hooks: list[Endpoint], url: str, event: str, but: int | None = None) -> None:
     """Run inside the write that adds or changes the hook, so two requests cannot both pass."""
-    for hook in tx.webhooks.list_endpoints(FORMAT):
+    for hook in hooks:
         if hook.url == url and hook.events == (event,) and hook.id != but:
             raise BadRequest("non_field_errors: project is already subscribed on this event with this target_url.")
 
@@ -143,7 +142,7 @@ async def create_hook(request: Request) -> Response:
     hook = await webhooks(request).create_endpoint(
         url, format=FORMAT, events=(event,), active=_active(body.get("is_active", True)),
         signing_secret=_secret(body.get("signing_secret")), version=_version(body.get("version")),
-        check=lambda tx: _check_unique(tx, url, event),
+        check=lambda hooks: _check_unique(hooks, url, event),
     )  # fmt: skip
     return JSONResponse(hook_json(hook), 201)
 
@@ -172,8 +171,8 @@ async def update_hook(request: Request) -> Response:
     if "version" in body:
         changes["version"] = _version(body["version"])
 
-    def check(tx: Statements, current: Endpoint) -> None:
-        _check_unique(tx, changes.get("url", current.url), changes.get("events", current.events)[0], but=hook_id)
+    def check(hooks: list[Endpoint], current: Endpoint) -> None:
+        _check_unique(hooks, changes.get("url", current.url), changes.get("events", current.events)[0], but=hook_id)
 
     return JSONResponse(hook_json(await webhooks(request).update_endpoint(hook_id, FORMAT, check=check, **changes)))
 
