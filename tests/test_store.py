@@ -82,7 +82,8 @@ def test_writes_from_many_tasks_run_one_at_a_time_on_one_thread(db: Database) ->
         threads.add(threading.current_thread().name)
         row = tx.conn.execute("SELECT expire FROM upload_tokens WHERE token = 'n'").fetchone()
         time.sleep(0.001)  # widen the window a lost update would need
-        tx.conn.execute("INSERT OR REPLACE INTO upload_tokens (token, expire) VALUES ('n', ?)", [(row[0] if row else 0) + 1])
+        value = (row[0] if row else 0) + 1
+        tx.conn.execute("INSERT OR REPLACE INTO upload_tokens (token, expire) VALUES ('n', ?)", [value])
 
     async def main() -> None:
         await asyncio.gather(*(db.write(increment) for _ in range(60)))

@@ -53,7 +53,8 @@ def test_two_processes_on_one_data_dir_send_each_attempt_once(tmp_path: Path, re
             service = (first, second)[i % 2]
             response = httpx.post(
                 f"{service.url}/api/v1/files/upload", auth=service.auth, timeout=30,
-                files={"file": (f"f{i}.png", image_bytes((16, 12), color=(i, 100, 200)))}, data={"fileName": f"f{i}.png"},
+                files={"file": (f"f{i}.png", image_bytes((16, 12), color=(i, 100, 200)))},
+                data={"fileName": f"f{i}.png"},
             )  # fmt: skip
             assert response.status_code == 200, response.text
 
