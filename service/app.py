@@ -38,6 +38,7 @@ from .webhooks import WebhookFormat, Webhooks
 
 log = logging.getLogger("cutout")
 HOUSEKEEPING_SECONDS = 600.0
+READY_TIMEOUT_SECONDS = 5.0  # the busy timeout: a write lock held longer than this is a stuck database
 
 
 def render_error(request: Request, exc: APIError) -> Response:
@@ -60,7 +61,8 @@ async def readyz(request: Request) -> Response:
     services: Services = request.app.state.services
     checks = {"model": services.model_ready}
     try:
-        services.library.db.check_writable()
+        # Through the writer thread: a stuck or failing writer is what makes the service unready.
+        await asyncio.wait_for(services.library.db.check_writable(), READY_TIMEOUT_SECONDS)
         checks["database"] = True
     except Exception:
         checks["database"] = False

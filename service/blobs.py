@@ -77,16 +77,21 @@ class BlobStore:
         finally:
             os.close(dir_fd)
 
-    def open(self, sha: str) -> BinaryIO:
-        """The blob as a binary file object, to stream; FileNotFoundError when it is gone."""
-        return open(self.path(sha), "rb")
-
     def read(self, sha: str) -> bytes:
         """The blob's bytes; FileNotFoundError when it is gone (a delete got there first)."""
         return self.path(sha).read_bytes()
 
+    def open(self, sha: str) -> BinaryIO:
+        """The blob as a binary file object, for streaming; FileNotFoundError when it is absent."""
+        return open(self.path(sha), "rb")
+
     def exists(self, sha: str) -> bool:
         return self.path(sha).exists()
+
+    def url(self, sha: str) -> str | None:
+        """A URL a client may fetch the blob from directly (an object store's presigned one); local blobs
+        have none, so the service streams them itself."""
+        return None
 
     def delete(self, sha: str) -> None:
         """Remove the blob unless a writer has it pinned."""

@@ -1,18 +1,26 @@
-"""Every SQL statement of the service, its migrations, and the one writer.
+"""Every SQL statement of the service, its migrations, and the write seam.
 
-All access happens on the event loop's thread through one connection, so the
-database has exactly one writer and transactions never interleave; each
-statement takes milliseconds, so the loop is never held for long.
+`Database.write(fn)` runs `fn` as one BEGIN IMMEDIATE transaction on a single
+writer thread with its own connection, and `Database.read(fn)` runs `fn` on a
+small pool of reader connections, so the event loop never waits on SQL. Code
+not yet moved onto the seam uses the synchronous `transaction()` and statement
+methods on a third connection; BEGIN IMMEDIATE and the busy timeout serialise
+it with the writer thread (and with other processes on the same file).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import queue
 import sqlite3
-from collections.abc import Iterator, Sequence
+import threading
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
@@ -277,6 +285,20 @@ def m010_multipart_sessions(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m011_delivery_leases(db: sqlite_utils.Database) -> None:
+    # A dispatcher leases the deliveries it sends, like a worker its jobs, so several processes can
+    # share one outbox; `claimed` numbers the attempts handed out, so none is sent twice.
+    db.executescript(
+        """
+        ALTER TABLE deliveries ADD COLUMN lease_owner TEXT;
+        ALTER TABLE deliveries ADD COLUMN lease_until REAL;
+        ALTER TABLE deliveries ADD COLUMN claimed INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX deliveries_lease ON deliveries(lease_owner) WHERE lease_owner IS NOT NULL;
+        """
+    )
+
+
 _TOMBSTONE = f"""
     INSERT OR REPLACE INTO removed_files ({", ".join([*_FILE_COLUMNS, "removed_at", *(f"v_{c}" for c in _VERSION_SNAPSHOT)])})
     SELECT {", ".join(f"f.{c}" for c in _FILE_COLUMNS)}, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
@@ -381,47 +403,80 @@ def _like_prefix(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-class Database:
-    """The library's SQLite database (WAL)."""
+T = TypeVar("T")
 
-    def __init__(self, path: Path):
-        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA journal_mode=WAL")
-        # NORMAL is durable against a killed process in WAL mode; only power loss can drop the tail.
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA busy_timeout=5000")
+
+def _connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    # NORMAL is durable against a killed process in WAL mode; only power loss can drop the tail.
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=5000")
+    if readonly:
+        conn.execute("PRAGMA query_only=ON")
+    return conn
+
+
+class Channels:
+    """In-process wake-ups: `listen` hands out events and `fire` sets every one listening on a channel.
+
+    An event is set on the loop that asked for it, whatever thread fires; listeners that are
+    dropped are forgotten (weak references)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._events: dict[str, weakref.WeakKeyDictionary[asyncio.Event, asyncio.AbstractEventLoop | None]] = {}
+
+    def listen(self, channel: str) -> asyncio.Event:
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        event = asyncio.Event()
+        with self._lock:
+            self._events.setdefault(channel, weakref.WeakKeyDictionary())[event] = loop
+        return event
+
+    def fire(self, channel: str) -> None:
+        with self._lock:
+            listening = list(self._events.get(channel, {}).items())
+        try:
+            here: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            here = None
+        for event, loop in listening:
+            if loop is None or loop is here:
+                event.set()
+            elif not loop.is_closed():
+                loop.call_soon_threadsafe(event.set)
+
+
+class Statements:
+    """Every statement, bound to one connection: the Database's own for synchronous callers, or the
+    writer's (or a reader's) inside `Database.write` / `Database.read`, where `fn` gets one of these."""
+
+    def __init__(self, conn: sqlite3.Connection, channels: Channels):
         self.conn = conn
-        self.db = sqlite_utils.Database(conn)
-        migrations.apply(self.db)
         self.jobs = Jobs(conn)
         self.webhooks = WebhookStore(conn)
         self.multipart = MultipartStore(conn)
+        self._channels = channels
+        self._pending: set[str] | None = None  # channels to notify at COMMIT; None outside a transaction
 
-    def close(self) -> None:
-        self.conn.close()
-
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """One write transaction, taken with BEGIN IMMEDIATE."""
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
+    def notify(self, channel: str) -> None:
+        """Wake `channel`'s listeners, after the COMMIT when inside a transaction (never for a rollback)."""
+        if self._pending is not None:
+            self._pending.add(channel)
+        else:
+            self._channels.fire(channel)
 
     def _all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         return self.conn.execute(sql, params).fetchall()
 
     def _one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
         return self.conn.execute(sql, params).fetchone()
-
-    def check_writable(self) -> None:
-        with self.transaction():
-            self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS _probe (x)")
 
     # files -------------------------------------------------------------
 
@@ -614,6 +669,167 @@ class Database:
         return cursor.rowcount == 1
 
 
+class Database(Statements):
+    """The library's SQLite database (WAL): the `MetaStore` of one data directory."""
+
+    READERS = 2  # reads are short; two threads let one wait on the disk while the other answers
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        conn = _connect(self.path)
+        self.db = sqlite_utils.Database(conn)
+        migrations.apply(self.db)
+        super().__init__(conn, Channels())
+        self._writer = _Writer(self.path, self._channels)
+        self._readers = _Readers(self.path, self._channels, self.READERS)
+
+    def close(self) -> None:
+        """Finish the writes already asked for, then close every connection (joins the writer thread)."""
+        self._writer.close()
+        self._readers.close()
+        self.conn.close()
+
+    async def write(self, fn: Callable[[Statements], T]) -> T:
+        """Run `fn(tx)` as one BEGIN IMMEDIATE transaction on the writer thread; its result, or its
+        exception after a ROLLBACK. The COMMIT is done when this returns. A caller that is cancelled
+        meanwhile does not cancel the write: it commits or rolls back all the same."""
+        return await self._writer.submit(fn)
+
+    async def read(self, fn: Callable[[Statements], T]) -> T:
+        """Run `fn(tx)` on a reader connection, in one snapshot, off the event loop."""
+        return await self._readers.submit(fn)
+
+    def listen(self, channel: str) -> asyncio.Event:
+        """An event set whenever `channel` is notified (after the notifying transaction commits)."""
+        return self._channels.listen(channel)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One synchronous write transaction on the caller's thread, taken with BEGIN IMMEDIATE."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        self._pending = set()
+        try:
+            yield
+        except BaseException:
+            self._pending = None
+            self.conn.execute("ROLLBACK")
+            raise
+        pending, self._pending = self._pending, None
+        self.conn.execute("COMMIT")
+        for channel in pending:
+            self._channels.fire(channel)
+
+    async def check_writable(self) -> None:
+        """Take the write lock on the writer thread (what /readyz checks)."""
+        await self.write(lambda tx: tx.conn.execute("CREATE TEMP TABLE IF NOT EXISTS _probe (x)"))
+
+
+def _transact(conn: sqlite3.Connection, begin: str, fn: Callable[[Statements], T], tx: Statements) -> T:
+    conn.execute(begin)
+    try:
+        result = fn(tx)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return result
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None, channels: Channels,
+            pending: Iterable[str]) -> None:  # fmt: skip
+    """On the caller's loop: wake the listeners of a committed write, then hand back its outcome."""
+    for channel in pending:
+        channels.fire(channel)
+    if future.cancelled():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
+def _hand_back(loop: asyncio.AbstractEventLoop, *args: Any) -> None:
+    try:
+        loop.call_soon_threadsafe(_settle, *args)
+    except RuntimeError:  # the caller's loop is closed: nobody is waiting any more
+        pass
+
+
+class _Writer:
+    """The one thread that writes, with its own connection; writes run one at a time in arrival order."""
+
+    def __init__(self, path: Path, channels: Channels):
+        self._channels = channels
+        self._conn = _connect(path)
+        self._queue: queue.SimpleQueue[tuple[Callable[[Statements], Any], asyncio.AbstractEventLoop,
+                                             asyncio.Future[Any]] | None] = queue.SimpleQueue()  # fmt: skip
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="cutout-db-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, fn: Callable[[Statements], T]) -> asyncio.Future[T]:
+        if self._closed:
+            raise RuntimeError("the database is closed")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._queue.put((fn, loop, future))
+        return future
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            fn, loop, future = item
+            tx = Statements(self._conn, self._channels)
+            tx._pending = set()
+            try:
+                result = _transact(self._conn, "BEGIN IMMEDIATE", fn, tx)
+            except BaseException as exc:  # noqa: BLE001 - the caller gets it, whatever it is
+                _hand_back(loop, future, None, exc, self._channels, ())
+            else:
+                _hand_back(loop, future, result, None, self._channels, tx._pending)
+        self._conn.close()
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._queue.put(None)  # after every write already queued
+            self._thread.join()
+
+
+class _Readers:
+    """A small pool of threads, each with its own read-only connection."""
+
+    def __init__(self, path: Path, channels: Channels, threads: int):
+        self._path, self._channels = path, channels
+        self._local = threading.local()
+        self._conns: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="cutout-db-reader")
+
+    def _tx(self) -> Statements:
+        tx = getattr(self._local, "tx", None)
+        if tx is None:
+            conn = _connect(self._path, readonly=True)
+            with self._lock:
+                self._conns.append(conn)
+            tx = self._local.tx = Statements(conn, self._channels)
+        return tx
+
+    def _run(self, fn: Callable[[Statements], T]) -> T:
+        tx = self._tx()
+        return _transact(tx.conn, "BEGIN", fn, tx)
+
+    def submit(self, fn: Callable[[Statements], T]) -> asyncio.Future[T]:
+        return asyncio.wrap_future(self._pool.submit(self._run, fn))
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+        with self._lock:
+            for conn in self._conns:
+                conn.close()
+            self._conns.clear()
+
+
 class Jobs:
     """The durable job queue's statements; callers hold the write transaction."""
 
@@ -782,30 +998,58 @@ class WebhookStore:
         row = self.conn.execute("SELECT * FROM deliveries WHERE id = ?", [delivery_id]).fetchone()
         return _delivery(row) if row else None
 
-    def due(self, now: float, limit: int, exclude: Sequence[str] = ()) -> list[Delivery]:
-        marks = ",".join("?" * len(exclude))
+    def claim(self, owner: str, now: float, until: float, limit: int) -> list[tuple[Delivery, int]]:
+        """Lease up to `limit` due deliveries nobody holds (or whose holder's lease ran out), in one statement;
+        each with the number of the attempt it is leased for."""
         rows = self.conn.execute(
-            f"""SELECT * FROM deliveries WHERE state = 'pending' AND next_attempt_at <= ?
-                {f"AND id NOT IN ({marks})" if exclude else ""}
-                ORDER BY next_attempt_at, rowid LIMIT ?""",
-            [now, *exclude, limit],
-        )
-        return [_delivery(r) for r in rows]
+            """UPDATE deliveries SET lease_owner = ?, lease_until = ?, claimed = max(claimed, attempts) + 1
+               WHERE id IN (
+                   SELECT id FROM deliveries
+                   WHERE state = 'pending' AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)
+                   ORDER BY next_attempt_at, rowid LIMIT ?)
+               RETURNING *""",
+            [owner, until, now, now, limit],
+        ).fetchall()
+        rows.sort(key=lambda r: (r["next_attempt_at"], r["created_at"]))
+        return [(_delivery(r), r["claimed"]) for r in rows]
+
+    def renew(self, owner: str, until: float) -> int:
+        """Extend every lease `owner` holds."""
+        return self.conn.execute("UPDATE deliveries SET lease_until = ? WHERE lease_owner = ?", [until, owner]).rowcount
+
+    def release(self, owner: str) -> int:
+        """Hand back every lease `owner` holds (graceful stop); the attempts it numbered stay used."""
+        return self.conn.execute(
+            "UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?", [owner]
+        ).rowcount
 
     def next_due(self) -> float | None:
+        """When a pending delivery is next due, or its lease runs out."""
         return self.conn.execute(
-            "SELECT min(next_attempt_at) FROM deliveries WHERE state = 'pending'"
+            "SELECT min(max(next_attempt_at, coalesce(lease_until, 0))) FROM deliveries WHERE state = 'pending'"
         ).fetchone()[0]
 
-    def record_attempt(self, d: Delivery, attempt: Attempt) -> None:
-        """Store one attempt and the delivery's state after it."""
+    def finish_attempt(self, d: Delivery, attempt: Attempt, owner: str) -> bool:
+        """Store one attempt and the delivery's state after it, and end the lease; fenced on the lease
+        owner and a pending state, so False (and nothing written) when the delivery changed hands or ended."""
+        cursor = self.conn.execute(
+            """UPDATE deliveries SET url = ?, state = ?, attempts = ?, next_attempt_at = ?, last_status = ?,
+                   last_error = ?, updated_at = ?, lease_owner = NULL, lease_until = NULL
+               WHERE id = ? AND lease_owner = ? AND state = 'pending'""",
+            [d.url, d.state, d.attempts, d.next_attempt_at, d.last_status, d.last_error, d.updated_at, d.id, owner],
+        )
+        if cursor.rowcount != 1:
+            return False
+        self._insert_attempt(d, attempt)
+        return True
+
+    def _insert_attempt(self, d: Delivery, attempt: Attempt) -> None:
         self.conn.execute(
             """INSERT OR REPLACE INTO delivery_attempts (delivery_id, number, at, status_code, latency_ms,
                    response, error) VALUES (?,?,?,?,?,?,?)""",
             [d.id, attempt.number, attempt.at, attempt.status_code, attempt.latency_ms, attempt.response,
              attempt.error],
         )  # fmt: skip
-        self.update_delivery(d)
 
     def update_delivery(self, d: Delivery) -> None:
         self.conn.execute(

@@ -1,11 +1,19 @@
-"""The webhook dispatcher: sends due deliveries from the outbox, signs each attempt, schedules retries."""
+"""The webhook dispatcher: leases due deliveries from the outbox, signs each attempt, schedules retries.
+
+Deliveries are leased like jobs, so any number of dispatchers (in one process or several on one data
+directory) share an outbox: a claim leases a delivery to one owner for one numbered attempt, the owner
+renews its leases while it sends, and the lease of an owner that died runs out, handing the delivery on.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
 import logging
+import os
 import random
+import secrets
+import socket
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -86,30 +94,41 @@ def signed_headers(delivery: Delivery, target: Target, now: float) -> dict[str, 
 
 
 class Dispatcher:
-    """Sends up to CONCURRENCY deliveries at once; a crash leaves them pending, so they are sent after restart."""
+    """Sends up to CONCURRENCY deliveries at once, each under a lease renewed while it is sent; a crash
+    leaves them pending, so they are sent once the lease runs out (after a restart, or by another process)."""
 
     def __init__(self, webhooks: Webhooks, egress: Egress, settings: Settings, metrics: Metrics):
         self.webhooks = webhooks
         self.egress = egress
         self.schedule = settings.webhook_retry_schedule
         self.metrics = metrics
-        self._wake = asyncio.Event()
+        # The job lease setting bounds how long a dead process holds work, deliveries included.
+        self.lease = settings.job_lease_seconds
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self._wake = webhooks.wakeup()
         self._inflight: dict[str, asyncio.Task[None]] = {}
-        self._task: asyncio.Task[None] | None = None
-        webhooks.listen(self.wake)
+        self._tasks: list[asyncio.Task[None]] = []
 
     def wake(self) -> None:
         self._wake.set()
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="cutout-dispatcher")
+        self._tasks = [
+            asyncio.create_task(self._loop(), name="cutout-dispatcher"),
+            asyncio.create_task(self._renew(), name="cutout-dispatcher-leases"),
+        ]
 
     async def stop(self) -> None:
-        """Stop sending; attempts in flight are abandoned and stay pending (sent again after restart)."""
-        tasks = [t for t in (self._task, *self._inflight.values()) if t is not None]
+        """Stop sending; attempts in flight are abandoned and stay pending, their leases handed back, so they
+        are sent again (as the next attempt: an abandoned one may have reached the receiver)."""
+        tasks = [*self._tasks, *self._inflight.values()]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        try:
+            await self.webhooks.release(self.owner)
+        except Exception:  # the leases run out by themselves
+            log.exception("handing back delivery leases failed")
 
     async def _loop(self) -> None:
         while True:
@@ -117,42 +136,52 @@ class Dispatcher:
             free = CONCURRENCY - len(self._inflight)
             if free > 0:
                 try:
-                    due = self.webhooks.due(free, set(self._inflight))
+                    claimed = await self.webhooks.claim(self.owner, free, self.lease)
                 except Exception:
-                    log.exception("reading due deliveries failed")
-                    due = []
-                for delivery in due:
-                    task = asyncio.create_task(self._deliver(delivery))
+                    log.exception("claiming due deliveries failed")
+                    claimed = []
+                for delivery, number in claimed:
+                    task = asyncio.create_task(self._deliver(delivery, number))
                     self._inflight[delivery.id] = task
                     task.add_done_callback(lambda _t, key=delivery.id: self._done(key))
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self._sleep_seconds())
+                await asyncio.wait_for(self._wake.wait(), timeout=await self._sleep_seconds())
             except TimeoutError:
                 pass
+
+    async def _renew(self) -> None:
+        """Keep the leases of attempts in flight; an attempt is bounded, so this only bridges its timeout."""
+        while True:
+            await asyncio.sleep(self.lease / 3)
+            if self._inflight:
+                try:
+                    await self.webhooks.renew(self.owner, self.lease)
+                except Exception:
+                    log.exception("renewing delivery leases failed")
 
     def _done(self, delivery_id: str) -> None:
         self._inflight.pop(delivery_id, None)
         self._wake.set()
 
-    def _sleep_seconds(self) -> float:
+    async def _sleep_seconds(self) -> float:
         try:
-            due = self.webhooks.next_due()
+            due = await self.webhooks.next_due()
         except Exception:
             return IDLE_POLL_SECONDS
         if due is None:
             return IDLE_POLL_SECONDS
         return min(max(due - time.time(), 0.01), IDLE_POLL_SECONDS)
 
-    async def _deliver(self, delivery: Delivery) -> None:
+    async def _deliver(self, delivery: Delivery, number: int) -> None:
         try:
-            await self._attempt(delivery)
+            await self._attempt(delivery, number)
         except asyncio.CancelledError:
             raise
         except Exception:  # one bad delivery must never stop the others
             log.exception("delivery %s failed unexpectedly", delivery.id)
 
-    async def _attempt(self, delivery: Delivery) -> None:
-        target = self.webhooks.target(delivery)
+    async def _attempt(self, delivery: Delivery, number: int) -> None:
+        target = await self.webhooks.target(delivery)
         endpoint = target.endpoint if target else None
         now = time.time()
         started = time.perf_counter()
@@ -176,7 +205,7 @@ class Dispatcher:
                 error, transient = exc.message, exc.transient
         latency_ms = int((time.perf_counter() - started) * 1000)
         attempt = Attempt(
-            number=delivery.attempts + 1, at=now_iso(), status_code=status, latency_ms=latency_ms,
+            number=number, at=now_iso(), status_code=status, latency_ms=latency_ms,
             response=excerpt, error=error,
         )  # fmt: skip
         next_at, disable = (None, None)
@@ -185,7 +214,9 @@ class Dispatcher:
                 attempt=attempt.number, status=status, transient=transient, retry_after=retry_after,
                 schedule=self.schedule, failing_since=endpoint.failing_since if endpoint else None, now=time.time(),
             )  # fmt: skip
-        updated = self.webhooks.attempted(delivery, attempt, next_attempt_at=next_at, disable_reason=disable)
+        updated = await self.webhooks.attempted(
+            delivery, attempt, self.owner, next_attempt_at=next_at, disable_reason=disable
+        )
         self.metrics.observe_delivery(updated.state.value if error is None or next_at is None else "retry")
         log.info(
             "webhook %s %s to %s: attempt %d, %s",

@@ -4,13 +4,15 @@ The library reports every change as an `Event` inside the transaction that
 makes the change; `Webhooks.record` turns it into delivery rows (one per
 subscribed endpoint, plus the per-request `webhookUrl` of an extension) in
 that same transaction, so a change and its deliveries commit or vanish
-together. The dispatcher sends what is due. Each API dialect contributes a
+together. The dispatcher leases what is due and sends it. Every other change
+here is its own transaction through the store's write seam (`await db.write`). Each API dialect contributes a
 `WebhookFormat` that names and shapes its events; this module knows no wire
 format.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import time
@@ -18,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .db import Database
+from .db import Database, Statements
 from .errors import BadRequest, Conflict, NotFound
 from .models import Attempt, Delivery, DeliveryState, Endpoint, File, Job, Version, now_iso
 from .settings import Settings
@@ -37,6 +39,7 @@ EVENT_KINDS = (
 )
 MAX_EVENTS_PER_ENDPOINT = 32
 MAX_DESCRIPTION = 1024
+DELIVERIES = "deliveries"  # the store channel notified when deliveries become due
 
 
 @dataclass(frozen=True)
@@ -91,17 +94,8 @@ class Webhooks:
     def __init__(self, settings: Settings, db: Database, formats: dict[str, WebhookFormat]):
         self.settings = settings
         self.db = db
-        self.store = db.webhooks
+        self.store = db.webhooks  # reads on the caller's thread; changes go through `db.write`
         self.formats = formats
-        self._listeners: list[Callable[[], None]] = []
-
-    def listen(self, callback: Callable[[], None]) -> None:
-        """Call `callback` whenever deliveries are added (the dispatcher's wake-up)."""
-        self._listeners.append(callback)
-
-    def _notify(self) -> None:
-        for callback in self._listeners:
-            callback()
 
     # -- endpoints
 
@@ -123,7 +117,7 @@ class Webhooks:
                 )
         return () if "*" in events else tuple(dict.fromkeys(events))
 
-    def create_endpoint(
+    async def create_endpoint(
         self,
         url: str,
         *,
@@ -133,7 +127,10 @@ class Webhooks:
         active: bool = True,
         signing_secret: str | None = None,
         version: str = "0.7",
+        check: Callable[[list[Endpoint]], None] | None = None,
     ) -> Endpoint:
+        """`check(endpoints of the format)` runs first inside the same write and may raise: a dialect's own
+        uniqueness rule holds even for requests that arrive together."""
         self.format(format)
         if len(description) > MAX_DESCRIPTION:
             raise BadRequest(f"description is longer than {MAX_DESCRIPTION} characters.", field="description")
@@ -142,80 +139,108 @@ class Webhooks:
             id=0, url=url, events=events, secret=new_secret(), format=format, description=description,
             active=active, signing_secret=signing_secret, version=version, created_at=now, updated_at=now,
         )  # fmt: skip
-        with self.db.transaction():
+        limit = self.settings.max_webhook_endpoints
+
+        def create(tx: Statements) -> Endpoint:
+            if check is not None:
+                check(tx.webhooks.list_endpoints(format))
             # Every endpoint is read on every event; the cap bounds that work and the outbox it fills.
-            limit = self.settings.max_webhook_endpoints
-            if self.store.count_endpoints() >= limit:
+            if tx.webhooks.count_endpoints() >= limit:
                 raise Conflict(
                     f"There are already {limit} webhook endpoints, the limit; delete one first.",
                     extra={"help": "See CUTOUT_MAX_WEBHOOK_ENDPOINTS."},
                 )
-            return self.store.insert_endpoint(endpoint)
+            return tx.webhooks.insert_endpoint(endpoint)
+
+        return await self.db.write(create)
 
     def endpoints(self, format: str | None = None) -> list[Endpoint]:
         return self.store.list_endpoints(format)
 
-    def endpoint(self, endpoint_id: int, format: str | None = None) -> Endpoint:
-        endpoint = self.store.get_endpoint(endpoint_id)
+    def endpoint(self, endpoint_id: int, format: str | None = None, tx: Statements | None = None) -> Endpoint:
+        endpoint = (tx or self.db).webhooks.get_endpoint(endpoint_id)
         if endpoint is None or (format is not None and endpoint.format != format):
             raise NotFound("The webhook endpoint does not exist.", field="id")
         return endpoint
 
-    def update_endpoint(self, endpoint_id: int, format: str | None = None, **changes: Any) -> Endpoint:
-        """Change url / events / description / active / signing_secret / version; re-enabling clears the reason."""
+    async def update_endpoint(
+        self,
+        endpoint_id: int,
+        format: str | None = None,
+        check: Callable[[list[Endpoint], Endpoint], None] | None = None,
+        **changes: Any,
+    ) -> Endpoint:
+        """Change url / events / description / active / signing_secret / version; re-enabling clears the reason.
+
+        `check(endpoints of its format, the endpoint as it is)` runs first inside the same write and may raise."""
         if len(changes.get("description") or "") > MAX_DESCRIPTION:
             raise BadRequest(f"description is longer than {MAX_DESCRIPTION} characters.", field="description")
-        with self.db.transaction():
-            endpoint = self.endpoint(endpoint_id, format)
+
+        def update(tx: Statements) -> Endpoint:
+            endpoint = self.endpoint(endpoint_id, format, tx)
+            if check is not None:
+                check(tx.webhooks.list_endpoints(endpoint.format), endpoint)
             updated = replace(endpoint, **changes, updated_at=now_iso())
             if changes.get("active") is True:
                 updated = replace(updated, disabled_reason=None, failing_since=None)
-            self.store.update_endpoint(updated)
+            tx.webhooks.update_endpoint(updated)
             if not updated.active:
-                self.store.fail_pending_of(endpoint.id, "the endpoint was disabled", updated.updated_at)
+                tx.webhooks.fail_pending_of(endpoint.id, "the endpoint was disabled", updated.updated_at)
             return updated
 
-    def rotate_secret(self, endpoint_id: int) -> Endpoint:
+        return await self.db.write(update)
+
+    async def rotate_secret(self, endpoint_id: int) -> Endpoint:
         """A new secret, signing from the next attempt on (pending deliveries too); the replaced one signs
         beside it for the overlap window, so receivers can switch over without refusing a delivery."""
         overlap = self.settings.webhook_secret_overlap_seconds
-        with self.db.transaction():
-            old = self.endpoint(endpoint_id)
+
+        def rotate(tx: Statements) -> Endpoint:
+            old = self.endpoint(endpoint_id, tx=tx)
             endpoint = replace(
                 old, secret=new_secret(), previous_secret=old.secret if overlap else None,
                 previous_secret_expires=time.time() + overlap if overlap else None, updated_at=now_iso(),
             )  # fmt: skip
-            self.store.update_endpoint(endpoint)
+            tx.webhooks.update_endpoint(endpoint)
             return endpoint
 
-    def delete_endpoint(self, endpoint_id: int, format: str | None = None) -> None:
-        with self.db.transaction():
-            endpoint = self.endpoint(endpoint_id, format)
-            self.store.fail_pending_of(endpoint.id, "the endpoint was deleted", now_iso())
-            self.store.delete_endpoint(endpoint.id)
+        return await self.db.write(rotate)
 
-    def delete_endpoints_by_url(self, url: str, format: str) -> int:
-        with self.db.transaction():
-            for endpoint in self.store.list_endpoints(format):
+    async def delete_endpoint(self, endpoint_id: int, format: str | None = None) -> None:
+        def delete(tx: Statements) -> None:
+            endpoint = self.endpoint(endpoint_id, format, tx)
+            tx.webhooks.fail_pending_of(endpoint.id, "the endpoint was deleted", now_iso())
+            tx.webhooks.delete_endpoint(endpoint.id)
+
+        await self.db.write(delete)
+
+    async def delete_endpoints_by_url(self, url: str, format: str) -> int:
+        def delete(tx: Statements) -> int:
+            for endpoint in tx.webhooks.list_endpoints(format):
                 if endpoint.url == url:
-                    self.store.fail_pending_of(endpoint.id, "the endpoint was deleted", now_iso())
-            return self.store.delete_endpoints_by_url(url, format)
+                    tx.webhooks.fail_pending_of(endpoint.id, "the endpoint was deleted", now_iso())
+            return tx.webhooks.delete_endpoints_by_url(url, format)
+
+        return await self.db.write(delete)
 
     # -- the outbox
 
-    def record(self, event: Event) -> None:
-        """Write the deliveries `event` causes. The caller holds the transaction that made the change."""
+    def record(self, event: Event, tx: Statements | None = None) -> None:
+        """Write the deliveries `event` causes, inside the caller's transaction that made the change:
+        `tx` inside `db.write`, or None inside the synchronous `db.transaction()`."""
         assert event.kind in EVENT_KINDS, event.kind
+        tx = tx or self.db
+        store = tx.webhooks
         now, due = now_iso(), time.time()
         added = False
-        for endpoint in self.store.list_endpoints():
+        for endpoint in store.list_endpoints():
             fmt = self.formats.get(endpoint.format)
             name = fmt.events.get(event.kind) if fmt else None
             if fmt is None or name is None or not endpoint.active:
                 continue
             if endpoint.events and name not in endpoint.events:
                 continue
-            self.store.insert_delivery(
+            store.insert_delivery(
                 Delivery(
                     id=_message_id(), event=name, url=endpoint.url, body=body_of(fmt.render(event, name, endpoint)),
                     format=fmt.name, endpoint_id=endpoint.id, file_id=event.file_id, next_attempt_at=due,
@@ -227,7 +252,7 @@ class Webhooks:
         if job is not None and job.webhook_url and event.kind in ("extension.succeeded", "extension.failed"):
             fmt = self.formats.get(job.dialect)
             if fmt is not None and fmt.extension_result is not None:
-                self.store.insert_delivery(
+                store.insert_delivery(
                     Delivery(
                         id=_message_id(), event=event.kind, url=job.webhook_url,
                         body=body_of(fmt.extension_result(event)), format=fmt.name, file_id=event.file_id,
@@ -236,17 +261,34 @@ class Webhooks:
                 )
                 added = True
         if added:
-            self._notify()
+            tx.notify(DELIVERIES)  # after the COMMIT
 
     # -- the dispatcher's side
 
-    def due(self, limit: int, exclude: set[str]) -> list[Delivery]:
-        return self.store.due(time.time(), limit, sorted(exclude))
+    def wakeup(self) -> asyncio.Event:
+        """Set whenever a committed change makes deliveries due (in this process)."""
+        return self.db.listen(DELIVERIES)
 
-    def next_due(self) -> float | None:
-        return self.store.next_due()
+    async def claim(self, owner: str, limit: int, lease: float) -> list[tuple[Delivery, int]]:
+        """Lease up to `limit` due deliveries for `lease` seconds, each with the number of its attempt."""
+        now = time.time()
+        return await self.db.write(lambda tx: tx.webhooks.claim(owner, now, now + lease, limit))
 
-    def target(self, delivery: Delivery) -> Target | None:
+    async def renew(self, owner: str, lease: float) -> int:
+        until = time.time() + lease
+        return await self.db.write(lambda tx: tx.webhooks.renew(owner, until))
+
+    async def release(self, owner: str) -> int:
+        return await self.db.write(lambda tx: tx.webhooks.release(owner))
+
+    async def next_due(self) -> float | None:
+        return await self.db.read(lambda tx: tx.webhooks.next_due())
+
+    async def target(self, delivery: Delivery) -> Target | None:
+        """Where `delivery` goes at its next attempt, signed how; None when its endpoint was deleted."""
+        return await self.db.read(lambda tx: self._target(tx, delivery))
+
+    def _target(self, tx: Statements, delivery: Delivery) -> Target | None:
         """Where `delivery` goes at its next attempt, signed how; None when its endpoint was deleted.
 
         A registered endpoint's deliveries follow its current URL and secrets, so retries and
@@ -254,22 +296,24 @@ class Webhooks:
         """
         if delivery.endpoint_id is None:
             return Target(delivery.url, (self.settings.webhook_secret,), None)
-        endpoint = self.store.get_endpoint(delivery.endpoint_id)
+        endpoint = tx.webhooks.get_endpoint(delivery.endpoint_id)
         if endpoint is None:
             return None
         return Target(endpoint.url, endpoint.signing_secrets(time.time()), endpoint)
 
-    def attempted(
+    async def attempted(
         self,
         delivery: Delivery,
         attempt: Attempt,
+        owner: str,
         *,
         next_attempt_at: float | None,
         disable_reason: str | None = None,
     ) -> Delivery:
         """Record an attempt. Success when the status is 2xx; else retry at `next_attempt_at` or give up.
 
-        `disable_reason` turns the endpoint off (410 Gone, or failing everything for days).
+        `disable_reason` turns the endpoint off (410 Gone, or failing everything for days). Nothing is
+        written when `owner` no longer holds the lease or the delivery is no longer pending.
         """
         succeeded = attempt.status_code is not None and 200 <= attempt.status_code < 300
         if succeeded:
@@ -283,49 +327,54 @@ class Webhooks:
             last_error=attempt.error, next_attempt_at=next_attempt_at or delivery.next_attempt_at,
             updated_at=attempt.at,
         )  # fmt: skip
-        with self.db.transaction():
-            current = self.store.get_delivery(delivery.id)
-            if current is None or current.state != DeliveryState.PENDING:
-                return current or updated  # deleted or given up meanwhile
-            self.store.record_attempt(updated, attempt)
-            endpoint = self.store.get_endpoint(delivery.endpoint_id) if delivery.endpoint_id else None
-            if endpoint is not None:
-                self._track_health(endpoint, succeeded, disable_reason, attempt.at)
-        return updated
 
-    def _track_health(self, endpoint: Endpoint, succeeded: bool, disable_reason: str | None, now: str) -> None:
+        def finish(tx: Statements) -> Delivery:
+            if not tx.webhooks.finish_attempt(updated, attempt, owner):
+                return tx.webhooks.get_delivery(delivery.id) or updated  # deleted, given up or re-leased meanwhile
+            endpoint = tx.webhooks.get_endpoint(delivery.endpoint_id) if delivery.endpoint_id else None
+            if endpoint is not None:
+                self._track_health(tx, endpoint, succeeded, disable_reason, attempt.at)
+            return updated
+
+        return await self.db.write(finish)
+
+    def _track_health(
+        self, tx: Statements, endpoint: Endpoint, succeeded: bool, disable_reason: str | None, now: str
+    ) -> None:
         if succeeded:
             if endpoint.failing_since is not None:
-                self.store.update_endpoint(replace(endpoint, failing_since=None, updated_at=now))
+                tx.webhooks.update_endpoint(replace(endpoint, failing_since=None, updated_at=now))
             return
         if disable_reason is not None:
-            self.store.update_endpoint(
+            tx.webhooks.update_endpoint(
                 replace(endpoint, active=False, disabled_reason=disable_reason, updated_at=now)
             )
-            self.store.fail_pending_of(endpoint.id, f"the endpoint was disabled: {disable_reason}", now)
+            tx.webhooks.fail_pending_of(endpoint.id, f"the endpoint was disabled: {disable_reason}", now)
         elif endpoint.failing_since is None:
-            self.store.update_endpoint(replace(endpoint, failing_since=time.time(), updated_at=now))
+            tx.webhooks.update_endpoint(replace(endpoint, failing_since=time.time(), updated_at=now))
 
     # -- the log
 
     def deliveries(self, **filters: Any) -> list[Delivery]:
         return self.store.list_deliveries(**filters)
 
-    def delivery(self, delivery_id: str) -> tuple[Delivery, list[Attempt]]:
-        delivery = self.store.get_delivery(delivery_id) if len(delivery_id) <= 64 else None
+    def delivery(self, delivery_id: str, tx: Statements | None = None) -> tuple[Delivery, list[Attempt]]:
+        store = (tx or self.db).webhooks
+        delivery = store.get_delivery(delivery_id) if len(delivery_id) <= 64 else None
         if delivery is None:
             raise NotFound("The delivery does not exist.", field="id")
-        return delivery, self.attempts(delivery.id)
+        return delivery, store.attempts(delivery.id)
 
     def attempts(self, delivery_id: str) -> list[Attempt]:
         return self.store.attempts(delivery_id)
 
-    def redeliver(self, delivery_id: str) -> Delivery:
+    async def redeliver(self, delivery_id: str) -> Delivery:
         """Send a delivery again now, with the same webhook-id and body (attempt numbers continue)."""
-        with self.db.transaction():
-            delivery, _ = self.delivery(delivery_id)
+
+        def again(tx: Statements) -> Delivery:
+            delivery, _ = self.delivery(delivery_id, tx)
             if delivery.endpoint_id is not None:
-                endpoint = self.store.get_endpoint(delivery.endpoint_id)
+                endpoint = tx.webhooks.get_endpoint(delivery.endpoint_id)
                 if endpoint is None or not endpoint.active:
                     raise BadRequest(
                         "The delivery's endpoint is deleted or disabled; enable it before redelivering.", field="id"
@@ -333,9 +382,11 @@ class Webhooks:
             updated = replace(
                 delivery, state=DeliveryState.PENDING, next_attempt_at=time.time(), updated_at=now_iso()
             )
-            self.store.update_delivery(updated)
-        self._notify()
-        return updated
+            tx.webhooks.update_delivery(updated)
+            tx.notify(DELIVERIES)
+            return updated
+
+        return await self.db.write(again)
 
     def counts(self) -> dict[str, int]:
         return self.store.counts()

@@ -66,7 +66,7 @@ def test_completion_is_fenced_on_the_lease_owner(tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
     library = open_library(settings, tmp_path)
     webhooks = library.webhooks
-    webhooks.create_endpoint("https://hooks.example.com/cutout", events=("extension.succeeded",))
+    asyncio.run(webhooks.create_endpoint("https://hooks.example.com/cutout", events=("extension.succeeded",)))
     new = NewFile(data=photo_bytes("coffee.png"), file_name="c.png")
     file, [job] = asyncio.run(library.upload(new, [ExtensionRequest("remove-bg", plain_cutout())]))
 

@@ -149,3 +149,32 @@ def test_subscriptions_share_the_endpoint_limit(make_server, receiver: Receiver)
     assert refused.status_code == 409, refused.text
     assert "2 webhook endpoints" in refused.json()["detail"]
     assert len(list(client.list_webhooks())) == 1
+
+
+def test_the_same_subscription_sent_twice_at_once_is_made_once(make_server, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]
+    """The uniqueness rule is checked inside the write that adds the hook, so two requests cannot both pass."""
+    import asyncio
+    import sqlite3
+
+    server = make_server(**ALLOW_LOOPBACK)
+    headers = simple_auth(server)
+    # Another connection holds the write lock for a moment, so every request is inside its handler
+    # (and past any check made before the write) while the first write waits.
+    blocker = sqlite3.connect(server.data_dir / "cutout.db", isolation_level=None)
+
+    async def both() -> list[int]:
+        async with httpx.AsyncClient() as client:
+            blocker.execute("BEGIN IMMEDIATE")
+            sending = asyncio.gather(*(
+                client.post(f"{server.url}/webhooks/", headers=headers, timeout=10,
+                            data={"target_url": f"{receiver.url}/same", "event": "file.uploaded"})
+                for _ in range(8)
+            ))  # fmt: skip
+            await asyncio.sleep(0.5)
+            blocker.execute("COMMIT")
+            answers = await sending
+        return sorted(a.status_code for a in answers)
+
+    assert asyncio.run(both()) == [201] + [400] * 7
+    blocker.close()
+    assert len(list(sdk(server).list_webhooks())) == 1

@@ -127,7 +127,7 @@ async def list_endpoints(request: Request) -> Response:
 @api(auth=private_key)
 async def create_endpoint(request: Request) -> Response:
     fields = _endpoint_fields(request, await common.json_body(request, want_object=True), partial=False)
-    created = webhooks(request).create_endpoint(fields.pop("url"), **fields)
+    created = await webhooks(request).create_endpoint(fields.pop("url"), **fields)
     return JSONResponse(endpoint_json(created), 201)
 
 
@@ -139,18 +139,18 @@ async def get_endpoint(request: Request) -> Response:
 @api(auth=private_key)
 async def update_endpoint(request: Request) -> Response:
     fields = _endpoint_fields(request, await common.json_body(request, want_object=True), partial=True)
-    return JSONResponse(endpoint_json(webhooks(request).update_endpoint(_endpoint_id(request), **fields)))
+    return JSONResponse(endpoint_json(await webhooks(request).update_endpoint(_endpoint_id(request), **fields)))
 
 
 @api(auth=private_key)
 async def delete_endpoint(request: Request) -> Response:
-    webhooks(request).delete_endpoint(_endpoint_id(request))
+    await webhooks(request).delete_endpoint(_endpoint_id(request))
     return Response(status_code=204)
 
 
 @api(auth=private_key)
 async def rotate_secret(request: Request) -> Response:
-    return JSONResponse(endpoint_json(webhooks(request).rotate_secret(_endpoint_id(request))))
+    return JSONResponse(endpoint_json(await webhooks(request).rotate_secret(_endpoint_id(request))))
 
 
 @api(auth=private_key)
@@ -183,7 +183,7 @@ async def get_delivery(request: Request) -> Response:
 @api(auth=private_key)
 async def redeliver(request: Request) -> Response:
     hooks = webhooks(request)
-    delivery = hooks.redeliver(request.path_params["delivery_id"])
+    delivery = await hooks.redeliver(request.path_params["delivery_id"])
     return JSONResponse(delivery_json(*hooks.delivery(delivery.id)), 202)
 
 

@@ -18,8 +18,9 @@ from ...library import whole_number
 from ...models import Endpoint
 from ...openapi import Description, Schema, path_param
 from ...webhooks import Event, WebhookFormat, Webhooks
+from ..common import services
 from .rest import api, bool_param, json_body, rest_operation, versioned_and_signed
-from .shapes import cdn_url, file_object, services
+from .shapes import cdn_url, file_object
 
 FORMAT = "uploadcare"
 EVENTS = {
@@ -123,8 +124,9 @@ def _version(raw: object) -> str:
     return "0.7"
 
 
-def _check_unique(request: Request, url: str, event: str, but: int | None = None) -> None:
-    for hook in webhooks(request).endpoints(FORMAT):
+def _check_unique(hooks: list[Endpoint], url: str, event: str, but: int | None = None) -> None:
+    """Run inside the write that adds or changes the hook, so two requests cannot both pass."""
+    for hook in hooks:
         if hook.url == url and hook.events == (event,) and hook.id != but:
             raise BadRequest("non_field_errors: project is already subscribed on this event with this target_url.")
 
@@ -139,10 +141,10 @@ async def create_hook(request: Request) -> Response:
     body = await fields(request)
     url = services(request).egress.check_given(body.get("target_url"), "target_url")
     event = _event(body.get("event", "file.uploaded"))
-    _check_unique(request, url, event)
-    hook = webhooks(request).create_endpoint(
+    hook = await webhooks(request).create_endpoint(
         url, format=FORMAT, events=(event,), active=_active(body.get("is_active", True)),
         signing_secret=_secret(body.get("signing_secret")), version=_version(body.get("version")),
+        check=lambda hooks: _check_unique(hooks, url, event),
     )  # fmt: skip
     return JSONResponse(hook_json(hook), 201)
 
@@ -158,7 +160,7 @@ def _hook_id(request: Request) -> int:
 async def update_hook(request: Request) -> Response:
     hook_id = _hook_id(request)
     body = await fields(request)
-    current = webhooks(request).endpoint(hook_id, FORMAT)
+    webhooks(request).endpoint(hook_id, FORMAT)  # a missing hook is reported before a bad field
     changes: dict[str, Any] = {}
     if "target_url" in body:
         changes["url"] = services(request).egress.check_given(body["target_url"], "target_url")
@@ -170,13 +172,16 @@ async def update_hook(request: Request) -> Response:
         changes["signing_secret"] = _secret(body["signing_secret"])
     if "version" in body:
         changes["version"] = _version(body["version"])
-    _check_unique(request, changes.get("url", current.url), changes.get("events", current.events)[0], but=hook_id)
-    return JSONResponse(hook_json(webhooks(request).update_endpoint(hook_id, FORMAT, **changes)))
+
+    def check(hooks: list[Endpoint], current: Endpoint) -> None:
+        _check_unique(hooks, changes.get("url", current.url), changes.get("events", current.events)[0], but=hook_id)
+
+    return JSONResponse(hook_json(await webhooks(request).update_endpoint(hook_id, FORMAT, check=check, **changes)))
 
 
 @api(auth=versioned_and_signed)
 async def delete_hook(request: Request) -> Response:
-    webhooks(request).delete_endpoint(_hook_id(request), FORMAT)
+    await webhooks(request).delete_endpoint(_hook_id(request), FORMAT)
     return Response(status_code=204)
 
 
@@ -186,7 +191,7 @@ async def unsubscribe(request: Request) -> Response:
     url = body.get("target_url")
     if not isinstance(url, str) or not url:
         raise BadRequest("target_url: this field is required.")
-    webhooks(request).delete_endpoints_by_url(url, FORMAT)
+    await webhooks(request).delete_endpoints_by_url(url, FORMAT)
     return Response(status_code=204)
 
 

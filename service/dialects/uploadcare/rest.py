@@ -27,16 +27,14 @@ from ...models import File, Job, JobStatus, ResultTo
 from ...openapi import OBJECT, REMOVE_BG_OPTIONS, Description, Schema, json_content, path_param, query_param
 from ...signing import same_text
 from .. import common
-from ..common import int_param, public
+from ..common import int_param, library, public, services
 from .shapes import (
     MAX_METADATA_VALUE,
     base_url,
     clean_uploadcare_metadata,
     file_object,
-    library,
     metadata_strings,
     parse_uuid,
-    services,
 )
 
 ACCEPT = "application/vnd.uploadcare-v0.7+json"

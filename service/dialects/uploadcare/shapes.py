@@ -11,7 +11,7 @@ from starlette.requests import Request
 from ...errors import BadRequest
 from ...library import clean_metadata, looks_like_uuid
 from ...models import File
-from ..common import library, services
+from ..common import services
 
 MAX_METADATA_VALUE = 512
 

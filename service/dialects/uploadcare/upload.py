@@ -30,8 +30,8 @@ from ...openapi import OBJECT, Description, Schema, json_content, path_param, qu
 from ...settings import Settings
 from ...signing import same_text
 from .. import common
-from ..common import public
-from .shapes import clean_uploadcare_metadata, library, parse_uuid, services, upload_info
+from ..common import library, public, services
+from .shapes import clean_uploadcare_metadata, parse_uuid, upload_info
 
 MULTIPART_MIN_SIZE = 10 * 1024 * 1024
 PART_SIZE = 5 * 1024 * 1024
