@@ -61,7 +61,7 @@ import typing
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -358,7 +358,7 @@ class Hooks:
         hooks = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 at = time.perf_counter()
                 payload = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
                 self.send_response(200)
@@ -440,7 +440,7 @@ def phase_throughput(server: Server, images: list[Image_], count: int) -> float:
 
 def iso(seconds: float) -> str:
     """The service's timestamp format (UTC, milliseconds, Z), rounded down."""
-    stamp = datetime.fromtimestamp(math.floor(seconds * 1000) / 1000, timezone.utc)
+    stamp = datetime.fromtimestamp(math.floor(seconds * 1000) / 1000, UTC)
     return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -659,7 +659,7 @@ def phase_queue(folder: Path, jobs: int, model: str, clients: int = 4) -> dict:
         "depth_enqueued": depth_enqueued,
         "rss_start": rss_start,
         "rss_enqueued": rss_enqueued,
-        "rss_max": max(rss_values + [rss_enqueued, rss_end]),
+        "rss_max": max([*rss_values, rss_enqueued, rss_end]),
         "rss_end": rss_end,
         "hwm": hwm,
         "samples": [(t - started, rss, depth) for t, rss, depth in samples],
@@ -829,9 +829,9 @@ def main(argv: list[str]) -> int:
                 peer_hwm_load = proc_status(rembg.pid, "VmHWM")
                 burst_rate, burst_seconds = rembg.run(heavy, plan.burst_images, plan.burst_images)
                 peer_hwm_burst = proc_status(rembg.pid, "VmHWM")
-                peer = dict(idle=peer_idle, latency=peer_latency, hwm_seq=peer_hwm_seq, rate=peer_rate,
-                            seconds=peer_seconds, hwm_load=peer_hwm_load, burst_rate=burst_rate,
-                            burst_seconds=burst_seconds, hwm_burst=peer_hwm_burst)  # fmt: skip
+                peer = {"idle": peer_idle, "latency": peer_latency, "hwm_seq": peer_hwm_seq, "rate": peer_rate,
+                        "seconds": peer_seconds, "hwm_load": peer_hwm_load, "burst_rate": burst_rate,
+                        "burst_seconds": burst_seconds, "hwm_burst": peer_hwm_burst}  # fmt: skip
 
         log(f"5: queue of {queue_jobs} jobs ({args.queue_model} model)")
         queue = phase_queue(folder, queue_jobs, args.queue_model)

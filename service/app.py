@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Match, Route, get_route_path
+from starlette.routing import Match, Route, get_route_path  # type: ignore[attr-defined]  # defined in starlette._utils
 from starlette.types import Scope
 
 from . import engine, openapi
@@ -64,7 +64,7 @@ async def readyz(request: Request) -> Response:
         # Through the writer thread: a stuck or failing writer is what makes the service unready.
         await asyncio.wait_for(services.library.db.check_writable(), READY_TIMEOUT_SECONDS)
         checks["database"] = True
-    except Exception:
+    except Exception:  # noqa: BLE001 - any failure to write means not ready
         checks["database"] = False
     ready = all(checks.values())
     return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503)
@@ -87,8 +87,9 @@ async def server_error(request: Request, exc: Exception) -> Response:
     )
 
 
-async def http_error(request: Request, exc: HTTPException) -> Response:
+async def http_error(request: Request, exc: Exception) -> Response:
     """Starlette's own 404 and 405 as the API's errors; a 405 lists every method the path has."""
+    assert isinstance(exc, HTTPException)  # registered for HTTPException only
     error: APIError
     if exc.status_code == 405:
         methods: set[str] = set()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import sys
 import time
 from pathlib import Path
@@ -117,7 +118,7 @@ def main(argv: list[str]) -> int:
     for done, path in enumerate(args.images, start=1):
         try:
             data = path.read_bytes()
-            cut = lambda: run(edit, data, background=bg_image, limits=limits)  # noqa: E731
+            cut = functools.partial(run, edit, data, background=bg_image, limits=limits)
             result = asyncio.run(budget.run(cut_out_cost(data, bg_image, limits), cut, bounded=False))
             (args.out / f"{path.stem}.{result.format}").write_bytes(result.data)
         except EngineError as exc:

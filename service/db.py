@@ -1228,7 +1228,7 @@ def _compile(node: Node, f: str, v: str, depth: int = 0) -> tuple[str, list[Any]
 
 
 def _compare(c: Compare, f: str, v: str) -> tuple[str, list[Any]]:
-    values = c.value if isinstance(c.value, list) else [c.value]
+    values: list[Any] = c.value if isinstance(c.value, list) else [c.value]
     negate = c.op.startswith("NOT ")
     op = c.op.removeprefix("NOT ")
     if c.field == "tags":

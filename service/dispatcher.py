@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
 import logging
 import os
 import random
@@ -143,7 +144,7 @@ class Dispatcher:
                 for delivery, number in claimed:
                     task = asyncio.create_task(self._deliver(delivery, number))
                     self._inflight[delivery.id] = task
-                    task.add_done_callback(lambda _t, key=delivery.id: self._done(key))
+                    task.add_done_callback(functools.partial(self._done, delivery.id))
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=await self._sleep_seconds())
             except TimeoutError:
@@ -159,14 +160,14 @@ class Dispatcher:
                 except Exception:
                     log.exception("renewing delivery leases failed")
 
-    def _done(self, delivery_id: str) -> None:
+    def _done(self, delivery_id: str, _task: object = None) -> None:
         self._inflight.pop(delivery_id, None)
         self._wake.set()
 
     async def _sleep_seconds(self) -> float:
         try:
             due = await self.webhooks.next_due()
-        except Exception:
+        except Exception:  # noqa: BLE001 - the store is busy or closing: poll again later
             return IDLE_POLL_SECONDS
         if due is None:
             return IDLE_POLL_SECONDS

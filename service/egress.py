@@ -237,7 +237,7 @@ class Egress:
                 infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
             except (socket.gaierror, UnicodeError):
                 raise EgressBlocked(f"the host {host!r} does not resolve", transient=True) from None
-            addresses = tuple(dict.fromkeys(ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos))
+            addresses = tuple(dict.fromkeys(ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos))
             if not addresses:
                 raise EgressBlocked(f"the host {host!r} does not resolve", transient=True)
             for ip in addresses:

@@ -14,10 +14,10 @@ import string
 import time
 import unicodedata
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime, timezone
-from typing import Any, BinaryIO
+from datetime import UTC, datetime
+from typing import Any, BinaryIO, TypedDict
 
 from anyio import to_thread
 
@@ -108,7 +108,7 @@ def clean_metadata(raw: object, field: str = "customMetadata", *, allow_null: bo
         for item in values:
             if item is None and allow_null and not isinstance(value, list):
                 continue
-            if not isinstance(item, (str, int, float, bool)) or isinstance(item, float) and item != item:
+            if not isinstance(item, (str, int, float, bool)) or (isinstance(item, float) and item != item):
                 raise BadRequest(f"{field}.{key} must be a string, number, boolean or a list of them.", field=field)
             if isinstance(item, str) and len(item) > MAX_METADATA_VALUE:
                 raise BadRequest(f"{field}.{key} is longer than {MAX_METADATA_VALUE} characters.", field=field)
@@ -148,10 +148,15 @@ def parent_folders(folder: str) -> list[str]:
     return ["/" + "".join(p + "/" for p in parts[: i + 1]) for i in range(len(parts))]
 
 
-def inherited_access(source: File) -> dict[str, bool]:
+class InheritedAccess(TypedDict):
+    is_private: bool
+    is_published: bool
+
+
+def inherited_access(source: File) -> InheritedAccess:
     """The access rules of a file made from `source` (an add-on's result, and any later kind of derived
     file): the source's own, so that deriving a file never publishes what the source keeps private."""
-    return {"is_private": source.is_private, "is_published": source.is_published}
+    return InheritedAccess(is_private=source.is_private, is_published=source.is_published)
 
 
 # ---- requests -------------------------------------------------------------
@@ -251,7 +256,7 @@ class Library:
 
     def __init__(
         self, settings: Settings, db: Database, blobs: BlobStore, webhooks: Webhooks,
-        labelers: dict[str, ResultLabeler] | None = None,
+        labelers: Mapping[str, ResultLabeler] | None = None,
     ):  # fmt: skip
         self.settings = settings
         self.labelers = labelers or {}
@@ -276,7 +281,7 @@ class Library:
     # -- uploads
 
     async def upload(
-        self, new: NewFile, extensions: list[ExtensionRequest] = [], *, bounded_wait: bool = True
+        self, new: NewFile, extensions: Sequence[ExtensionRequest] = (), *, bounded_wait: bool = True
     ) -> tuple[File, list[Job]]:
         """Check the image, store its bytes, then record the file (or a new version) in one transaction.
 
@@ -319,7 +324,7 @@ class Library:
             raise BadRequest(f"Your request contains invalid file parameter: {exc.message}", field="file") from None
         except APIError:  # the decode budget's 429
             raise
-        except Exception as exc:  # a decoder failing on client bytes is still the client's bad file
+        except Exception as exc:  # noqa: BLE001 - a decoder failing on client bytes is still the client's bad file
             log.warning("image decoder failed on an upload: %r", exc)
             raise BadRequest(
                 "Your request contains invalid file parameter: the image could not be decoded (corrupt or truncated).",
@@ -327,7 +332,7 @@ class Library:
             ) from None
 
     def _record_upload(
-        self, new: NewFile, info: engine.ImageInfo, sha: str, extensions: list[ExtensionRequest]
+        self, new: NewFile, info: engine.ImageInfo, sha: str, extensions: Sequence[ExtensionRequest]
     ) -> tuple[File, list[Job]]:
         now = now_iso()
         with self.db.transaction():
@@ -419,7 +424,7 @@ class Library:
             raise NotFound(NOT_FOUND, field="fileId")
         return file
 
-    def list(self, query: ListQuery) -> list[File | Folder | tuple[File, Version]]:
+    def listing(self, query: ListQuery) -> list[File | Folder | tuple[File, Version]]:
         """Folders first (for 'folder' and 'all'), then files or old versions, paged by skip/limit."""
         items: list[File | Folder | tuple[File, Version]] = []
         if query.kind in ("folder", "all"):
@@ -429,7 +434,7 @@ class Library:
         remaining = query.limit - len(items)
         if remaining <= 0 or query.kind == "folder":
             return items
-        args = dict(folder=query.folder, search=query.search, sort=query.sort, limit=remaining, skip=skip)
+        args = {"folder": query.folder, "search": query.search, "sort": query.sort, "limit": remaining, "skip": skip}
         if query.kind == "file-version":
             items.extend(self.db.list_old_versions(**args))  # type: ignore[arg-type]
         else:
@@ -439,7 +444,7 @@ class Library:
     # -- changes
 
     def update(
-        self, file_id: str, changes: FileChanges, extensions: list[ExtensionRequest] = []
+        self, file_id: str, changes: FileChanges, extensions: Sequence[ExtensionRequest] = ()
     ) -> tuple[File, list[Job]]:
         """Apply `changes` and queue `extensions` on the file's current version, in one transaction."""
         with self.db.transaction():
@@ -489,7 +494,7 @@ class Library:
                 retry_after=self.settings.queue_retry_after,
             )
 
-    def _enqueue(self, file: File, extensions: list[ExtensionRequest], now: str) -> list[Job]:
+    def _enqueue(self, file: File, extensions: Sequence[ExtensionRequest], now: str) -> list[Job]:
         jobs = []
         for ext in extensions:
             job = Job(
@@ -972,7 +977,7 @@ class Library:
 
 def _iso_seconds_ago(seconds: float, now: float | None = None) -> str:
     """The moment `seconds` before `now` (a Unix time; the present when None), as stored times are written."""
-    moment = datetime.fromtimestamp((time.time() if now is None else now) - seconds, timezone.utc)
+    moment = datetime.fromtimestamp((time.time() if now is None else now) - seconds, UTC)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 

@@ -11,7 +11,7 @@ import secrets
 import time
 from collections.abc import Callable
 
-from starlette.formparsers import parse_options_header
+from python_multipart.multipart import parse_options_header
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from .errors import BadRequest
 from .models import METADATA_KEY
@@ -207,15 +207,15 @@ def _to_timestamp(field: str, value: Value) -> str:
     age = _AGE.match(value)
     try:
         if age:
-            moment = datetime.now(timezone.utc) - timedelta(**{_AGE_UNITS[age.group(2)]: int(age.group(1))})
+            moment = datetime.now(UTC) - timedelta(**{_AGE_UNITS[age.group(2)]: int(age.group(1))})
         else:
             try:
                 moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
             except ValueError:
                 raise _problem(f"{field} value {value!r} is neither a date nor an age like \"7d\"") from None
             if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=timezone.utc)
-        utc = moment.astimezone(timezone.utc)
+                moment = moment.replace(tzinfo=UTC)
+        utc = moment.astimezone(UTC)
     except OverflowError:  # an age or offset that reaches past year 1 or 9999
         raise _problem(f"{field} value {value[:40]!r} is out of range") from None
     return utc.isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -59,7 +59,7 @@ def test_the_result_target_is_stored_and_decides_where_the_result_goes(tmp_path:
         await runner.stop()
 
     asyncio.run(run())
-    file, versions = library.versions(source.id)
+    _, versions = library.versions(source.id)
     assert len(versions) == 2  # the version target added a version, the file target did not
     made = library.db.jobs.get(as_file.id)
     assert made is not None and made.status == JobStatus.SUCCEEDED and made.result_file not in (None, source.id)

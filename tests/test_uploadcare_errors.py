@@ -9,7 +9,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import formatdate
 from pathlib import Path
 
@@ -550,7 +550,7 @@ def test_a_url_upload_status_is_kept_an_hour_after_it_ends(tmp_path: Path) -> No
             job = library.claim_job("worker", 30, JobKind.IMPORT)
             assert job is not None and job.id == token
             assert library.fail_job(job, "worker", "download_failed", "gone", retry_in=None) is not None
-            ended_at = datetime.fromtimestamp(ended, timezone.utc).isoformat(timespec="milliseconds")
+            ended_at = datetime.fromtimestamp(ended, UTC).isoformat(timespec="milliseconds")
             with library.db.transaction():
                 library.db.conn.execute("UPDATE jobs SET updated_at = ? WHERE id = ?",
                                         [ended_at.replace("+00:00", "Z"), token])  # fmt: skip

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import sqlite3
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -238,7 +238,7 @@ def test_list_pages_orders_and_totals(server: RunningServer, tmp_path: Path) -> 
     third = client.file(uuids[2]).info["datetime_uploaded"]
     since = [f.uuid for f in client.list_files(starting_point=third, ordering="datetime_uploaded")]
     assert since == uuids[2:]
-    before = datetime(2000, 1, 1, tzinfo=timezone.utc)
+    before = datetime(2000, 1, 1, tzinfo=UTC)
     assert [f.uuid for f in client.list_files(starting_point=before, ordering="-datetime_uploaded")] == []
 
 

@@ -64,10 +64,10 @@ def test_new_secrets_verify_with_both_libraries() -> None:
 
 
 def plan(**overrides: object) -> tuple[float | None, str | None]:
-    args: dict[str, object] = dict(
-        attempt=1, status=500, transient=True, retry_after=None, schedule=(5.0, 300.0), failing_since=None,
-        now=1000.0, rng=random.Random(7),
-    )  # fmt: skip
+    args: dict[str, object] = {
+        "attempt": 1, "status": 500, "transient": True, "retry_after": None, "schedule": (5.0, 300.0),
+        "failing_since": None, "now": 1000.0, "rng": random.Random(7),
+    }
     args.update(overrides)
     return plan_next(**args)  # type: ignore[arg-type]
 

@@ -146,7 +146,7 @@ async def read_form(
         raise
     except HTTPException as exc:  # Starlette's word on a malformed multipart body
         raise BadRequest(f"{unreadable}{exc.detail if detail_only else exc}") from None
-    except Exception as exc:  # other malformed bodies surface as parser exceptions
+    except Exception as exc:  # noqa: BLE001 - other malformed bodies surface as parser exceptions
         raise BadRequest(f"{unreadable}{exc}") from None
 
 
@@ -234,7 +234,7 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     if not dash:
         return None
     start, end = whole_number(first) if first else None, whole_number(last) if last else None
-    if first and start is None or last and end is None:
+    if (first and start is None) or (last and end is None):
         return None
     if start is None:  # the last `end` bytes
         if not end:

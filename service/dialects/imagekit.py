@@ -562,7 +562,7 @@ async def list_assets(request: Request) -> Response:
     )
     if file_type == "non-image":  # every file here is an image
         return JSONResponse([])
-    items = library(request).list(query)
+    items = library(request).listing(query)
     return JSONResponse([shape_listed(request, item) for item in items])
 
 

@@ -285,7 +285,7 @@ def contact_shadow(alpha: np.ndarray) -> np.ndarray:
     footprint = np.where(solid.any(axis=0), lowest / band, 0.0).astype(np.float32) ** 2
     half_height = max(2.0, 0.04 * box_h, 0.025 * box_w)
     blur = max(1.5, 0.02 * max(box_w, box_h))
-    pad = int(math.ceil(half_height + 3 * blur)) + 1
+    pad = math.ceil(half_height + 3 * blur) + 1
     rows = np.arange(-pad, pad + 1, dtype=np.float32)
     profile = np.sqrt(np.clip(1 - (rows / np.float32(half_height)) ** 2, 0, 1))
     core = (profile[:, None] * footprint[None, :] * np.float32(255 * SHADOW_OPACITY)).astype(np.uint8)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import os
 import struct
 import zlib
@@ -121,7 +122,7 @@ def encode_png(image: Image.Image) -> bytes:
     width, height = image.size
     count = max(1, min(os.cpu_count() or 1, height, width * channels * height // PNG_SEGMENT_BYTES))
     bounds = [height * index // count for index in range(count + 1)]
-    spans = list(zip(bounds, bounds[1:]))
+    spans = list(itertools.pairwise(bounds))
     if count == 1:
         segments = [_deflate_rows(image, 0, height)]
     else:
@@ -152,9 +153,9 @@ def _deflate_rows(image: Image.Image, start: int, stop: int) -> _Segment:
         np.subtract(block[0], above, out=filtered[0, 1:])
         np.subtract(block[1:], block[:-1], out=filtered[1:, 1:])
         above = block[-1]
-        adler = zlib.adler32(filtered, adler)
+        adler = zlib.adler32(filtered.data, adler)
         length += filtered.size
-        parts.append(compressor.compress(filtered))
+        parts.append(compressor.compress(filtered.data))
     parts.append(compressor.flush(zlib.Z_FINISH if stop == height else zlib.Z_SYNC_FLUSH))
     return _Segment(parts, adler, length)
 

@@ -207,7 +207,7 @@ def parse_crop_margin(value: object) -> tuple[Length, Length, Length, Length]:
         if amount > limit:
             raise ValueError(f"{amount:g}{unit} is over the maximum of {limit}{unit}")
     if len(lengths) == 1:
-        return (lengths[0],) * 4  # type: ignore[return-value]
+        return (lengths[0],) * 4
     if len(lengths) == 2:
         return (lengths[0], lengths[1], lengths[0], lengths[1])
     if len(lengths) == 4:
@@ -262,7 +262,7 @@ def parse_roi(value: object) -> tuple[Length, Length, Length, Length]:
     return tuple(box)  # type: ignore[return-value]
 
 
-def _choice(allowed: frozenset[str]):
+def _choice(allowed: frozenset[str]) -> Callable[[object], str]:
     def parse(value: object) -> str:
         text = str(value).strip().lower()
         if isinstance(value, bool) or text not in allowed:

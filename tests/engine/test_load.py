@@ -85,7 +85,7 @@ def test_inspect_rejects_truncated_files(save_as):
 
 def test_limits_are_settings():
     data = encode(Image.new("RGB", (2000, 1000)), "JPEG")
-    with pytest.raises(ImageRejected, match="image is 2.0 megapixels; the limit is 1.5"):
+    with pytest.raises(ImageRejected, match=r"image is 2\.0 megapixels; the limit is 1\.5"):
         inspect_image(data, Limits(max_megapixels=1.5))
     with pytest.raises(ImageRejected, match="the limit is 1500 per side"):
         remove_background(data, parse_options({}), limits=Limits(max_side=1500))
@@ -113,7 +113,7 @@ def _modes() -> list[tuple[str, Image.Image, str]]:
     palette = base.convert("P", palette=Image.Palette.ADAPTIVE, colors=8)
     transparent = palette.copy()
     transparent.info["transparency"] = palette.getpixel((0, 0))
-    grey16 = Image.fromarray((np.asarray(base.convert("L"), dtype=np.uint16) * 257))
+    grey16 = Image.fromarray(np.asarray(base.convert("L"), dtype=np.uint16) * 257)
     return [
         ("RGBA", rgba, "PNG"),
         ("P", palette, "PNG"),

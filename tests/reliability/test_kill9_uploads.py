@@ -66,7 +66,7 @@ def test_kill9_during_large_uploads_leaves_no_orphan_after_restart(tmp_path: Pat
     images = [noise_png(seed) for seed in range(UPLOADERS)]
     counter = iter(range(10**9))
     orphans_seen = temps_seen = 0
-    for round_ in range(MAX_ROUNDS):
+    for round_ in range(MAX_ROUNDS):  # noqa: B007 - reported after the loop
         service = ServiceProcess(data_dir).start()
         stop = threading.Event()
 

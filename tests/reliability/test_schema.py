@@ -295,9 +295,11 @@ def aim_at_known_ids(case: schemathesis.Case, known: Known) -> None:
         endpoints = known.disposable_endpoints if case.method.upper() == "DELETE" else known.endpoints
         params["id"] = int(pick(params["id"], [str(e) for e in endpoints]) or params["id"])
     body = case.body
-    if operation.endswith("/deleteByFileIds") and isinstance(body, dict) and body.get("fileIds"):
-        if file_id := pick(body["fileIds"], list(files)):
-            body["fileIds"][0] = file_id
+    if (
+        operation.endswith("/deleteByFileIds") and isinstance(body, dict) and body.get("fileIds")
+        and (file_id := pick(body["fileIds"], list(files)))
+    ):
+        body["fileIds"][0] = file_id
 
 
 def aim_uploadcare(case: schemathesis.Case, known: KnownUploadcare, public_key: str) -> None:
@@ -335,16 +337,20 @@ def aim_uploadcare(case: schemathesis.Case, known: KnownUploadcare, public_key: 
         body["size"] = MULTIPART_SIZE
         body["filename"] = body.get("filename") or "big.png"
         body["content_type"] = body.get("content_type") or "image/png"
-    if operation == "PUT /multipart/part/{token}/" and isinstance(params.get("token"), str):
-        if token := pick(params["token"], list(known.parts)):
-            params["token"] = token
-            case.body = b"\0" * known.parts[token]
+    if (
+        operation == "PUT /multipart/part/{token}/" and isinstance(params.get("token"), str)
+        and (token := pick(params["token"], list(known.parts)))
+    ):
+        params["token"] = token
+        case.body = b"\0" * known.parts[token]
     if isinstance(case.body, list) and case.body and isinstance(case.body[0], str):
         case.body[0] = pick(case.body, files) or case.body[0]
-    if operation in ("POST /webhooks/", "PUT /webhooks/{id}/") and isinstance(body.get("target_url"), str):
-        # A URL of its own, since a URL is subscribed to an event only once.
-        if pick(body["target_url"], ["receiver"]):
-            body["target_url"] = f"{known.receiver}/{zlib.crc32(body['target_url'].encode())}"
+    # A URL of its own, since a URL is subscribed to an event only once.
+    if (
+        operation in ("POST /webhooks/", "PUT /webhooks/{id}/") and isinstance(body.get("target_url"), str)
+        and pick(body["target_url"], ["receiver"])
+    ):
+        body["target_url"] = f"{known.receiver}/{zlib.crc32(body['target_url'].encode())}"
     if case.path.startswith("/webhooks/{id}") and isinstance(params.get("id"), int | str):
         hooks = known.disposable_hooks if case.method.upper() == "DELETE" else known.hooks
         params["id"] = pick(params["id"], [str(h) for h in hooks]) or params["id"]

@@ -84,7 +84,7 @@ async def fields(request: Request) -> dict[str, Any]:
                 return {k: v for k, v in form.items() if isinstance(v, str)}
         except APIError:  # the body cap
             raise
-        except Exception:
+        except Exception:  # noqa: BLE001 - a form the parser cannot read is the client's
             raise BadRequest("The form body could not be read.") from None
     body = await json_body(request)
     if body is None:

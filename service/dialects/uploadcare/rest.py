@@ -6,7 +6,7 @@ import functools
 import hashlib
 import hmac
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -113,7 +113,7 @@ async def authenticate(request: Request) -> None:
     sent = parse_date(date)
     if sent is None:
         raise Unauthorized("The Date header is missing or not an RFC 2822 date; signed requests need it.")
-    if abs((datetime.now(timezone.utc) - sent).total_seconds()) > DATE_WINDOW_SECONDS:
+    if abs((datetime.now(UTC) - sent).total_seconds()) > DATE_WINDOW_SECONDS:
         raise Unauthorized("The Date header is more than 15 minutes away from the server's time.")
     expected = signature(request, secret, date, await request.body())
     if not same_text(proof.strip().lower(), expected):
@@ -132,14 +132,14 @@ def signature(request: Request, secret: str, date: str, body: bytes) -> str:
 def parse_date(raw: str) -> datetime | None:
     """pyuploadcare's Date format or RFC 2822, as an aware UTC datetime."""
     try:
-        return datetime.strptime(raw.strip(), PYUPLOADCARE_DATE).replace(tzinfo=timezone.utc)
+        return datetime.strptime(raw.strip(), PYUPLOADCARE_DATE).replace(tzinfo=UTC)
     except ValueError:
         pass
     try:
         parsed = parsedate_to_datetime(raw)
     except (TypeError, ValueError, IndexError, OverflowError):  # OverflowError: a day or offset no C int holds
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 # ---- request parsing ---------------------------------------------------------------------------
@@ -164,7 +164,7 @@ def iso_param(raw: str | None, name: str) -> str | None:
         return None
     try:
         moment = datetime.fromisoformat(raw.strip().replace(" ", "+"))
-        utc = (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+        utc = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
     except (ValueError, OverflowError):  # OverflowError: an offset that moves it past year 1 or 9999
         raise BadRequest(f"{name} must be an ISO 8601 date-time such as 2026-01-31T10:00:00Z.") from None
     return utc.isoformat(timespec="milliseconds").replace("+00:00", "Z")

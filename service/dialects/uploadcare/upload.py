@@ -258,7 +258,7 @@ async def from_url_status(request: Request) -> Response:
         code = IMPORT_ERRORS.get(job.error_reason or "", job.error_reason)
         if code not in IMPORT_ERRORS.values():  # anything else is the server's failure, not the file's
             return JSONResponse(_error("Upload failed.", "UploadFailedError"))
-        return JSONResponse(_error(job.error_message or "", code))
+        return JSONResponse(_error(job.error_message or "", str(code)))
     if job.status == JobStatus.RUNNING:
         return JSONResponse({"status": "progress", **(job.progress or {"done": 0, "total": None})})
     # Uploadcare answers only the status here; done and total are added because pyuploadcare's
