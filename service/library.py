@@ -659,19 +659,19 @@ class Library:
     async def delete_many(self, file_ids: list[str]) -> tuple[list[str], list[str]]:
         """Delete the files that exist; return (deleted, missing). Nothing is deleted when none exist."""
         wanted = list(dict.fromkeys(file_ids))
-
-        def change(tx: Statements) -> tuple[dict[str, File], set[str]]:
-            found = {i: file for i in wanted if _looks_like_id(i) and (file := tx.get_file(i)) is not None}
-            blobs: set[str] = set()
-            for file_id, file in found.items():
-                blobs |= tx.blobs_of(file_id)
-                tx.delete_file(file_id)
-                self.webhooks.record(Event("file.deleted", file), tx)
-            return found, blobs
-
-        found, blobs = await self.db.write(change)
+        found, blobs = await self.db.write(lambda tx: self._delete_files(tx, wanted))
         self._drop_unused(blobs)
         return [i for i in wanted if i in found], [i for i in wanted if i not in found]
+
+    def _delete_files(self, tx: Statements, file_ids: list[str]) -> tuple[dict[str, File], set[str]]:
+        """Delete those of `file_ids` that exist; the files deleted, and the blobs they held."""
+        found = {i: file for i in file_ids if _looks_like_id(i) and (file := tx.get_file(i)) is not None}
+        blobs: set[str] = set()
+        for file_id, file in found.items():
+            blobs |= tx.blobs_of(file_id)
+            tx.delete_file(file_id)
+            self.webhooks.record(Event("file.deleted", file), tx)
+        return found, blobs
 
     # -- Uploadcare: files by uuid, storing, removal, expiry, add-ons
 
@@ -754,12 +754,12 @@ class Library:
         """Remove files that were never stored, a day after their upload; returns how many went."""
         cutoff = _iso_seconds_ago(UNSTORED_TTL_SECONDS, now)
         expired = 0
-        while ids := self.db.unstored_before(cutoff):
-            deleted, _ = await self.delete_many(ids)
-            if not deleted:
-                break
-            expired += len(deleted)
-        return expired
+        while True:  # each batch is picked inside its write: a file stored meanwhile is not removed
+            found, blobs = await self.db.write(lambda tx: self._delete_files(tx, tx.unstored_before(cutoff)))
+            self._drop_unused(blobs)
+            if not found:
+                return expired
+            expired += len(found)
 
     async def run_addon(self, file_uuid: str, ext: ExtensionRequest) -> Job:
         """Queue an add-on on the file's current version; its result will be a new file."""
@@ -877,10 +877,14 @@ class Library:
     async def sweep_chunked(self, older_than_seconds: float, now: float | None = None) -> int:
         """Drop sessions untouched for `older_than_seconds`; returns how many went."""
         cutoff = (time.time() if now is None else now) - older_than_seconds
-        stale = self.db.multipart.untouched_before(cutoff)
-        for upload_uuid in stale:
-            await self.close_chunked(upload_uuid)
-        return len(stale)
+
+        def change(tx: Statements) -> tuple[int, set[str]]:  # picked inside the write: a part may arrive meanwhile
+            stale = tx.multipart.untouched_before(cutoff)
+            return len(stale), {sha for upload_uuid in stale for sha in tx.multipart.delete(upload_uuid)}
+
+        swept, parts = await self.db.write(change)
+        self._drop_unused(parts)
+        return swept
 
     # -- versions
 

@@ -17,11 +17,13 @@ import pytest
 import service.db
 from service.app import open_library
 from service.db import Database, Statements
+from service.dialects.uploadcare.upload import SESSION_SECONDS
 from service.library import ExtensionRequest, NewFile
 
 from .conftest import RunningServer, image_bytes, make_settings, photo_bytes, plain_cutout, wait_for
 from .test_uploadcare_sdk import close_clients, sdk, write  # noqa: F401 (close_clients: autouse)
 
+DAY = 24 * 3600
 WRITE = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE|BEGIN IMMEDIATE)\b", re.IGNORECASE)
 
 
@@ -113,3 +115,31 @@ def test_no_write_runs_on_the_loop_and_the_synchronous_transaction_is_gone(
             db.use_upload_token("t", 0, 0)  # a statement method on the Database itself: the loop's connection
     finally:
         db.close()
+
+
+def test_what_a_sweep_removes_is_decided_inside_its_write(tmp_path: Path) -> None:
+    """A file stored, or a multipart part received, by a write queued before the sweep's is spared: the
+    sweep picks its rows in its own transaction, not before it waits for the writer."""
+    library = open_library(make_settings(tmp_path), tmp_path)
+    session = "6a1f0c2e-0000-4000-8000-000000000000"
+    held, release = threading.Event(), threading.Event()
+
+    async def main() -> None:
+        kept, _ = await library.upload(NewFile(data=image_bytes(), file_name="kept.png", stored=False))
+        await library.open_chunked(session, {"size": 3}, 1, max_open=10, open_seconds=DAY)
+        holding = asyncio.ensure_future(library.db.write(lambda tx: (held.set(), release.wait(10))))
+        await asyncio.to_thread(held.wait, 10)
+        storing = asyncio.create_task(library.store(kept.uuid))
+        part = asyncio.create_task(library.put_chunk(session, 0, b"abc"))
+        await asyncio.sleep(0.2)  # both are queued behind the held write, with their blob already put
+        expiring = asyncio.create_task(library.expire_unstored(now=time.time() + DAY + 60))
+        sweeping = asyncio.create_task(library.sweep_chunked(SESSION_SECONDS, now=time.time() + SESSION_SECONDS))
+        await asyncio.sleep(0.05)
+        release.set()
+        await asyncio.gather(holding, storing, part)
+        assert await expiring == 0 and await sweeping == 0
+        assert library.get_by_uuid(kept.uuid).stored_at is not None
+        assert library.chunked(session) is not None
+
+    asyncio.run(main())
+    library.db.close()
