@@ -94,7 +94,8 @@ def test_unstored_files_expire_after_a_day(tmp_path: Path) -> None:
 
 def test_abandoned_multipart_sessions_are_swept(tmp_path: Path) -> None:
     library = library_at(tmp_path)
-    asyncio.run(library.open_chunked("6a1f0c2e-0000-4000-8000-000000000000", {"size": 1}, 1, max_open=10, open_seconds=DAY))
+    session = "6a1f0c2e-0000-4000-8000-000000000000"
+    asyncio.run(library.open_chunked(session, {"size": 1}, 1, max_open=10, open_seconds=DAY))
     assert asyncio.run(library.sweep_chunked(SESSION_SECONDS, now=time.time() + 60)) == 0
     assert asyncio.run(library.sweep_chunked(SESSION_SECONDS, now=time.time() + DAY + 60)) == 1
     assert library.chunked("6a1f0c2e-0000-4000-8000-000000000000") is None

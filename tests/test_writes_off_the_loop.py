@@ -48,9 +48,8 @@ def test_the_loop_keeps_ticking_while_a_write_holds_the_writer(tmp_path: Path) -
         ticking = asyncio.create_task(ticker())
         holding = asyncio.ensure_future(library.db.write(slow))
         await asyncio.to_thread(held.wait, 10)
-        upload = asyncio.create_task(
-            library.upload(NewFile(data=image_bytes(), file_name="a.png"), [ExtensionRequest("remove-bg", plain_cutout())])
-        )
+        new = NewFile(data=image_bytes(), file_name="a.png")
+        upload = asyncio.create_task(library.upload(new, [ExtensionRequest("remove-bg", plain_cutout())]))
         started = len(ticks)
         await asyncio.sleep(0.5)
         assert not upload.done()  # its write is queued behind the held one

@@ -64,7 +64,8 @@ class State:
     async def keep_house(self, library: Library) -> tuple[int, int]:
         """Uploadcare's lifetimes: abandoned multipart sessions go after a day, and the status of an upload
         from a URL an hour after it ended; returns how many of each went."""
-        return await library.sweep_chunked(upload.SESSION_SECONDS), await library.expire_imports(upload.URL_STATUS_SECONDS)
+        swept = await library.sweep_chunked(upload.SESSION_SECONDS)
+        return swept, await library.expire_imports(upload.URL_STATUS_SECONDS)
 
 
 __all__ = ["State", "addon_result_labels", "describe", "render_error", "routes", "webhook_format"]

@@ -345,7 +345,9 @@ async def multipart_start(request: Request) -> Response:
     }
     sessions = multipart(request)
     count = math.ceil(size / part_size)
-    await library(request).open_chunked(upload_uuid, session, count, max_open=sessions.max_open, open_seconds=SESSION_SECONDS)
+    await library(request).open_chunked(
+        upload_uuid, session, count, max_open=sessions.max_open, open_seconds=SESSION_SECONDS
+    )
     base = services(request).settings.base_url
     parts = [f"{base}/multipart/part/{sessions.part_token(upload_uuid, i)}/" for i in range(count)]
     return JSONResponse({"uuid": upload_uuid, "parts": parts})
