@@ -13,10 +13,10 @@ import string
 import time
 import unicodedata
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 from anyio import to_thread
 
@@ -42,6 +42,7 @@ COORDINATES = re.compile(r"[0-9]{1,6},[0-9]{1,6},[0-9]{1,6},[0-9]{1,6}")
 UNIQUE_ALPHABET = string.ascii_letters + string.digits
 NOT_FOUND = "The requested file does not exist."
 log = logging.getLogger("cutout.library")
+R = TypeVar("R")
 
 
 # ---- input rules shared by every dialect --------------------------------
@@ -285,15 +286,24 @@ class Library:
         self._check_size(new.data)
         info = await self._inspect(new.data, bounded_wait)
         sha = await to_thread.run_sync(self.blobs.put, new.data)
-        try:
-            recorded = await self._record_upload(new, info, sha, extensions)
-        except BaseException:
-            self.blobs.unpin(sha)
-            self._drop_unused({sha})
-            raise
-        self.blobs.unpin(sha)
+        recorded = await self._record_blob(sha, self._record_upload(new, info, sha, extensions), lambda _: True)
         self._queued(recorded[1])
         return recorded
+
+    async def _record_blob(self, sha: str, write: Awaitable[R], kept: Callable[[R], bool]) -> R:
+        """Await `write`, which records blob `sha` (as `blobs.put` left it pinned). The pin lasts until the
+        write has ended, even when this caller is cancelled first (a write goes on regardless, and another
+        change's `_drop_unused` could take the blob meanwhile); then the blob goes unless the write
+        succeeded and `kept` says its result refers to it."""
+        writing = asyncio.ensure_future(write)
+
+        def ended(done: asyncio.Future[R]) -> None:
+            self.blobs.unpin(sha)
+            if done.cancelled() or done.exception() is not None or not kept(done.result()):
+                self._drop_unused({sha})
+
+        writing.add_done_callback(ended)
+        return await asyncio.shield(writing)
 
     async def check_image(self, data: bytes) -> None:
         """What `upload` checks about the bytes, storing nothing (to refuse a batch before any of it is kept)."""
@@ -553,13 +563,8 @@ class Library:
             self.webhooks.record(Event("extension.succeeded", completed, job=done), tx)
             return completed
 
-        try:
-            completed = await self.db.write(change)
-        finally:
-            self.blobs.unpin(sha)
-        if completed is None:  # file gone, version superseded or lease lost: the result blob belongs to nobody
-            self._drop_unused({sha})
-        return completed
+        # File gone, version superseded or lease lost (None): the result blob belongs to nobody.
+        return await self._record_blob(sha, self.db.write(change), lambda completed: completed is not None)
 
     def _fail_finished(
         self, tx: Statements, job: Job, owner: str, file: File | None, reason: str, message: str, now: str
@@ -853,13 +858,8 @@ class Library:
             old = found[1][index] if found and index < len(found[1]) else None
             return old, tx.multipart.set_part(upload_uuid, index, sha, time.time())
 
-        try:
-            old, kept = await self.db.write(change)
-        finally:
-            self.blobs.unpin(sha)
-        if not kept:
-            self._drop_unused({sha})
-        elif old and old != sha:
+        old, kept = await self._record_blob(sha, self.db.write(change), lambda result: result[1])
+        if kept and old and old != sha:
             self._drop_unused({old})
         return kept
 
@@ -979,12 +979,8 @@ class Library:
         cost = await to_thread.run_sync(engine.decode_cost, original, self.limits, engine.Work.THUMBNAIL)
         data, mime = await self.budget.run(cost, lambda: engine.thumbnail(original, limits=self.limits))
         sha = await to_thread.run_sync(self.blobs.put, data)
-        try:
-            kept = await self.db.write(lambda tx: tx.set_thumbnail(version.id, sha))
-        finally:
-            self.blobs.unpin(sha)
-        if not kept:  # the version was deleted while its preview was made: the blob belongs to nobody
-            self._drop_unused({sha})
+        # Not kept when the version was deleted while its preview was made: the blob belongs to nobody.
+        await self._record_blob(sha, self.db.write(lambda tx: tx.set_thumbnail(version.id, sha)), lambda kept: kept)
         return data, mime
 
     async def sweep_orphans(self, batch: int = 500) -> int:

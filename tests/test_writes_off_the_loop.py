@@ -142,3 +142,30 @@ def test_what_a_sweep_removes_is_decided_inside_its_write(tmp_path: Path) -> Non
 
     asyncio.run(main())
     library.db.close()
+
+
+def test_an_upload_cancelled_while_its_write_waits_keeps_its_blob(tmp_path: Path) -> None:
+    """A write goes on when its caller is cancelled (a runner stopping mid-import): the file it records
+    must find its bytes, so the blob stays pinned until that write has ended."""
+    library = open_library(make_settings(tmp_path), tmp_path)
+    held, release = threading.Event(), threading.Event()
+
+    async def main() -> None:
+        holding = asyncio.ensure_future(library.db.write(lambda tx: (held.set(), release.wait(10))))
+        await asyncio.to_thread(held.wait, 10)
+        upload = asyncio.create_task(library.upload(NewFile(data=image_bytes(), file_name="a.png")))
+        while not any(library.blobs.older_than(time.time() + 60)):  # until its blob is put
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)  # and its write queued behind the held one
+        upload.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await upload
+        release.set()
+        await holding
+        while not (files := library.db.list_by_upload(removed=False, stored=None, since=None, descending=False,
+                                                      limit=1, offset=0)):  # fmt: skip
+            await asyncio.sleep(0.01)
+        assert await library.read(files[0].version) == image_bytes()
+
+    asyncio.run(main())
+    library.db.close()
