@@ -263,6 +263,7 @@ class Library:
         self.budget = DecodeBudget(settings.decode_budget_megapixels, settings.decode_wait_seconds)
         self._thumbnails: dict[str, asyncio.Future[tuple[bytes, str]]] = {}
         self._on_enqueue: list[Callable[[], None]] = []
+        self._settling: set[asyncio.Future[None]] = set()  # see _record_blob
 
     def on_enqueue(self, wake: Callable[[], None]) -> None:
         """Call `wake` whenever a transaction that queued jobs has committed (the runner looks at once)."""
@@ -291,19 +292,32 @@ class Library:
         return recorded
 
     async def _record_blob(self, sha: str, write: Awaitable[R], kept: Callable[[R], bool]) -> R:
-        """Await `write`, which records blob `sha` (as `blobs.put` left it pinned). The pin lasts until the
-        write has ended, even when this caller is cancelled first (a write goes on regardless, and another
-        change's `_drop_unused` could take the blob meanwhile); then the blob goes unless the write
-        succeeded and `kept` says its result refers to it."""
-        writing = asyncio.ensure_future(write)
-
-        def ended(done: asyncio.Future[R]) -> None:
+        """Await `write`, which records blob `sha` (as `blobs.put` left it pinned); then unpin it, and drop
+        it unless the write succeeded and `kept` says its result refers to it."""
+        try:
+            result = await write
+        except asyncio.CancelledError:
+            # The write goes on without this caller and may yet record the blob: keep the pin until it has
+            # ended (writes run in order, so until a later one has), then drop the blob if nothing refers to it.
+            settling = asyncio.ensure_future(self._unpin_after_writes(sha))
+            self._settling.add(settling)
+            settling.add_done_callback(self._settling.discard)
+            raise
+        except BaseException:
             self.blobs.unpin(sha)
-            if done.cancelled() or done.exception() is not None or not kept(done.result()):
-                self._drop_unused({sha})
+            self._drop_unused({sha})
+            raise
+        self.blobs.unpin(sha)
+        if not kept(result):
+            self._drop_unused({sha})
+        return result
 
-        writing.add_done_callback(ended)
-        return await asyncio.shield(writing)
+    async def _unpin_after_writes(self, sha: str) -> None:
+        try:
+            await self.db.write(lambda tx: None)
+        finally:
+            self.blobs.unpin(sha)
+        self._drop_unused({sha})
 
     async def check_image(self, data: bytes) -> None:
         """What `upload` checks about the bytes, storing nothing (to refuse a batch before any of it is kept)."""
