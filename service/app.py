@@ -216,8 +216,8 @@ async def keep_house(library: Library, state: uploadcare.State) -> None:
     the blobs and temp files a crash left behind."""
     while True:
         try:
-            expired = library.expire_unstored()
-            dropped, forgotten = state.keep_house(library)
+            expired = await library.expire_unstored()
+            dropped, forgotten = await state.keep_house(library)
             swept = await library.sweep_orphans()
             if expired or dropped or forgotten or swept:
                 log.info(

@@ -2,10 +2,11 @@
 
 `Database.write(fn)` runs `fn` as one BEGIN IMMEDIATE transaction on a single
 writer thread with its own connection, and `Database.read(fn)` runs `fn` on a
-small pool of reader connections, so the event loop never waits on SQL. Code
-not yet moved onto the seam uses the synchronous `transaction()` and statement
-methods on a third connection; BEGIN IMMEDIATE and the busy timeout serialise
-it with the writer thread (and with other processes on the same file).
+small pool of reader connections, so the event loop never waits on SQL. The
+Database's own statement methods run on a third connection, read-only once the
+migrations are applied: short reads the loop may still make itself, and no
+write (BEGIN IMMEDIATE and the busy timeout serialise the writer thread with
+other processes on the same file).
 """
 
 from __future__ import annotations
@@ -16,9 +17,8 @@ import queue
 import sqlite3
 import threading
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -454,7 +454,7 @@ class Channels:
 
 
 class Statements:
-    """Every statement, bound to one connection: the Database's own for synchronous callers, or the
+    """Every statement, bound to one connection: the Database's own (read-only) for synchronous reads, or the
     writer's (or a reader's) inside `Database.write` / `Database.read`, where `fn` gets one of these."""
 
     def __init__(self, conn: sqlite3.Connection, channels: Channels):
@@ -679,6 +679,7 @@ class Database(Statements):
         conn = _connect(self.path)
         self.db = sqlite_utils.Database(conn)
         migrations.apply(self.db)
+        conn.execute("PRAGMA query_only=ON")  # every write goes through `write`, on the writer thread
         super().__init__(conn, Channels())
         self._writer = _Writer(self.path, self._channels)
         self._readers = _Readers(self.path, self._channels, self.READERS)
@@ -702,22 +703,6 @@ class Database(Statements):
     def listen(self, channel: str) -> asyncio.Event:
         """An event set whenever `channel` is notified (after the notifying transaction commits)."""
         return self._channels.listen(channel)
-
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """One synchronous write transaction on the caller's thread, taken with BEGIN IMMEDIATE."""
-        self.conn.execute("BEGIN IMMEDIATE")
-        self._pending = set()
-        try:
-            yield
-        except BaseException:
-            self._pending = None
-            self.conn.execute("ROLLBACK")
-            raise
-        pending, self._pending = self._pending, None
-        self.conn.execute("COMMIT")
-        for channel in pending:
-            self._channels.fire(channel)
 
     async def check_writable(self) -> None:
         """Take the write lock on the writer thread (what /readyz checks)."""

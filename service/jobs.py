@@ -131,7 +131,7 @@ class Runner:
             await asyncio.wait(self._running, timeout=SHUTDOWN_GRACE_SECONDS)
         for task in list(self._running):
             task.cancel()
-        released = self.library.release_jobs(self.owner)
+        released = await self.library.release_jobs(self.owner)
         if released:
             log.info(json.dumps({"event": "jobs_released", "count": released}))
 
@@ -139,7 +139,7 @@ class Runner:
         while not self._stopping:
             for kind, room in self._room.items():
                 while self._count(kind) < room and not self._stopping:
-                    job = self.library.claim_job(self.owner, self.settings.job_lease_seconds, kind)
+                    job = await self.library.claim_job(self.owner, self.settings.job_lease_seconds, kind)
                     if job is None:
                         break
                     task = asyncio.create_task(self._run(job))
@@ -173,7 +173,7 @@ class Runner:
         try:
             outcome = await self._handlers[job.kind](job)
         except PermanentFailure as exc:
-            self.library.fail_job(job, self.owner, exc.reason, exc.message, retry_in=None)
+            await self.library.fail_job(job, self.owner, exc.reason, exc.message, retry_in=None)
         except asyncio.CancelledError:
             outcome = "cancelled"
             raise
@@ -187,7 +187,7 @@ class Runner:
             if job.attempts < self.settings.job_max_attempts:
                 retry_in = self.settings.job_retry_base_seconds * 2 ** (job.attempts - 1)
                 outcome = "retry"
-            self.library.fail_job(job, self.owner, reason, message, retry_in=retry_in)
+            await self.library.fail_job(job, self.owner, reason, message, retry_in=retry_in)
         finally:
             heartbeat.cancel()
             elapsed = time.perf_counter() - started
@@ -213,7 +213,7 @@ class Runner:
             raise PermanentFailure("unsupported_result", "Results stored as a named conversion are not supported yet.")
         result = await self._cut_out(job)
         sha = await to_thread.run_sync(self.library.blobs.put, result.data)
-        completed = self.library.complete_job(job, self.owner, result, sha)
+        completed = await self.library.complete_job(job, self.owner, result, sha)
         return "succeeded" if completed is not None else "discarded"
 
     async def _import(self, job: Job) -> str:
@@ -225,18 +225,18 @@ class Runner:
         except NotFound:
             pass
         else:
-            return "succeeded" if self.library.finish_import(job, self.owner, file) else "discarded"
-        self.library.import_progress(job, self.owner, 0, None)
+            return "succeeded" if await self.library.finish_import(job, self.owner, file) else "discarded"
+        await self.library.import_progress(job, self.owner, 0, None)
         try:
             data = await self.egress.fetch(source_url, max_bytes=self.settings.max_upload_bytes)
         except EgressBlocked as exc:
             raise PermanentFailure("download_failed", f"The file could not be fetched: {exc.message}.") from None
-        self.library.import_progress(job, self.owner, len(data), len(data))
+        await self.library.import_progress(job, self.owner, len(data), len(data))
         try:
             file, _ = await self.library.upload(replace(new, data=data), bounded_wait=False)
         except APIError as exc:
             raise PermanentFailure("file_rejected", exc.message) from None
-        return "succeeded" if self.library.finish_import(job, self.owner, file) else "discarded"
+        return "succeeded" if await self.library.finish_import(job, self.owner, file) else "discarded"
 
     async def _cut_out(self, job: Job) -> engine.Result:
         try:
@@ -274,6 +274,6 @@ class Runner:
         interval = self.settings.job_lease_seconds / 3
         while True:
             await asyncio.sleep(interval)
-            if not self.library.heartbeat(job, self.owner, self.settings.job_lease_seconds):
+            if not await self.library.heartbeat(job, self.owner, self.settings.job_lease_seconds):
                 log.warning("job %s lost its lease", job.id)
                 return

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import json
 import logging
@@ -14,17 +13,17 @@ import string
 import time
 import unicodedata
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, BinaryIO, TypedDict
+from typing import Any, BinaryIO, TypedDict, TypeVar
 
 from anyio import to_thread
 
 from . import engine
 from .blobs import TEMP_PREFIX, BlobStore
 from .budget import DecodeBudget
-from .db import Database
+from .db import Database, Statements
 from .errors import APIError, BadRequest, Conflict, NotFound, PayloadTooLarge, TooManyRequests
 from .models import METADATA_KEY, File, Folder, Job, JobKind, JobStatus, ResultTo, Version, new_id, now_iso
 from .search import Node
@@ -43,6 +42,7 @@ COORDINATES = re.compile(r"[0-9]{1,6},[0-9]{1,6},[0-9]{1,6},[0-9]{1,6}")
 UNIQUE_ALPHABET = string.ascii_letters + string.digits
 NOT_FOUND = "The requested file does not exist."
 log = logging.getLogger("cutout.library")
+R = TypeVar("R")
 
 
 # ---- input rules shared by every dialect --------------------------------
@@ -268,6 +268,7 @@ class Library:
         self.budget = DecodeBudget(settings.decode_budget_megapixels, settings.decode_wait_seconds)
         self._thumbnails: dict[str, asyncio.Future[tuple[bytes, str]]] = {}
         self._on_enqueue: list[Callable[[], None]] = []
+        self._settling: set[asyncio.Future[None]] = set()  # see _record_blob
 
     def on_enqueue(self, wake: Callable[[], None]) -> None:
         """Call `wake` whenever a transaction that queued jobs has committed (the runner looks at once)."""
@@ -291,15 +292,37 @@ class Library:
         self._check_size(new.data)
         info = await self._inspect(new.data, bounded_wait)
         sha = await to_thread.run_sync(self.blobs.put, new.data)
+        recorded = await self._record_blob(sha, self._record_upload(new, info, sha, extensions), lambda _: True)
+        self._queued(recorded[1])
+        return recorded
+
+    async def _record_blob(self, sha: str, write: Awaitable[R], kept: Callable[[R], bool]) -> R:
+        """Await `write`, which records blob `sha` (as `blobs.put` left it pinned); then unpin it, and drop
+        it unless the write succeeded and `kept` says its result refers to it."""
         try:
-            recorded = self._record_upload(new, info, sha, extensions)
+            result = await write
+        except asyncio.CancelledError:
+            # The write goes on without this caller and may yet record the blob: keep the pin until it has
+            # ended (writes run in order, so until a later one has), then drop the blob if nothing refers to it.
+            settling = asyncio.ensure_future(self._unpin_after_writes(sha))
+            self._settling.add(settling)
+            settling.add_done_callback(self._settling.discard)
+            raise
         except BaseException:
             self.blobs.unpin(sha)
             self._drop_unused({sha})
             raise
         self.blobs.unpin(sha)
-        self._queued(recorded[1])
-        return recorded
+        if not kept(result):
+            self._drop_unused({sha})
+        return result
+
+    async def _unpin_after_writes(self, sha: str) -> None:
+        try:
+            await self.db.write(lambda tx: None)
+        finally:
+            self.blobs.unpin(sha)
+        self._drop_unused({sha})
 
     async def check_image(self, data: bytes) -> None:
         """What `upload` checks about the bytes, storing nothing (to refuse a batch before any of it is kept)."""
@@ -331,29 +354,30 @@ class Library:
                 field="file",
             ) from None
 
-    def _record_upload(
+    async def _record_upload(
         self, new: NewFile, info: engine.ImageInfo, sha: str, extensions: Sequence[ExtensionRequest]
     ) -> tuple[File, list[Job]]:
         now = now_iso()
-        with self.db.transaction():
-            self._check_capacity(len(extensions))
+
+        def change(tx: Statements) -> tuple[File, list[Job]]:
+            self._check_capacity(tx, len(extensions))
             if not new.stored:
-                self.check_unstored_room()
+                self.check_unstored_room(tx=tx)
             if new.use_unique_file_name:
-                name, existing = self._free_name(new.folder, new.file_name), None
+                name, existing = self._free_name(tx, new.folder, new.file_name), None
             else:
-                name, existing = new.file_name, self.db.get_file_by_path(new.folder + new.file_name)
+                name, existing = new.file_name, tx.get_file_by_path(new.folder + new.file_name)
             if existing is not None and not new.overwrite_file:
                 raise Conflict(
                     "A file with the same name already exists at the exact location. We could not overwrite it "
                     "because both overwriteFile and useUniqueFileName are set to false.",
                     field="overwriteFile",
                 )
-            self.db.ensure_folders(parent_folders(new.folder), now, new_id)
+            tx.ensure_folders(parent_folders(new.folder), now, new_id)
             if existing is not None:
-                file = self._add_upload_version(existing, new, info, sha, now)
-                self.webhooks.record(Event("file-version.created", file, version=file.version))
-                return file, self._enqueue(file, extensions, now)
+                file = self._add_upload_version(tx, existing, new, info, sha, now)
+                self.webhooks.record(Event("file-version.created", file, version=file.version), tx)
+                return file, self._enqueue(tx, file, extensions, now)
             file_id = new_id()
             version = Version(
                 id=file_id, file_id=file_id, number=1, blob=sha, mime=info.mime, size=len(new.data),
@@ -377,17 +401,21 @@ class Library:
                 created_at=now,
                 updated_at=now,
             )
-            self.db.insert_file(file)
-            self.webhooks.record(Event("file.created", file))
-            return file, self._enqueue(file, extensions, now)
+            tx.insert_file(file)
+            self.webhooks.record(Event("file.created", file), tx)
+            return file, self._enqueue(tx, file, extensions, now)
 
-    def _add_upload_version(self, file: File, new: NewFile, info: engine.ImageInfo, sha: str, now: str) -> File:
+        return await self.db.write(change)
+
+    def _add_upload_version(
+        self, tx: Statements, file: File, new: NewFile, info: engine.ImageInfo, sha: str, now: str
+    ) -> File:
         version = Version(
-            id=new_id(), file_id=file.id, number=self.db.next_version_number(file.id), blob=sha,
+            id=new_id(), file_id=file.id, number=tx.next_version_number(file.id), blob=sha,
             mime=info.mime, size=len(new.data), width=info.width, height=info.height,
             has_alpha=info.has_alpha, created_at=now,
         )  # fmt: skip
-        self.db.insert_version(version)
+        tx.insert_version(version)
 
         def pick(given: Any, old: Any, overwrite: bool, empty: Any) -> Any:
             if given is not None:
@@ -406,20 +434,20 @@ class Library:
             is_published=new.is_published,
             updated_at=now,
         )
-        self.db.update_file(updated)
+        tx.update_file(updated)
         return updated
 
-    def consume_token(self, token: str, expire: int, now: int) -> None:
+    async def consume_token(self, token: str, expire: int, now: int) -> None:
         """Mark a client-side upload token used; a second use is refused."""
-        with self.db.transaction():
-            fresh = self.db.use_upload_token(token, expire, now)
+        fresh = await self.db.write(lambda tx: tx.use_upload_token(token, expire, now))
         if not fresh:
             raise Conflict("The token has been used before. Generate a new token for every upload.", field="token")
 
     # -- reads
 
-    def get(self, file_id: str) -> File:
-        file = self.db.get_file(file_id) if _looks_like_id(file_id) else None
+    def get(self, file_id: str, *, tx: Statements | None = None) -> File:
+        """`tx` when the file decides what a write does (inside its `db.write`)."""
+        file = (tx or self.db).get_file(file_id) if _looks_like_id(file_id) else None
         if file is None:
             raise NotFound(NOT_FOUND, field="fileId")
         return file
@@ -443,13 +471,14 @@ class Library:
 
     # -- changes
 
-    def update(
+    async def update(
         self, file_id: str, changes: FileChanges, extensions: Sequence[ExtensionRequest] = ()
     ) -> tuple[File, list[Job]]:
         """Apply `changes` and queue `extensions` on the file's current version, in one transaction."""
-        with self.db.transaction():
-            self._check_capacity(len(extensions))
-            file = self.get(file_id)
+
+        def change(tx: Statements) -> tuple[File, list[Job]]:
+            self._check_capacity(tx, len(extensions))
+            file = self.get(file_id, tx=tx)
             updated = file
             if changes.tags is not UNSET:
                 updated = replace(updated, tags=changes.tags or ())
@@ -470,31 +499,34 @@ class Library:
             if changes.is_published is not UNSET:
                 updated = replace(updated, is_published=changes.is_published)
             updated = replace(updated, updated_at=now_iso())
-            self.db.update_file(updated)
-            self.webhooks.record(Event("file.updated", updated))
-            jobs = self._enqueue(updated, extensions, updated.updated_at)
+            tx.update_file(updated)
+            self.webhooks.record(Event("file.updated", updated), tx)
+            return updated, self._enqueue(tx, updated, extensions, updated.updated_at)
+
+        updated, jobs = await self.db.write(change)
         self._queued(jobs)
         return updated, jobs
 
     # -- jobs
 
-    def _check_capacity(self, wanted: int) -> None:
-        if wanted and self.db.jobs.unfinished(JobKind.EDIT) + wanted > self.settings.max_queue:
+    def _check_capacity(self, tx: Statements, wanted: int) -> None:
+        if wanted and tx.jobs.unfinished(JobKind.EDIT) + wanted > self.settings.max_queue:
             raise TooManyRequests(
                 f"The extension queue is full ({self.settings.max_queue} jobs). Retry later.",
                 retry_after=self.settings.queue_retry_after,
             )
 
-    def check_unstored_room(self, wanted: int = 1) -> None:
-        """Unstored files are anyone's with the public key (the Upload API's store=0): only so many at once."""
+    def check_unstored_room(self, wanted: int = 1, *, tx: Statements | None = None) -> None:
+        """Unstored files are anyone's with the public key (the Upload API's store=0): only so many at once.
+        A dialect checks early to refuse a batch whole; the upload's own write checks again, in `tx`."""
         limit = self.settings.uploadcare_max_unstored_files
-        if self.db.count_by_upload(removed=False, stored=False) + wanted > limit:
+        if (tx or self.db).count_by_upload(removed=False, stored=False) + wanted > limit:
             raise TooManyRequests(
                 f"Too many unstored files ({limit}). Store or delete some, or upload with store=1.",
                 retry_after=self.settings.queue_retry_after,
             )
 
-    def _enqueue(self, file: File, extensions: Sequence[ExtensionRequest], now: str) -> list[Job]:
+    def _enqueue(self, tx: Statements, file: File, extensions: Sequence[ExtensionRequest], now: str) -> list[Job]:
         jobs = []
         for ext in extensions:
             job = Job(
@@ -503,86 +535,86 @@ class Library:
                 run_after=time.time(), created_at=now, updated_at=now, kind=JobKind.EDIT, result_to=ext.result_to,
                 conversion_name=ext.conversion_name,
             )  # fmt: skip
-            self.db.jobs.insert(job)
+            tx.jobs.insert(job)
             jobs.append(job)
         return jobs
 
-    def claim_job(self, owner: str, lease: float, kind: JobKind = JobKind.EDIT) -> Job | None:
-        with self.db.transaction():
-            return self.db.jobs.claim(owner, time.time(), lease, kind)
+    async def claim_job(self, owner: str, lease: float, kind: JobKind = JobKind.EDIT) -> Job | None:
+        return await self.db.write(lambda tx: tx.jobs.claim(owner, time.time(), lease, kind))
 
-    def heartbeat(self, job: Job, owner: str, lease: float) -> bool:
-        with self.db.transaction():
-            return self.db.jobs.heartbeat(job.id, owner, time.time() + lease)
+    async def heartbeat(self, job: Job, owner: str, lease: float) -> bool:
+        return await self.db.write(lambda tx: tx.jobs.heartbeat(job.id, owner, time.time() + lease))
 
-    def complete_job(self, job: Job, owner: str, result: engine.Result, sha: str) -> File | None:
+    async def complete_job(self, job: Job, owner: str, result: engine.Result, sha: str) -> File | None:
         """Record the cut-out (blob `sha`, as `blobs.put` left it pinned) as a new version of the file;
         None (nothing kept) when the lease was lost, the file was deleted or its version superseded."""
         now = now_iso()
-        with contextlib.ExitStack() as stack:
-            stack.callback(self.blobs.unpin, sha)
-            stack.enter_context(self.db.transaction())
-            file = self.db.get_file(job.file_id)
+
+        def change(tx: Statements) -> File | None:
+            file = tx.get_file(job.file_id)
             if file is None:
-                self._fail_finished(job, owner, None, "file_deleted",
+                self._fail_finished(tx, job, owner, None, "file_deleted",
                                     "The file was deleted before the extension finished.", now)  # fmt: skip
-                completed = None
-            elif job.result_to == ResultTo.VERSION and file.version.id != job.source_version:
+                return None
+            if job.result_to == ResultTo.VERSION and file.version.id != job.source_version:
                 # A newer upload or a restore made another version current while the job ran: making the
                 # result current would undo it, so the result is dropped and the job fails, saying why.
-                self._fail_finished(job, owner, file, "superseded",
+                self._fail_finished(tx, job, owner, file, "superseded",
                                     f"The file's current version changed (now {file.version.name}) before "
                                     "the extension finished; run it again on the current version.", now)  # fmt: skip
-                completed = None
-            elif job.result_to == ResultTo.FILE:
-                completed = self._record_result_file(job, owner, file, result, sha, now)
-            elif job.result_to == ResultTo.CONVERSION:  # the runner refuses these before any work is done
+                return None
+            if job.result_to == ResultTo.FILE:
+                return self._record_result_file(tx, job, owner, file, result, sha, now)
+            if job.result_to == ResultTo.CONVERSION:  # the runner refuses these before any work is done
                 raise ValueError(f"job {job.id}: conversions are not stored yet")
-            else:
-                version = Version(
-                    id=new_id(), file_id=file.id, number=self.db.next_version_number(file.id), blob=sha,
-                    mime=result.mime, size=len(result.data), width=result.width, height=result.height,
-                    has_alpha=result.has_alpha, created_at=now,
-                )  # fmt: skip
-                done = replace(job, status=JobStatus.SUCCEEDED, result_version=version.id)
-                completed = None
-                if self.db.jobs.finish(done, owner, now):
-                    self.db.insert_version(version)
-                    completed = replace(file, version=version, updated_at=now)
-                    self.db.update_file(completed)
-                    self.webhooks.record(Event("file-version.created", completed, version=version))
-                    self.webhooks.record(Event("extension.succeeded", completed, job=done))
-        if completed is None:  # file gone, version superseded or lease lost: the result blob belongs to nobody
-            self._drop_unused({sha})
-        return completed
+            version = Version(
+                id=new_id(), file_id=file.id, number=tx.next_version_number(file.id), blob=sha,
+                mime=result.mime, size=len(result.data), width=result.width, height=result.height,
+                has_alpha=result.has_alpha, created_at=now,
+            )  # fmt: skip
+            done = replace(job, status=JobStatus.SUCCEEDED, result_version=version.id)
+            if not tx.jobs.finish(done, owner, now):
+                return None
+            tx.insert_version(version)
+            completed = replace(file, version=version, updated_at=now)
+            tx.update_file(completed)
+            self.webhooks.record(Event("file-version.created", completed, version=version), tx)
+            self.webhooks.record(Event("extension.succeeded", completed, job=done), tx)
+            return completed
+
+        # File gone, version superseded or lease lost (None): the result blob belongs to nobody.
+        return await self._record_blob(sha, self.db.write(change), lambda completed: completed is not None)
 
     def _fail_finished(
-        self, job: Job, owner: str, file: File | None, reason: str, message: str, now: str
+        self, tx: Statements, job: Job, owner: str, file: File | None, reason: str, message: str, now: str
     ) -> Job | None:
         """Fail a job for good and announce it, if this worker still holds its lease; None when it does not."""
         failed = replace(job, status=JobStatus.FAILED, error_reason=reason, error_message=message)
-        if not self.db.jobs.finish(failed, owner, now):
+        if not tx.jobs.finish(failed, owner, now):
             return None
-        self.webhooks.record(Event("extension.failed", file, file_id=job.file_id, job=failed))
+        self.webhooks.record(Event("extension.failed", file, file_id=job.file_id, job=failed), tx)
         return failed
 
-    def fail_job(self, job: Job, owner: str, reason: str, message: str, retry_in: float | None) -> Job | None:
+    async def fail_job(self, job: Job, owner: str, reason: str, message: str, retry_in: float | None) -> Job | None:
         """Requeue after `retry_in` seconds, or fail for good when it is None; None when the lease was lost.
 
         An import has no file and no extension to announce: its end is only its status."""
-        with self.db.transaction():
+
+        def change(tx: Statements) -> Job | None:
             if retry_in is None and job.kind == JobKind.IMPORT:
                 failed = replace(job, status=JobStatus.FAILED, error_reason=reason, error_message=message)
-                return failed if self.db.jobs.finish(failed, owner, now_iso()) else None
+                return failed if tx.jobs.finish(failed, owner, now_iso()) else None
             if retry_in is None:
-                return self._fail_finished(job, owner, self.db.get_file(job.file_id), reason, message, now_iso())
+                return self._fail_finished(tx, job, owner, tx.get_file(job.file_id), reason, message, now_iso())
             updated = replace(job, status=JobStatus.QUEUED, run_after=time.time() + retry_in,
                               error_reason=reason, error_message=message)  # fmt: skip
-            return updated if self.db.jobs.finish(updated, owner, now_iso()) else None
+            return updated if tx.jobs.finish(updated, owner, now_iso()) else None
+
+        return await self.db.write(change)
 
     # -- imports: a URL fetched by the runner and uploaded as a new file
 
-    def enqueue_import(self, source_url: str, new: NewFile, job_id: str, *, dialect: str) -> Job:
+    async def enqueue_import(self, source_url: str, new: NewFile, job_id: str, *, dialect: str) -> Job:
         """Queue the import of `source_url` as `new` (its data still empty). The new file's uuid is chosen now,
         so that an import cut off after its file was made finds that file when it runs again."""
         now = now_iso()
@@ -592,13 +624,16 @@ class Library:
             options={"source_url": source_url, "new_file": fields}, dialect=dialect, status=JobStatus.QUEUED,
             run_after=time.time(), created_at=now, updated_at=now, kind=JobKind.IMPORT, result_to=ResultTo.FILE,
         )  # fmt: skip
-        with self.db.transaction():
-            if self.db.jobs.unfinished(JobKind.IMPORT) >= self.settings.max_queue:
+
+        def change(tx: Statements) -> None:
+            if tx.jobs.unfinished(JobKind.IMPORT) >= self.settings.max_queue:
                 raise TooManyRequests(
                     f"Too many uploads from a URL are waiting ({self.settings.max_queue}). Retry later.",
                     retry_after=self.settings.queue_retry_after,
                 )
-            self.db.jobs.insert(job)
+            tx.jobs.insert(job)
+
+        await self.db.write(change)
         self._queued([job])
         return job
 
@@ -612,24 +647,22 @@ class Library:
         fields = job.options["new_file"]
         return job.options["source_url"], NewFile(data=b"", **{**fields, "tags": tuple(fields["tags"] or ()) or None})
 
-    def import_progress(self, job: Job, owner: str, done: int, total: int | None) -> None:
-        with self.db.transaction():
-            self.db.jobs.set_progress(job.id, owner, {"done": done, "total": total})
+    async def import_progress(self, job: Job, owner: str, done: int, total: int | None) -> None:
+        await self.db.write(lambda tx: tx.jobs.set_progress(job.id, owner, {"done": done, "total": total}))
 
-    def finish_import(self, job: Job, owner: str, file: File) -> Job | None:
+    async def finish_import(self, job: Job, owner: str, file: File) -> Job | None:
         """The import made `file`; None when the lease was lost (the file stays: it is the one asked for)."""
         done = replace(job, status=JobStatus.SUCCEEDED, result_file=file.id)
-        with self.db.transaction():
-            return done if self.db.jobs.finish(done, owner, now_iso()) else None
+        finished = await self.db.write(lambda tx: tx.jobs.finish(done, owner, now_iso()))
+        return done if finished else None
 
-    def expire_imports(self, keep_seconds: float, now: float | None = None) -> int:
+    async def expire_imports(self, keep_seconds: float, now: float | None = None) -> int:
         """Forget finished imports `keep_seconds` after they ended; returns how many went."""
-        with self.db.transaction():
-            return self.db.jobs.delete_ended_before(JobKind.IMPORT, _iso_seconds_ago(keep_seconds, now))
+        cutoff = _iso_seconds_ago(keep_seconds, now)
+        return await self.db.write(lambda tx: tx.jobs.delete_ended_before(JobKind.IMPORT, cutoff))
 
-    def release_jobs(self, owner: str) -> int:
-        with self.db.transaction():
-            return self.db.jobs.release(owner)
+    async def release_jobs(self, owner: str) -> int:
+        return await self.db.write(lambda tx: tx.jobs.release(owner))
 
     def job_counts(self) -> dict[str, int]:
         return self.db.jobs.counts()
@@ -637,31 +670,37 @@ class Library:
     def next_job_due(self, kinds: Sequence[JobKind] = tuple(JobKind)) -> float | None:
         return self.db.jobs.next_due(kinds)
 
-    def delete(self, file_id: str) -> None:
-        with self.db.transaction():
-            file = self.get(file_id)
-            blobs = self.db.blobs_of(file.id)
-            self.db.delete_file(file.id)
-            self.webhooks.record(Event("file.deleted", file))
-        self._drop_unused(blobs)
+    async def delete(self, file_id: str) -> None:
+        def change(tx: Statements) -> set[str]:
+            file = self.get(file_id, tx=tx)
+            blobs = tx.blobs_of(file.id)
+            tx.delete_file(file.id)
+            self.webhooks.record(Event("file.deleted", file), tx)
+            return blobs
 
-    def delete_many(self, file_ids: list[str]) -> tuple[list[str], list[str]]:
+        self._drop_unused(await self.db.write(change))
+
+    async def delete_many(self, file_ids: list[str]) -> tuple[list[str], list[str]]:
         """Delete the files that exist; return (deleted, missing). Nothing is deleted when none exist."""
-        with self.db.transaction():
-            wanted = list(dict.fromkeys(file_ids))
-            found = {i: file for i in wanted if _looks_like_id(i) and (file := self.db.get_file(i)) is not None}
-            blobs: set[str] = set()
-            for file_id, file in found.items():
-                blobs |= self.db.blobs_of(file_id)
-                self.db.delete_file(file_id)
-                self.webhooks.record(Event("file.deleted", file))
+        wanted = list(dict.fromkeys(file_ids))
+        found, blobs = await self.db.write(lambda tx: self._delete_files(tx, wanted))
         self._drop_unused(blobs)
         return [i for i in wanted if i in found], [i for i in wanted if i not in found]
 
+    def _delete_files(self, tx: Statements, file_ids: list[str]) -> tuple[dict[str, File], set[str]]:
+        """Delete those of `file_ids` that exist; the files deleted, and the blobs they held."""
+        found = {i: file for i in file_ids if _looks_like_id(i) and (file := tx.get_file(i)) is not None}
+        blobs: set[str] = set()
+        for file_id, file in found.items():
+            blobs |= tx.blobs_of(file_id)
+            tx.delete_file(file_id)
+            self.webhooks.record(Event("file.deleted", file), tx)
+        return found, blobs
+
     # -- Uploadcare: files by uuid, storing, removal, expiry, add-ons
 
-    def get_by_uuid(self, file_uuid: str) -> File:
-        file = self.db.get_file_by_uuid(file_uuid) if looks_like_uuid(file_uuid) else None
+    def get_by_uuid(self, file_uuid: str, *, tx: Statements | None = None) -> File:
+        file = (tx or self.db).get_file_by_uuid(file_uuid) if looks_like_uuid(file_uuid) else None
         if file is None:
             raise NotFound(NOT_FOUND, field="uuid")
         return file
@@ -690,66 +729,72 @@ class Library:
             "unstored": count(removed=False, stored=False),
         }
 
-    def store(self, file_uuid: str) -> File:
+    async def store(self, file_uuid: str) -> File:
         """Keep the file for good (it is no longer removed a day after upload); storing twice is a no-op."""
-        with self.db.transaction():
-            return self._store(self.get_by_uuid(file_uuid))
+        return await self.db.write(lambda tx: self._store(tx, self.get_by_uuid(file_uuid, tx=tx)))
 
-    def store_many(self, uuids: list[str]) -> tuple[list[File], dict[str, str]]:
+    async def store_many(self, uuids: list[str]) -> tuple[list[File], dict[str, str]]:
         """Store the files that exist; the others are reported as problems, by the uuid as given."""
-        stored: list[File] = []
-        problems: dict[str, str] = {}
-        with self.db.transaction():
+
+        def change(tx: Statements) -> tuple[list[File], dict[str, str]]:
+            stored: list[File] = []
+            problems: dict[str, str] = {}
             for file_uuid in dict.fromkeys(uuids):
-                file = self.db.get_file_by_uuid(file_uuid) if looks_like_uuid(file_uuid) else None
+                file = tx.get_file_by_uuid(file_uuid) if looks_like_uuid(file_uuid) else None
                 if file is None:
                     problems[file_uuid] = "Missing in the project" if looks_like_uuid(file_uuid) else "Invalid"
                 else:
-                    stored.append(self._store(file))
-        return stored, problems
+                    stored.append(self._store(tx, file))
+            return stored, problems
 
-    def _store(self, file: File) -> File:
+        return await self.db.write(change)
+
+    def _store(self, tx: Statements, file: File) -> File:
         if file.stored_at is not None:
             return file
         now = now_iso()
         stored = replace(file, stored_at=now, updated_at=now)
-        self.db.update_file(stored)
-        self.webhooks.record(Event("file.stored", stored))
+        tx.update_file(stored)
+        self.webhooks.record(Event("file.stored", stored), tx)
         return stored
 
-    def remove(self, file_uuid: str) -> File:
+    async def remove(self, file_uuid: str) -> File:
         """Delete a file; what it was stays listable as a removed file."""
-        self.delete(self.get_by_uuid(file_uuid).id)
+        await self.delete(self.get_by_uuid(file_uuid).id)
         return self.get_live_or_removed(file_uuid)
 
-    def remove_many(self, uuids: list[str]) -> tuple[list[File], dict[str, str]]:
+    async def remove_many(self, uuids: list[str]) -> tuple[list[File], dict[str, str]]:
         wanted = list(dict.fromkeys(uuids))
         problems = {u: "Invalid" for u in wanted if not looks_like_uuid(u)}
         found = {u: f for u in wanted if u not in problems and (f := self.db.get_file_by_uuid(u)) is not None}
         problems.update({u: "Missing in the project" for u in wanted if u not in problems and u not in found})
-        deleted, _ = self.delete_many([f.id for f in found.values()]) if found else ([], [])
+        deleted, _ = await self.delete_many([f.id for f in found.values()]) if found else ([], [])
         gone = set(deleted)
         removed = [self.get_live_or_removed(u) for u, f in found.items() if f.id in gone]
         problems.update({u: "Missing in the project" for u, f in found.items() if f.id not in gone})
         return removed, problems
 
-    def expire_unstored(self, now: float | None = None) -> int:
+    async def expire_unstored(self, now: float | None = None) -> int:
         """Remove files that were never stored, a day after their upload; returns how many went."""
         cutoff = _iso_seconds_ago(UNSTORED_TTL_SECONDS, now)
         expired = 0
-        while ids := self.db.unstored_before(cutoff):
-            deleted, _ = self.delete_many(ids)
-            if not deleted:
-                break
-            expired += len(deleted)
-        return expired
+        while True:  # each batch is picked inside its write: a file stored meanwhile is not removed
+            found, blobs = await self.db.write(lambda tx: self._delete_files(tx, tx.unstored_before(cutoff)))
+            self._drop_unused(blobs)
+            if not found:
+                return expired
+            expired += len(found)
 
-    def run_addon(self, file_uuid: str, ext: ExtensionRequest) -> Job:
+    async def run_addon(self, file_uuid: str, ext: ExtensionRequest) -> Job:
         """Queue an add-on on the file's current version; its result will be a new file."""
-        with self.db.transaction():
-            self._check_capacity(1)
-            file = self.get_by_uuid(file_uuid)
-            [job] = self._enqueue(file, [ext], now_iso())
+
+        def change(tx: Statements) -> Job:
+            self._check_capacity(tx, 1)
+            file = self.get_by_uuid(file_uuid, tx=tx)
+            [job] = self._enqueue(tx, file, [ext], now_iso())
+            return job
+
+        job = await self.db.write(change)
         self._queued([job])
         return job
 
@@ -761,13 +806,13 @@ class Library:
         return job, self.db.uuid_of(job.result_file) if job.result_file else None
 
     def _record_result_file(
-        self, job: Job, owner: str, source: File, result: engine.Result, sha: str, now: str
+        self, tx: Statements, job: Job, owner: str, source: File, result: engine.Result, sha: str, now: str
     ) -> File | None:
         """The cut-out as a new file beside its source; None (nothing written) when the lease was lost."""
         file_id = new_id()
         stem = source.original_filename.rpartition(".")[0] or source.original_filename
         original_filename = f"{stem}.{result.format}"
-        name = self._free_name(source.folder, clean_file_name(original_filename))
+        name = self._free_name(tx, source.folder, clean_file_name(original_filename))
         appdata, initiator = self.labelers.get(job.dialect, no_labels)(job, source, now)
         version = Version(
             id=file_id, file_id=file_id, number=1, blob=sha, mime=result.mime, size=len(result.data),
@@ -788,33 +833,36 @@ class Library:
             **inherited_access(source),
         )
         done = replace(job, status=JobStatus.SUCCEEDED, result_file=file_id)
-        if not self.db.jobs.finish(done, owner, now):
+        if not tx.jobs.finish(done, owner, now):
             return None
-        self.db.insert_file(file)
-        self.webhooks.record(Event("file.created", file, initiator=initiator))
-        self.webhooks.record(Event("extension.succeeded", file, job=done))
+        tx.insert_file(file)
+        self.webhooks.record(Event("file.created", file, initiator=initiator), tx)
+        self.webhooks.record(Event("extension.succeeded", file, job=done), tx)
         return file
 
-    def _free_name(self, folder: str, file_name: str) -> str:
+    def _free_name(self, tx: Statements, folder: str, file_name: str) -> str:
         name = unique_name(file_name)
-        while self.db.get_file_by_path(folder + name) is not None:
+        while tx.get_file_by_path(folder + name) is not None:
             name = unique_name(file_name)
         return name
 
     # -- chunked uploads: each part a blob, the session a row, joined when the client completes
 
-    def open_chunked(self, upload_uuid: str, declared: dict[str, Any], parts: int, *, max_open: int,
-                     open_seconds: float) -> None:  # fmt: skip
+    async def open_chunked(self, upload_uuid: str, declared: dict[str, Any], parts: int, *, max_open: int,
+                           open_seconds: float) -> None:  # fmt: skip
         """Open a session for `parts` parts, unless `max_open` sessions were touched in the last `open_seconds`
         (anyone with the public key may start one, and each holds its parts for that long)."""
         now = time.time()
-        with self.db.transaction():
-            if self.db.multipart.count_touched_since(now - open_seconds) >= max_open:
+
+        def change(tx: Statements) -> None:
+            if tx.multipart.count_touched_since(now - open_seconds) >= max_open:
                 raise TooManyRequests(
                     f"Too many multipart uploads are open ({max_open}). Complete one, or retry later.",
                     retry_after=self.settings.queue_retry_after,
                 )
-            self.db.multipart.create(upload_uuid, declared, parts, now)
+            tx.multipart.create(upload_uuid, declared, parts, now)
+
+        await self.db.write(change)
 
     def chunked(self, upload_uuid: str) -> tuple[dict[str, Any], list[str | None]] | None:
         """A session's declared upload and each part's blob (None where not yet received)."""
@@ -823,16 +871,14 @@ class Library:
     async def put_chunk(self, upload_uuid: str, index: int, data: bytes) -> bool:
         """Keep one part (sent again, it replaces the first); False when the session is gone."""
         sha = await to_thread.run_sync(self.blobs.put, data)
-        try:
-            with self.db.transaction():
-                found = self.db.multipart.get(upload_uuid)
-                old = found[1][index] if found and index < len(found[1]) else None
-                kept = self.db.multipart.set_part(upload_uuid, index, sha, time.time())
-        finally:
-            self.blobs.unpin(sha)
-        if not kept:
-            self._drop_unused({sha})
-        elif old and old != sha:
+
+        def change(tx: Statements) -> tuple[str | None, bool]:
+            found = tx.multipart.get(upload_uuid)
+            old = found[1][index] if found and index < len(found[1]) else None
+            return old, tx.multipart.set_part(upload_uuid, index, sha, time.time())
+
+        old, kept = await self._record_blob(sha, self.db.write(change), lambda result: result[1])
+        if kept and old and old != sha:
             self._drop_unused({old})
         return kept
 
@@ -843,19 +889,21 @@ class Library:
         chunks = [await self._read_blob(sha) for sha in parts if sha]
         return None if any(c is None for c in chunks) else b"".join(c for c in chunks if c is not None)
 
-    def close_chunked(self, upload_uuid: str) -> None:
+    async def close_chunked(self, upload_uuid: str) -> None:
         """Drop the session; its parts' blobs go unless something else holds the same bytes."""
-        with self.db.transaction():
-            parts = self.db.multipart.delete(upload_uuid)
-        self._drop_unused(parts)
+        self._drop_unused(await self.db.write(lambda tx: tx.multipart.delete(upload_uuid)))
 
-    def sweep_chunked(self, older_than_seconds: float, now: float | None = None) -> int:
+    async def sweep_chunked(self, older_than_seconds: float, now: float | None = None) -> int:
         """Drop sessions untouched for `older_than_seconds`; returns how many went."""
         cutoff = (time.time() if now is None else now) - older_than_seconds
-        stale = self.db.multipart.untouched_before(cutoff)
-        for upload_uuid in stale:
-            self.close_chunked(upload_uuid)
-        return len(stale)
+
+        def change(tx: Statements) -> tuple[int, set[str]]:  # picked inside the write: a part may arrive meanwhile
+            stale = tx.multipart.untouched_before(cutoff)
+            return len(stale), {sha for upload_uuid in stale for sha in tx.multipart.delete(upload_uuid)}
+
+        swept, parts = await self.db.write(change)
+        self._drop_unused(parts)
+        return swept
 
     # -- versions
 
@@ -863,29 +911,34 @@ class Library:
         file = self.get(file_id)
         return file, self.db.list_versions(file.id)
 
-    def version(self, file_id: str, version_id: str) -> tuple[File, Version]:
-        file = self.get(file_id)
-        version = self.db.get_version(file.id, version_id) if _looks_like_id(version_id) else None
+    def version(self, file_id: str, version_id: str, *, tx: Statements | None = None) -> tuple[File, Version]:
+        file = self.get(file_id, tx=tx)
+        version = (tx or self.db).get_version(file.id, version_id) if _looks_like_id(version_id) else None
         if version is None:
             raise NotFound("The requested asset does not exist.", field="versionId")
         return file, version
 
-    def delete_version(self, file_id: str, version_id: str) -> None:
-        with self.db.transaction():
-            file, version = self.version(file_id, version_id)
+    async def delete_version(self, file_id: str, version_id: str) -> None:
+        def change(tx: Statements) -> Version:
+            file, version = self.version(file_id, version_id, tx=tx)
             if version.id == file.version.id:
                 raise BadRequest("You cannot delete current version of a file.", field="versionId")
-            self.db.delete_version(version.id)
-            self.webhooks.record(Event("file-version.deleted", file, version=version))
+            tx.delete_version(version.id)
+            self.webhooks.record(Event("file-version.deleted", file, version=version), tx)
+            return version
+
+        version = await self.db.write(change)
         self._drop_unused({b for b in (version.blob, version.thumb_blob) if b})
 
-    def restore_version(self, file_id: str, version_id: str) -> File:
-        with self.db.transaction():
-            file, version = self.version(file_id, version_id)
+    async def restore_version(self, file_id: str, version_id: str) -> File:
+        def change(tx: Statements) -> File:
+            file, version = self.version(file_id, version_id, tx=tx)
             restored = replace(file, version=version, updated_at=now_iso())
-            self.db.update_file(restored)
-            self.webhooks.record(Event("file.updated", restored))
+            tx.update_file(restored)
+            self.webhooks.record(Event("file.updated", restored), tx)
             return restored
+
+        return await self.db.write(change)
 
     # -- bytes
 
@@ -945,13 +998,8 @@ class Library:
         cost = await to_thread.run_sync(engine.decode_cost, original, self.limits, engine.Work.THUMBNAIL)
         data, mime = await self.budget.run(cost, lambda: engine.thumbnail(original, limits=self.limits))
         sha = await to_thread.run_sync(self.blobs.put, data)
-        try:
-            with self.db.transaction():
-                kept = self.db.set_thumbnail(version.id, sha)
-        finally:
-            self.blobs.unpin(sha)
-        if not kept:  # the version was deleted while its preview was made: the blob belongs to nobody
-            self._drop_unused({sha})
+        # Not kept when the version was deleted while its preview was made: the blob belongs to nobody.
+        await self._record_blob(sha, self.db.write(lambda tx: tx.set_thumbnail(version.id, sha)), lambda kept: kept)
         return data, mime
 
     async def sweep_orphans(self, batch: int = 500) -> int:

@@ -225,11 +225,10 @@ class Webhooks:
 
     # -- the outbox
 
-    def record(self, event: Event, tx: Statements | None = None) -> None:
-        """Write the deliveries `event` causes, inside the caller's transaction that made the change:
-        `tx` inside `db.write`, or None inside the synchronous `db.transaction()`."""
+    def record(self, event: Event, tx: Statements) -> None:
+        """Write the deliveries `event` causes, inside the caller's transaction that made the change
+        (`tx`, inside `db.write`)."""
         assert event.kind in EVENT_KINDS, event.kind
-        tx = tx or self.db
         store = tx.webhooks
         now, due = now_iso(), time.time()
         added = False

@@ -70,17 +70,17 @@ def test_completion_is_fenced_on_the_lease_owner(tmp_path: Path) -> None:
     new = NewFile(data=photo_bytes("coffee.png"), file_name="c.png")
     file, [job] = asyncio.run(library.upload(new, [ExtensionRequest("remove-bg", plain_cutout())]))
 
-    first = library.claim_job("worker-a", lease=-1)  # already expired: as if worker-a hung or died
+    first = asyncio.run(library.claim_job("worker-a", lease=-1))  # already expired: as if worker-a hung or died
     assert first is not None and first.attempts == 1
-    second = library.claim_job("worker-b", lease=30)
+    second = asyncio.run(library.claim_job("worker-b", lease=30))
     assert second is not None and second.id == job.id and second.attempts == 2
-    assert library.claim_job("worker-c", lease=30) is None
+    assert asyncio.run(library.claim_job("worker-c", lease=30)) is None
 
     result = engine.Result(data=photo_bytes("coffee.png"), mime="image/png", width=600, height=400, has_alpha=True, format="png")
     sha = library.blobs.put(result.data)
-    assert library.complete_job(first, "worker-a", result, sha) is None
-    assert library.complete_job(second, "worker-b", result, sha) is not None
-    assert library.complete_job(second, "worker-b", result, sha) is None
+    assert asyncio.run(library.complete_job(first, "worker-a", result, sha)) is None
+    assert asyncio.run(library.complete_job(second, "worker-b", result, sha)) is not None
+    assert asyncio.run(library.complete_job(second, "worker-b", result, sha)) is None
     _, versions = library.versions(file.id)
     assert [v.number for v in versions] == [1, 2]
     assert library.job_counts() == {"succeeded": 1}

@@ -8,7 +8,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from service.db import Database
+from service.db import Database, Statements
 from service.dialects import imagekit
 from service.dispatcher import Dispatcher
 from service.egress import Egress
@@ -49,17 +49,21 @@ def outbox(tmp_path: Path, receiver: Receiver) -> tuple[Database, Webhooks, list
     settings = make_settings(tmp_path, egress_allow=("127.0.0.0/8",))
     db = Database(tmp_path / "cutout.db")
     now = now_iso()
-    endpoint = db.webhooks.insert_endpoint(
-        Endpoint(id=0, url=f"{receiver.url}/events", events=(), secret=new_secret(), created_at=now, updated_at=now)
-    )
     ids = [f"msg_{i:04d}" for i in range(DELIVERIES)]
-    for i, delivery_id in enumerate(ids):
-        db.webhooks.insert_delivery(
-            Delivery(
-                id=delivery_id, event="file.created", url=endpoint.url, body=b'{"n":%d}' % i, format="imagekit",
-                endpoint_id=endpoint.id, next_attempt_at=time.time(), created_at=now, updated_at=now,
-            )  # fmt: skip
+
+    def fill(tx: Statements) -> None:
+        endpoint = tx.webhooks.insert_endpoint(
+            Endpoint(id=0, url=f"{receiver.url}/events", events=(), secret=new_secret(), created_at=now, updated_at=now)
         )
+        for i, delivery_id in enumerate(ids):
+            tx.webhooks.insert_delivery(
+                Delivery(
+                    id=delivery_id, event="file.created", url=endpoint.url, body=b'{"n":%d}' % i, format="imagekit",
+                    endpoint_id=endpoint.id, next_attempt_at=time.time(), created_at=now, updated_at=now,
+                )  # fmt: skip
+            )
+
+    asyncio.run(db.write(fill))
     return db, Webhooks(settings, db, {"imagekit": imagekit.webhook_format(settings.base_url)}), ids
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 
@@ -40,12 +41,12 @@ def test_new_jobs_hold_the_edit_json_a_dialect_parsed(tmp_path):
     db = Database(tmp_path / "library.db")
     try:
         edit = engine.remove_bg_edit(RAW)
-        db.conn.execute(
+        asyncio.run(db.write(lambda tx: tx.conn.execute(
             """INSERT INTO jobs (id, file_id, source_version, extension, options, dialect, status, run_after,
                    created_at, updated_at)
                VALUES ('j2', 'f1', 'v1', 'remove-bg', ?, 'imagekit', 'queued', 0, 't', 't')""",
             [json.dumps(engine.edit_to_json(edit))],
-        )  # fmt: skip
+        )))  # fmt: skip
         job = db.jobs.get("j2")
         assert job is not None and job.options["v"] == 1
         assert engine.edit_from_json(job.options) == edit

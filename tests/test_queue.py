@@ -46,7 +46,8 @@ def test_the_result_target_is_stored_and_decides_where_the_result_goes(tmp_path:
         NewFile(data=image_bytes(), file_name="a.png"), [ExtensionRequest("remove-bg", plain_cutout(), result_to=ResultTo.VERSION)]
     ))  # fmt: skip
     # The same dialect asking for a new file gets one: the target, not the dialect's name, decides.
-    as_file = library.run_addon(source.uuid, ExtensionRequest("remove-bg", plain_cutout(), result_to=ResultTo.FILE))
+    addon = ExtensionRequest("remove-bg", plain_cutout(), result_to=ResultTo.FILE)
+    as_file = asyncio.run(library.run_addon(source.uuid, addon))
     rows = {j.id: j for j in (library.db.jobs.get(as_version.id), library.db.jobs.get(as_file.id)) if j}
     assert [(j.kind, j.result_to, j.dialect) for j in rows.values()] == [
         (JobKind.EDIT, ResultTo.VERSION, "imagekit"), (JobKind.EDIT, ResultTo.FILE, "imagekit"),
@@ -106,9 +107,10 @@ def test_an_import_from_a_url_survives_a_restart(tmp_path: Path) -> None:
     try:
         library = library_at(tmp_path, egress_allow=("127.0.0.0/8",))
         new = NewFile(data=b"", file_name="red.png", original_filename="red.png", custom_metadata={"from": "url"})
-        job = library.enqueue_import(f"{origin.url}/shop/red.png", new, "5eed0000-0000-4000-8000-0000000000a1",
-                                     dialect="uploadcare")  # fmt: skip
-        claimed = library.claim_job("a-runner-that-died", lease=-1, kind=JobKind.IMPORT)  # its lease already ran out
+        job_id = "5eed0000-0000-4000-8000-0000000000a1"
+        job = asyncio.run(library.enqueue_import(f"{origin.url}/shop/red.png", new, job_id, dialect="uploadcare"))
+        # its lease already ran out
+        claimed = asyncio.run(library.claim_job("a-runner-that-died", lease=-1, kind=JobKind.IMPORT))
         assert claimed is not None and claimed.id == job.id and claimed.status == JobStatus.RUNNING
         library.db.close()
 
@@ -165,8 +167,8 @@ def test_url_uploads_and_addon_jobs_of_an_older_database_move_into_the_queue(tmp
 
 def test_an_imports_failure_is_its_status_and_announces_nothing(tmp_path: Path) -> None:
     library = library_at(tmp_path)  # no egress allowed: the fetch is refused
-    job = library.enqueue_import("http://127.0.0.1:9/a.png", NewFile(data=b"", file_name="a.png"), "t",
-                                 dialect="uploadcare")  # fmt: skip
+    job = asyncio.run(library.enqueue_import("http://127.0.0.1:9/a.png", NewFile(data=b"", file_name="a.png"), "t",
+                                             dialect="uploadcare"))  # fmt: skip
 
     async def run() -> None:
         runner = runner_for(library)

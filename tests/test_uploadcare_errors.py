@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import io
@@ -544,17 +545,16 @@ def test_a_url_upload_status_is_kept_an_hour_after_it_ends(tmp_path: Path) -> No
     library = open_library(make_settings(tmp_path), tmp_path)
     now = time.time()
     for token, ended in [("just-ended", now - 60), ("ended-long-ago", now - 3700), ("long-running", None)]:
-        library.enqueue_import("http://example.com/a.png", NewFile(data=b"", file_name="a.png"), token,
-                               dialect="uploadcare")  # fmt: skip
+        asyncio.run(library.enqueue_import("http://example.com/a.png", NewFile(data=b"", file_name="a.png"), token,
+                                           dialect="uploadcare"))  # fmt: skip
         if ended is not None:
-            job = library.claim_job("worker", 30, JobKind.IMPORT)
+            job = asyncio.run(library.claim_job("worker", 30, JobKind.IMPORT))
             assert job is not None and job.id == token
-            assert library.fail_job(job, "worker", "download_failed", "gone", retry_in=None) is not None
+            assert asyncio.run(library.fail_job(job, "worker", "download_failed", "gone", retry_in=None)) is not None
             ended_at = datetime.fromtimestamp(ended, UTC).isoformat(timespec="milliseconds")
-            with library.db.transaction():
-                library.db.conn.execute("UPDATE jobs SET updated_at = ? WHERE id = ?",
-                                        [ended_at.replace("+00:00", "Z"), token])  # fmt: skip
-    assert library.expire_imports(URL_STATUS_SECONDS) == 1
+            asyncio.run(library.db.write(lambda tx: tx.conn.execute(
+                "UPDATE jobs SET updated_at = ? WHERE id = ?", [ended_at.replace("+00:00", "Z"), token])))
+    assert asyncio.run(library.expire_imports(URL_STATUS_SECONDS)) == 1
     assert library.import_job("ended-long-ago") is None and library.import_job("just-ended") is not None
     running = library.import_job("long-running")
     assert running is not None and running.status == JobStatus.QUEUED

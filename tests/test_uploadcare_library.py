@@ -81,10 +81,10 @@ def test_unstored_files_expire_after_a_day(tmp_path: Path) -> None:
     kept, _ = asyncio.run(library.upload(NewFile(data=image_bytes(), file_name="kept.png", stored=False)))
     lost, _ = asyncio.run(library.upload(NewFile(data=image_bytes(color=(1, 2, 3)), file_name="lost.png", stored=False)))
     stored, _ = asyncio.run(library.upload(NewFile(data=image_bytes(color=(4, 5, 6)), file_name="s.png")))
-    library.store(kept.uuid)
+    asyncio.run(library.store(kept.uuid))
 
-    assert library.expire_unstored(now=time.time() + DAY - 60) == 0
-    assert library.expire_unstored(now=time.time() + DAY + 60) == 1
+    assert asyncio.run(library.expire_unstored(now=time.time() + DAY - 60)) == 0
+    assert asyncio.run(library.expire_unstored(now=time.time() + DAY + 60)) == 1
     removed = library.get_live_or_removed(lost.uuid)
     assert removed.removed_at is not None and removed.original_filename == "lost.png"
     assert not library.blobs.exists(lost.version.blob)
@@ -94,16 +94,17 @@ def test_unstored_files_expire_after_a_day(tmp_path: Path) -> None:
 
 def test_abandoned_multipart_sessions_are_swept(tmp_path: Path) -> None:
     library = library_at(tmp_path)
-    library.open_chunked("6a1f0c2e-0000-4000-8000-000000000000", {"size": 1}, 1, max_open=10, open_seconds=DAY)
-    assert library.sweep_chunked(SESSION_SECONDS, now=time.time() + 60) == 0
-    assert library.sweep_chunked(SESSION_SECONDS, now=time.time() + DAY + 60) == 1
+    session = "6a1f0c2e-0000-4000-8000-000000000000"
+    asyncio.run(library.open_chunked(session, {"size": 1}, 1, max_open=10, open_seconds=DAY))
+    assert asyncio.run(library.sweep_chunked(SESSION_SECONDS, now=time.time() + 60)) == 0
+    assert asyncio.run(library.sweep_chunked(SESSION_SECONDS, now=time.time() + DAY + 60)) == 1
     assert library.chunked("6a1f0c2e-0000-4000-8000-000000000000") is None
 
 
 def test_a_multipart_upload_keeps_its_parts_as_blobs_that_the_orphan_sweep_spares(tmp_path: Path) -> None:
     library = open_library(make_settings(tmp_path, orphan_grace_seconds=0), tmp_path)
     upload = "6a1f0c2e-0000-4000-8000-000000000001"
-    library.open_chunked(upload, {"size": 6}, 2, max_open=10, open_seconds=DAY)
+    asyncio.run(library.open_chunked(upload, {"size": 6}, 2, max_open=10, open_seconds=DAY))
     assert asyncio.run(library.put_chunk(upload, 0, b"abc"))
     assert asyncio.run(library.put_chunk(upload, 1, b"def"))
     _, parts = library.chunked(upload) or ({}, [])
@@ -113,7 +114,7 @@ def test_a_multipart_upload_keeps_its_parts_as_blobs_that_the_orphan_sweep_spare
     assert all(library.blobs.exists(sha) for sha in parts if sha)
     assert asyncio.run(library.join_chunks(parts)) == b"abcdef"
     assert not (tmp_path / "multipart").exists()
-    assert library.sweep_chunked(SESSION_SECONDS, now=time.time() + DAY + 60) == 1
+    assert asyncio.run(library.sweep_chunked(SESSION_SECONDS, now=time.time() + DAY + 60)) == 1
     assert not any(library.blobs.exists(sha) for sha in parts if sha)  # expired: its parts went with it
 
 
@@ -122,18 +123,18 @@ def test_addon_result_file_is_recorded_once_and_fenced(tmp_path: Path) -> None:
     source, _ = asyncio.run(library.upload(NewFile(data=photo_bytes("coffee.png"), file_name="c.png")))
     request_id = "9b2e6f1a-0000-4000-8000-000000000000"
     ext = ExtensionRequest("remove-bg", plain_cutout(), dialect="uploadcare", job_id=request_id, result_to=ResultTo.FILE)
-    job = library.run_addon(source.uuid, ext)
+    job = asyncio.run(library.run_addon(source.uuid, ext))
     assert job.id == request_id
 
-    first = library.claim_job("worker-a", lease=-1)  # already expired: as if worker-a hung or died
-    second = library.claim_job("worker-b", lease=30)
+    first = asyncio.run(library.claim_job("worker-a", lease=-1))  # already expired: as if worker-a hung or died
+    second = asyncio.run(library.claim_job("worker-b", lease=30))
     assert first is not None and second is not None and second.id == request_id
     result = engine.Result(data=image_bytes(mode="RGBA", color=(1, 2, 3, 0)), mime="image/png", width=64, height=48, has_alpha=True, format="png")
     sha = library.blobs.put(result.data)
-    assert library.complete_job(first, "worker-a", result, sha) is None
-    made = library.complete_job(second, "worker-b", result, sha)
+    assert asyncio.run(library.complete_job(first, "worker-a", result, sha)) is None
+    made = asyncio.run(library.complete_job(second, "worker-b", result, sha))
     assert made is not None and made.uuid != source.uuid
-    assert library.complete_job(second, "worker-b", result, sha) is None
+    assert asyncio.run(library.complete_job(second, "worker-b", result, sha)) is None
 
     assert library.db.count_by_upload(removed=False, stored=None) == 2
     found = library.addon_job(request_id)

@@ -323,7 +323,7 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def check_upload_jwt(request: Request, form: FormData, token: str) -> None:
+async def check_upload_jwt(request: Request, form: FormData, token: str) -> None:
     """v2 client-side upload: an HS256 JWT over the upload parameters, signed with the private key."""
     settings = services(request).settings
     parts = token.split(".")
@@ -360,7 +360,7 @@ def check_upload_jwt(request: Request, form: FormData, token: str) -> None:
         sent = form.get(name)
         if not isinstance(sent, str) or sent != (value if isinstance(value, str) else json.dumps(value)):
             raise BadRequest(f"The upload parameter {name} does not match the token.", field=name)
-    library(request).consume_token("jwt:" + hashlib.sha256(token.encode()).hexdigest(), exp, now)
+    await library(request).consume_token("jwt:" + hashlib.sha256(token.encode()).hexdigest(), exp, now)
 
 
 async def authorize_upload(request: Request, form: FormData, *, v2: bool) -> None:
@@ -378,14 +378,14 @@ async def authorize_upload(request: Request, form: FormData, *, v2: bool) -> Non
         token = text_field(form, "token")
         if not token:
             raise Unauthorized(NO_KEY)
-        check_upload_jwt(request, form, token)
+        await check_upload_jwt(request, form, token)
         return
     if not signature_fields:
         raise Unauthorized(NO_KEY)
     missing = [n for n in ("publicKey", "signature", "expire", "token") if not text_field(form, n)]
     if missing:
         raise BadRequest(f"Your request is missing {missing[0]} parameter.", field=missing[0])
-    check_upload_signature(
+    await check_upload_signature(
         request,
         public_key=text_field(form, "publicKey") or "",
         token=text_field(form, "token") or "",
@@ -394,7 +394,7 @@ async def authorize_upload(request: Request, form: FormData, *, v2: bool) -> Non
     )
 
 
-def check_upload_signature(request: Request, *, public_key: str, token: str, expire: str, signature: str) -> None:
+async def check_upload_signature(request: Request, *, public_key: str, token: str, expire: str, signature: str) -> None:
     """v1 client-side upload: HMAC-SHA1(private key, token + expire), expire within the hour, token once."""
     settings = services(request).settings
     if not same_text(public_key, settings.imagekit_public_key):
@@ -412,7 +412,7 @@ def check_upload_signature(request: Request, *, public_key: str, token: str, exp
     expected = hmac.new(settings.imagekit_private_key.encode(), (token + expire).encode(), hashlib.sha1).hexdigest()
     if not same_text(signature.lower(), expected):
         raise Unauthorized("Your request contains an invalid signature parameter.", field="signature")
-    library(request).consume_token(token, expires, now)
+    await library(request).consume_token(token, expires, now)
 
 
 async def read_form(request: Request) -> FormData:
@@ -531,7 +531,7 @@ async def update_details(request: Request) -> Response:
         if value != "all" and not (isinstance(value, list) and all(isinstance(t, str) for t in value)):
             raise BadRequest('removeAITags must be an array of strings or "all".', field="removeAITags")
         changes["remove_ai_tags"] = value
-    file, jobs = library(request).update(request.path_params["file_id"], FileChanges(**changes), extensions)
+    file, jobs = await library(request).update(request.path_params["file_id"], FileChanges(**changes), extensions)
     return JSONResponse(with_extension_status(request, details(base_url(request), file), jobs))
 
 
@@ -576,7 +576,7 @@ def shape_listed(request: Request, item: File | Folder | tuple[File, Version]) -
 
 @api(auth=private_key)
 async def delete_file(request: Request) -> Response:
-    library(request).delete(request.path_params["file_id"])
+    await library(request).delete(request.path_params["file_id"])
     return Response(status_code=204)
 
 
@@ -592,7 +592,7 @@ async def bulk_delete(request: Request) -> Response:
         raise BadRequest("fileIds is empty.", field="fileIds")
     if len(ids) > 100:
         raise BadRequest("fileIds cannot have more than 100 items.", field="fileIds")
-    deleted, missing = library(request).delete_many(ids)
+    deleted, missing = await library(request).delete_many(ids)
     if not deleted:
         raise NotFound("The requested file(s) does not exist.", extra={"missingFileIds": missing})
     if missing:
@@ -615,13 +615,13 @@ async def get_version(request: Request) -> Response:
 
 @api(auth=private_key)
 async def delete_version(request: Request) -> Response:
-    library(request).delete_version(request.path_params["file_id"], request.path_params["version_id"])
+    await library(request).delete_version(request.path_params["file_id"], request.path_params["version_id"])
     return Response(status_code=204)
 
 
 @api(auth=private_key)
 async def restore_version(request: Request) -> Response:
-    file = library(request).restore_version(request.path_params["file_id"], request.path_params["version_id"])
+    file = await library(request).restore_version(request.path_params["file_id"], request.path_params["version_id"])
     return JSONResponse(details(base_url(request), file))
 
 

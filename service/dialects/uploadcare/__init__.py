@@ -61,10 +61,11 @@ class State:
         return cls(upload.MultipartUploads(settings.uploadcare_secret_key,
                                            max_open=settings.uploadcare_max_multipart_sessions))  # fmt: skip
 
-    def keep_house(self, library: Library) -> tuple[int, int]:
+    async def keep_house(self, library: Library) -> tuple[int, int]:
         """Uploadcare's lifetimes: abandoned multipart sessions go after a day, and the status of an upload
         from a URL an hour after it ended; returns how many of each went."""
-        return library.sweep_chunked(upload.SESSION_SECONDS), library.expire_imports(upload.URL_STATUS_SECONDS)
+        swept = await library.sweep_chunked(upload.SESSION_SECONDS)
+        return swept, await library.expire_imports(upload.URL_STATUS_SECONDS)
 
 
 __all__ = ["State", "addon_result_labels", "describe", "render_error", "routes", "webhook_format"]

@@ -239,25 +239,25 @@ async def get_file(request: Request) -> Response:
 
 @api(auth=versioned_and_signed)
 async def store_file(request: Request) -> Response:
-    file = library(request).store(parse_uuid(request.path_params["uuid"], "uuid"))
+    file = await library(request).store(parse_uuid(request.path_params["uuid"], "uuid"))
     return JSONResponse(file_object(base_url(request), file))
 
 
 @api(auth=versioned_and_signed)
 async def remove_file(request: Request) -> Response:
-    file = library(request).remove(parse_uuid(request.path_params["uuid"], "uuid"))
+    file = await library(request).remove(parse_uuid(request.path_params["uuid"], "uuid"))
     return JSONResponse(file_object(base_url(request), file))
 
 
 @api(auth=versioned_and_signed)
 async def store_files(request: Request) -> Response:
-    files, problems = library(request).store_many(uuid_list(await json_body(request)))
+    files, problems = await library(request).store_many(uuid_list(await json_body(request)))
     return JSONResponse({"status": "ok", "problems": problems, "result": [file_object(base_url(request), f) for f in files]})
 
 
 @api(auth=versioned_and_signed)
 async def remove_files(request: Request) -> Response:
-    files, problems = library(request).remove_many(uuid_list(await json_body(request)))
+    files, problems = await library(request).remove_many(uuid_list(await json_body(request)))
     return JSONResponse({"status": "ok", "problems": problems, "result": [file_object(base_url(request), f) for f in files]})
 
 
@@ -296,7 +296,7 @@ async def put_metadata_key(request: Request) -> Response:
     file = lib.get_by_uuid(parse_uuid(request.path_params["uuid"], "uuid"))
     if key not in file.custom_metadata and len(file.custom_metadata) >= MAX_METADATA_KEYS:
         raise BadRequest(f"A file can not have more than {MAX_METADATA_KEYS} metadata keys.")
-    lib.update(file.id, FileChanges(custom_metadata={key: value}))
+    await lib.update(file.id, FileChanges(custom_metadata={key: value}))
     return JSONResponse(value, 200 if key in file.custom_metadata else 201)
 
 
@@ -307,7 +307,7 @@ async def delete_metadata_key(request: Request) -> Response:
     file = lib.get_by_uuid(parse_uuid(request.path_params["uuid"], "uuid"))
     if key not in file.custom_metadata:
         raise NotFound(f"The file has no metadata key {key!r}.")
-    lib.update(file.id, FileChanges(custom_metadata={key: None}))
+    await lib.update(file.id, FileChanges(custom_metadata={key: None}))
     return Response(status_code=204)
 
 
@@ -361,7 +361,7 @@ async def execute_addon(request: Request) -> Response:
     target = parse_uuid(body["target"], "target")
     options = remove_bg_options(body.get("params"))
     request_id = str(uuid.uuid4())
-    job = library(request).run_addon(
+    job = await library(request).run_addon(
         target,
         ExtensionRequest(name=extension, options=options, dialect="uploadcare", job_id=request_id,
                          result_to=ResultTo.FILE),  # an add-on leaves its source as it is

@@ -230,7 +230,7 @@ async def from_url(request: Request) -> Response:
         await form.close()
     if not new.stored:  # refused now rather than after the fetch
         library(request).check_unstored_room()
-    job = library(request).enqueue_import(source_url, new, str(uuid.uuid4()), dialect="uploadcare")
+    job = await library(request).enqueue_import(source_url, new, str(uuid.uuid4()), dialect="uploadcare")
     return JSONResponse({"type": "token", "token": job.id})
 
 
@@ -345,7 +345,9 @@ async def multipart_start(request: Request) -> Response:
     }
     sessions = multipart(request)
     count = math.ceil(size / part_size)
-    library(request).open_chunked(upload_uuid, session, count, max_open=sessions.max_open, open_seconds=SESSION_SECONDS)
+    await library(request).open_chunked(
+        upload_uuid, session, count, max_open=sessions.max_open, open_seconds=SESSION_SECONDS
+    )
     base = services(request).settings.base_url
     parts = [f"{base}/multipart/part/{sessions.part_token(upload_uuid, i)}/" for i in range(count)]
     return JSONResponse({"uuid": upload_uuid, "parts": parts})
@@ -391,7 +393,7 @@ async def multipart_complete(request: Request) -> Response:
                 if found is None:
                     raise NotFound("File is not found.", field="uuid") from None
             else:  # with a session left behind by a crash between making the file and dropping its parts
-                lib.close_chunked(upload_uuid)
+                await lib.close_chunked(upload_uuid)
                 raise BadRequest("File is already uploaded.", field="uuid")
             session, part_blobs = found
             data = await lib.join_chunks(part_blobs)
@@ -409,7 +411,7 @@ async def multipart_complete(request: Request) -> Response:
             try:
                 file, _ = await lib.upload(new)
             finally:  # a refused file cannot be completed later either
-                lib.close_chunked(upload_uuid)
+                await lib.close_chunked(upload_uuid)
         finally:
             sessions.locks.pop(upload_uuid, None)
     return JSONResponse(upload_info(file))
