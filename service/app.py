@@ -255,6 +255,8 @@ def print_keys(settings: Settings) -> None:
         f"  ImageKit public key:   {settings.imagekit_public_key}\n"
         f"  Uploadcare public key: {settings.uploadcare_public_key}\n"
         f"  Uploadcare secret key: {settings.uploadcare_secret_key}\n"
+        f"  Photoroom API key:     {settings.photoroom_api_key}\n"
+        f"  remove.bg API key:     {settings.removebg_api_key}\n"
         f"  Webhook secret:        {settings.webhook_secret}\n",
         file=sys.stderr,
         flush=True,

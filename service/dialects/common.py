@@ -270,3 +270,11 @@ class BlobResponse(StreamingResponse):
             await super().__call__(scope, receive, send)
         finally:
             self.stream.close()
+
+
+async def disconnected(request: Request) -> None:
+    """Returns when the client closes the connection (call only once the body has been read)."""
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            return

@@ -51,7 +51,20 @@ from .load import Limits, decode, decode_for_model
 from .mask import MODEL_SIDE
 from .model import Segmenter, default_segmenter
 from .options import Position
-from .steps import Background, Channels, Edges, Encode, Layout, Roi, Segment, Shadow, Step
+from .steps import (
+    GEOMETRY,
+    Background,
+    Channels,
+    Edges,
+    Encode,
+    Layout,
+    Outline,
+    Place,
+    Roi,
+    Segment,
+    Shadow,
+    Step,
+)
 
 EDIT_VERSION = 1
 S = TypeVar("S", bound=Step)
@@ -67,9 +80,10 @@ class Edit:
         phases = [step.phase for step in self.steps]
         if phases != sorted(phases):
             raise EngineError("edit steps are out of order: matte steps, layout, picture steps, encode")
-        for kind in (Layout, Encode):
-            if sum(isinstance(step, kind) for step in self.steps) > 1:
-                raise EngineError(f"an edit has at most one {kind.__name__} step")
+        if phases.count(GEOMETRY) > 1:
+            raise EngineError("an edit has at most one geometry step (Layout or Place)")
+        if sum(isinstance(step, Encode) for step in self.steps) > 1:
+            raise EngineError("an edit has at most one Encode step")
 
     def find(self, kind: type[S]) -> S | None:
         """The first step of this kind, or None."""
@@ -88,7 +102,14 @@ class Edit:
 
 @dataclass(frozen=True)
 class Result:
-    """An encoded cutout."""
+    """An encoded cutout.
+
+    `foreground` is the subject's box in the result's pixels, (left, top,
+    width, height), None when the model did not run or found nothing.
+    `uncertainty` is how unsure the model was, 0 to 1: the share of the
+    subject's matte pixels (model output above 0.1) that are neither clearly
+    subject nor clearly background (below 0.9); None when the model did not run.
+    """
 
     data: bytes
     mime: str
@@ -96,6 +117,8 @@ class Result:
     height: int
     has_alpha: bool
     format: str
+    foreground: tuple[int, int, int, int] | None = None
+    uncertainty: float | None = None
 
 
 @dataclass
@@ -110,6 +133,7 @@ class _Layer:
     segmenter: Segmenter | None
     background_data: bytes | None
     segmented: bool = False
+    uncertainty: float | None = None
     plan: Plan | None = None  # once Layout ran
     picture: Image.Image | None = None  # RGBA, or L for an alpha output
     alpha_only: bool = False
@@ -181,17 +205,48 @@ def run(
         height=picture.height,
         has_alpha=picture.mode in ("RGBA", "LA"),
         format=encoded.format,
+        foreground=_foreground(layer),
+        uncertainty=layer.uncertainty,
     )
+
+
+def _foreground(layer: _Layer) -> tuple[int, int, int, int] | None:
+    """The subject's box where it ended up in the result, from the matte and the layout plan."""
+    if not layer.segmented:
+        return None
+    box = subject_box(Image.fromarray(layer.alpha, mode="L"))
+    if box is None:
+        return None
+    plan = layer.plan
+    if plan is not None and plan.moved:
+        return (*plan.offset, *plan.size)
+    ox, oy = plan.origin if plan is not None else (0, 0)
+    x0, y0, x1, y1 = box
+    return (x0 - ox, y0 - oy, x1 - x0, y1 - y0)
+
+
+def uncertainty(mask: np.ndarray) -> float:
+    """Share of the matte's subject pixels (above 0.1) that are not clearly subject (at or above 0.9)."""
+    subject = mask > 0.1
+    count = int(np.count_nonzero(subject))
+    if count == 0:
+        return 0.0
+    unsure = np.count_nonzero(subject & (mask < 0.9))
+    return round(unsure / count, 3)
 
 
 # ---- steps: each changes the layer in place -------------------------------------------------------
 
 
 def _segment(layer: _Layer, step: Segment) -> None:
+    if step.unless_transparent and layer.photo_alpha is not None and int(layer.photo_alpha.min()) < 255:
+        return  # the photo's own transparency is the cut-out
     view = decode_for_model(layer.data, layer.limits, MODEL_VIEW_SIDE)
     if view is None:
         view = model_view(layer.photo)
-    alpha = alpha_from_mask(segment(layer.segmenter or default_segmenter(), view), layer.photo.size)
+    mask = segment(layer.segmenter or default_segmenter(), view)
+    layer.uncertainty = uncertainty(mask)
+    alpha = alpha_from_mask(mask, layer.photo.size)
     if layer.photo_alpha is not None:
         # Transparent input stays transparent whatever the model says.
         alpha = ((alpha.astype(np.uint16) * layer.photo_alpha + 127) // 255).astype(np.uint8)
@@ -208,6 +263,10 @@ def _edges(layer: _Layer, step: Edges) -> None:
 
 def _layout(layer: _Layer, step: Layout) -> None:
     layer.plan = plan_layout(layer.photo.size, subject_box(Image.fromarray(layer.alpha, mode="L")), step)
+
+
+def _not_built(layer: _Layer, step: Step) -> None:
+    raise EngineError(f"the {step.name} step is not built yet")
 
 
 def _channels(layer: _Layer, step: Channels) -> None:
@@ -246,7 +305,9 @@ _APPLY: dict[type[Step], Callable[[_Layer, Any], None]] = {
     Roi: _roi,
     Edges: _edges,
     Layout: _layout,
+    Place: _not_built,
     Channels: _channels,
+    Outline: _not_built,
     Shadow: _shadow,
     Background: _background,
     Encode: _encode,
@@ -323,4 +384,6 @@ def _step(item: Mapping[str, Any]) -> Step:
         values["position"] = Position(**values["position"])
     if kind is Encode:
         values["output"] = OutputSpec(**values.get("output", {}))
+    if kind is Background and values.get("blur") is not None:
+        values["blur"] = tuple(values["blur"])
     return kind(**{key: _frozen(value) for key, value in values.items()})

@@ -48,6 +48,7 @@ class OutputSpec:
 
     format: str = "png"
     quality: int | None = None
+    dpi: int | None = None  # pixel density written into the file; None writes none
 
     def resolved(self, image: Image.Image) -> OutputSpec:
         """This spec with `auto` decided for `image`."""

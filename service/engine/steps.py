@@ -18,10 +18,16 @@ MATTE, GEOMETRY, PICTURE, OUTPUT = range(4)
 
 @dataclass(frozen=True)
 class Segment:
-    """The model's matte becomes the layer's alpha (times the photo's own alpha, if it has one)."""
+    """The model's matte becomes the layer's alpha (times the photo's own alpha, if it has one).
+
+    `unless_transparent`: a photo that already has transparency keeps its own
+    alpha and the model does not run (Photoroom's keepExistingAlphaChannel=auto).
+    """
 
     name: ClassVar[str] = "segment"
     phase: ClassVar[int] = MATTE
+
+    unless_transparent: bool = False
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,51 @@ class Layout:
         return Position("center") if self.scale is not None else Position("original")
 
 
+Sides = tuple[Length, Length, Length, Length]  # top right bottom left
+Align = Literal["start", "center", "end"]  # left|top, centre, right|bottom
+
+
+@dataclass(frozen=True)
+class Place:
+    """Photoroom's positioning: the subject box (or the whole photo) framed on an output canvas.
+
+    `size` is the canvas (W, H), or None for `frame`: "original" (the photo's
+    size) or "subject" (the subject box plus its margins and paddings), each
+    bounded by `max_size` keeping its aspect ratio. `margin` and `padding` are
+    per side, (amount, "px" | "%") with "%" of the canvas side they lie on;
+    the subject (or with `reference` "original" the photo) is fitted or filled
+    (`scaling`) into the canvas less margins and paddings, then aligned
+    (`align`: horizontal, vertical). `snap_cropped` (horizontal, vertical):
+    a side of the subject touching the photo's border drops its padding and
+    sits on the margin. The README defines the rules exactly.
+    """
+
+    name: ClassVar[str] = "place"
+    phase: ClassVar[int] = GEOMETRY
+
+    size: tuple[int, int] | None = None
+    frame: Literal["original", "subject"] = "original"
+    max_size: tuple[int | None, int | None] = (None, None)
+    margin: Sides = ((0, "px"),) * 4
+    padding: Sides = ((0, "px"),) * 4
+    scaling: Literal["fit", "fill"] = "fit"
+    reference: Literal["subject", "original"] = "subject"
+    snap_cropped: tuple[bool, bool] = (True, True)
+    align: tuple[Align, Align] = ("center", "center")
+
+
+@dataclass(frozen=True)
+class Outline:
+    """A coloured outline around the subject, drawn behind it; `width` and `blur` are fractions of the picture's larger side."""
+
+    name: ClassVar[str] = "outline"
+    phase: ClassVar[int] = PICTURE
+
+    color: Rgba = (0, 0, 0, 255)
+    width: float = 0.03
+    blur: float = 0.0
+
+
 @dataclass(frozen=True)
 class Channels:
     """`alpha`: the result is the layer's alpha as a greyscale image; later shadow and background steps do not apply."""
@@ -73,19 +124,29 @@ class Channels:
 
 @dataclass(frozen=True)
 class Shadow:
-    """A soft contact shadow under the subject."""
+    """A shadow synthesised from the subject's mask, under it, never above it.
+
+    `contact`: remove.bg's soft contact shadow; `soft`, `hard`, `floating`:
+    Photoroom's ai.soft, ai.hard and ai.floating looks (the README shows each).
+    """
 
     name: ClassVar[str] = "shadow"
     phase: ClassVar[int] = PICTURE
 
+    style: Literal["contact", "soft", "hard", "floating"] = "contact"
+
 
 @dataclass(frozen=True)
 class Background:
-    """Put the layer on a colour, or on an image (scaled to cover, centred).
+    """Put the layer on a colour, or on an image (scaled to cover, centred), or on the photo itself blurred.
 
     `image_url` is where the caller fetches the image from (the engine does no
     I/O); `has_image` says an image is wanted at all, also without a URL (the
     CLI's `--bg-image`). The bytes are handed to `run` as `background`.
+    `scaling` "fill" covers the picture (cropped, centred); "fit" shows the
+    whole image, centred, transparent around it. `blur` (mode, radius as a
+    fraction of the picture's larger side) blurs the background: the image,
+    or with no colour and no image the original photo behind the subject.
     """
 
     name: ClassVar[str] = "background"
@@ -94,6 +155,8 @@ class Background:
     color: Rgba | None = None
     image_url: str | None = None
     has_image: bool = False
+    scaling: Literal["fill", "fit"] = "fill"
+    blur: tuple[Literal["gaussian", "bokeh"], float] | None = None
 
 
 @dataclass(frozen=True)
@@ -104,6 +167,8 @@ class Encode:
     phase: ClassVar[int] = OUTPUT
 
     output: OutputSpec = field(default_factory=OutputSpec)
+    keep_metadata: Literal["none", "xmp", "exif", "exif+xmp"] = "none"  # copied from the photo
+    keep_icc: bool = False  # the photo's ICC profile goes into the file unchanged (pixels are not converted)
 
 
-Step = Segment | Roi | Edges | Layout | Channels | Shadow | Background | Encode
+Step = Segment | Roi | Edges | Layout | Place | Channels | Outline | Shadow | Background | Encode
