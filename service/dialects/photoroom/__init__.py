@@ -139,13 +139,16 @@ async def fields_and_files(request: Request, *, max_files: int, detail: str) -> 
     )  # fmt: skip
     values: dict[str, str] = {}
     files: dict[str, bytes] = {}
-    for name, value in form.multi_items():
-        if name in values or name in files:
-            raise BadRequest(f"{name[:64]} is given more than once.", field=name[:64])
-        if isinstance(value, UploadFile):
-            files[name] = await value.read()
-        elif value != "":  # an empty field is one left out, as form builders send them
-            values[name] = value
+    try:
+        for name, value in form.multi_items():
+            if name in values or name in files:
+                raise BadRequest(f"{name[:64]} is given more than once.", field=name[:64])
+            if isinstance(value, UploadFile):
+                files[name] = await value.read()
+            elif value != "":  # an empty field is one left out, as form builders send them
+                values[name] = value
+    finally:
+        await form.close()
     return values, files
 
 
