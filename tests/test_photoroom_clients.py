@@ -78,7 +78,7 @@ def test_node_https_sample_segment(real: RunningServer, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["status"] == 200 and 0 <= float(report["uncertainty"]) <= 1
-    image = Image.open(saved)
+    image = Image.open(io.BytesIO(saved.read_bytes()))
     assert image.format == "PNG" and image.size == (600, 400) and image.getpixel((2, 2))[3] == 0
     refused = subprocess.run(["node", str(CLIENTS / "photoroom_segment.js"), real.url, "wrong", str(PHOTOS / "coffee.png"),
                               str(tmp_path / "no.png")], capture_output=True, text=True, timeout=120)  # fmt: skip
@@ -92,6 +92,6 @@ def test_node_fetch_form_data_edit(real: RunningServer, tmp_path: Path) -> None:
                            str(saved)], capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"status": 200, "type": "image/jpeg"}
-    image = Image.open(saved)
+    image = Image.open(io.BytesIO(saved.read_bytes()))
     assert image.format == "JPEG" and image.size == (400, 400)
     assert min(image.getpixel((2, 2))) >= 250  # white background, padding 10%
