@@ -489,3 +489,14 @@ def test_openapi_describes_the_photoroom_paths(http_fast: httpx.Client) -> None:
     assert set(paths["/v2/edit"]) == {"get", "post"}
     described = {p["name"] for p in paths["/v2/edit"]["get"]["parameters"]}
     assert described == set(IMPLEMENTED) - {"imageFile", "background.imageFile"}
+
+
+def test_bodies_over_the_limit_answer_413_in_each_shape(make_server: Callable[..., RunningServer]) -> None:
+    server = make_server(max_upload_bytes=10_000)
+    big = b"\x89PNG" + b"\0" * 2_000_000
+    with httpx.Client(base_url=server.url, timeout=30, headers=KEY) as client:
+        refused = segment(client, big)
+        assert refused.status_code == 413 and refused.json()["type"] == "payload_too_large"
+        assert refused.json()["status_code"] == 413
+        refused = edit(client, big)
+        assert refused.status_code == 413 and set(refused.json()) == {"error"}
