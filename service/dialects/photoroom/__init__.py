@@ -231,7 +231,8 @@ async def edit_post(request: Request) -> Response:
         name = next(iter(request.query_params))[:64]
         raise BadRequest(f"{name} is in the query string: POST /v2/edit takes every parameter in the "
                          "multipart body.", field=name)  # fmt: skip
-    values, files = await fields_and_files(request, max_files=2, detail="imageFile is required.")
+    # Room for more file parts than the two it takes, so that a refused one is refused by its name.
+    values, files = await fields_and_files(request, max_files=MAX_FIELDS, detail="imageFile is required.")
     asked = parse_edit(values, frozenset(files), "POST", services(request).runner.sync.limits)
     return await _edit(request, asked, files["imageFile"], files.get("background.imageFile"))
 
