@@ -73,9 +73,9 @@ def render_error(request: Request, exc: APIError) -> Response | None:
 
 
 def _key_matches(request: Request) -> bool | None:
-    """None without a key, else whether it is this server's Photoroom key."""
+    """None without the header, else whether it holds this server's Photoroom key."""
     key = request.headers.get("x-api-key")
-    if not key:
+    if key is None:
         return None
     return same_text(key, services(request).settings.photoroom_api_key)
 
@@ -83,7 +83,7 @@ def _key_matches(request: Request) -> bool | None:
 async def api_key(request: Request) -> None:
     """`x-api-key`; missing or wrong: 403 (the spec lists 403 for segment, and nothing for /v2/edit)."""
     if not _key_matches(request):
-        raise Forbidden(BAD_KEY if request.headers.get("x-api-key") else NO_KEY)
+        raise Forbidden(NO_KEY if request.headers.get("x-api-key") is None else BAD_KEY)
 
 
 async def account_key(request: Request) -> None:
@@ -298,9 +298,9 @@ def describe() -> Description:
     ok_image = {"description": "The result", "headers": UNCERTAINTY, "content": IMAGE}
     edit_ok = {"200": ok_image, **_errors(EDIT_ERROR, 400, 403, 429, 500)}
     refused = "Refused with a 400 naming them: " + ", ".join(sorted(REFUSED)) + "."
-    get_params = [{"name": name, "in": "query", "schema": schema} for name, schema in
-                  {**text, "imageUrl": {"type": "string", "format": "uri"},
-                   "background.imageUrl": {"type": "string", "format": "uri"}}.items()]  # fmt: skip
+    get_params = [{"name": "imageUrl", "in": "query", "required": True, "schema": {"type": "string", "format": "uri"}}]
+    get_params += [{"name": name, "in": "query", "schema": schema} for name, schema in
+                   {**text, "background.imageUrl": {"type": "string", "format": "uri"}}.items()]  # fmt: skip
     post_body = {**text, "imageFile": binary, "background.imageFile": binary}
     account = {"type": "object", "properties": {"available": {"type": "number"}, "subscription": {"type": "number"}}}
     return {
