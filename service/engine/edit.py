@@ -41,13 +41,15 @@ from .compose import (
     cutout_layer,
     hard_edges,
     plan_layout,
+    plan_place,
     put_on_background,
     subject_box,
     with_shadow,
 )
-from .encode import OutputSpec, encode
+from .encode import Metadata, OutputSpec, carried, encode
 from .errors import EngineError, ImageRejected, OptionError
 from .load import Limits, decode, decode_for_model
+from .looks import BlurMode, blurred, with_outline
 from .mask import MODEL_SIDE
 from .model import Segmenter, default_segmenter
 from .options import Position
@@ -132,7 +134,8 @@ class _Layer:
     limits: Limits
     segmenter: Segmenter | None
     background_data: bytes | None
-    segmented: bool = False
+    segmented: bool = False  # the model's matte is in `alpha`
+    matted: bool = False  # a Segment step ran: `alpha` is the subject (the model's or the photo's own)
     uncertainty: float | None = None
     plan: Plan | None = None  # once Layout ran
     picture: Image.Image | None = None  # RGBA, or L for an alpha output
@@ -197,7 +200,10 @@ def run(
     spec = edit.output.resolved(picture)
     if spec.format == "jpg" and picture.mode not in ("RGB", "L"):
         raise OptionError("format", "jpg needs an opaque background (bg_color or a background image)")
-    encoded = encode(picture, spec)
+    encoding = edit.find(Encode)
+    # `decode` keeps the photo's info (ICC profile, EXIF, XMP) through orientation and mode changes.
+    metadata = carried(image.info, encoding.keep_metadata, encoding.keep_icc) if encoding else Metadata()
+    encoded = encode(picture, spec, metadata)
     return Result(
         data=encoded.data,
         mime=encoded.mime,
@@ -217,12 +223,11 @@ def _foreground(layer: _Layer) -> tuple[int, int, int, int] | None:
     box = subject_box(Image.fromarray(layer.alpha, mode="L"))
     if box is None:
         return None
-    plan = layer.plan
-    if plan is not None and plan.moved:
-        return (*plan.offset, *plan.size)
-    ox, oy = plan.origin if plan is not None else (0, 0)
-    x0, y0, x1, y1 = box
-    return (x0 - ox, y0 - oy, x1 - x0, y1 - y0)
+    shown = layer.plan.visible(box) if layer.plan is not None else box
+    if shown is None:
+        return None
+    x0, y0, x1, y1 = shown
+    return (x0, y0, x1 - x0, y1 - y0)
 
 
 def uncertainty(mask: np.ndarray) -> float:
@@ -239,6 +244,7 @@ def uncertainty(mask: np.ndarray) -> float:
 
 
 def _segment(layer: _Layer, step: Segment) -> None:
+    layer.matted = True
     if step.unless_transparent and layer.photo_alpha is not None and int(layer.photo_alpha.min()) < 255:
         return  # the photo's own transparency is the cut-out
     view = decode_for_model(layer.data, layer.limits, MODEL_VIEW_SIDE)
@@ -265,8 +271,15 @@ def _layout(layer: _Layer, step: Layout) -> None:
     layer.plan = plan_layout(layer.photo.size, subject_box(Image.fromarray(layer.alpha, mode="L")), step)
 
 
-def _not_built(layer: _Layer, step: Step) -> None:
-    raise EngineError(f"the {step.name} step is not built yet")
+def _place(layer: _Layer, step: Place) -> None:
+    # Without a matte the whole photo is the subject.
+    subject = subject_box(Image.fromarray(layer.alpha, mode="L")) if layer.matted else None
+    layer.plan = plan_place(layer.photo.size, subject, step)
+
+
+def _outline(layer: _Layer, step: Outline) -> None:
+    if not layer.alpha_only:
+        layer.picture = with_outline(_picture(layer), step.color, step.width, step.blur)
 
 
 def _channels(layer: _Layer, step: Channels) -> None:
@@ -281,7 +294,7 @@ def _channels(layer: _Layer, step: Channels) -> None:
 
 def _shadow(layer: _Layer, step: Shadow) -> None:
     if not layer.alpha_only:
-        layer.picture = with_shadow(_picture(layer))
+        layer.picture = with_shadow(_picture(layer), step.style)
 
 
 def _background(layer: _Layer, step: Background) -> None:
@@ -291,9 +304,27 @@ def _background(layer: _Layer, step: Background) -> None:
     if layer.alpha_only:
         return
     image = layer.background if step.has_image else None
-    layer.picture = put_on_background(_picture(layer), step.color, image)
-    if image is not None or (step.color is not None and step.color[3] == 255):
+    picture = _picture(layer)
+    if image is None and step.color is None and step.blur is not None:
+        layer.picture = _on_blurred_photo(layer, picture, step.blur)
+        layer.opaque = layer.picture.getchannel("A").getextrema()[0] == 255
+        return
+    layer.picture = put_on_background(picture, step.color, image, step.scaling, step.blur)
+    if (image is not None and step.scaling == "fill") or (step.color is not None and step.color[3] == 255):
         layer.opaque = True
+
+
+def _on_blurred_photo(layer: _Layer, picture: Image.Image, blur: tuple[BlurMode, float]) -> Image.Image:
+    """Portrait mode: the picture over the photo itself, blurred, moved and scaled as the subject was."""
+    mode, fraction = blur
+    scale = layer.plan.scale()[0] if layer.plan is not None and layer.plan.moved else 1.0
+    # The radius is a fraction of the result's larger side; the photo is blurred before it is scaled.
+    photo = blurred(layer.photo, mode, fraction * max(picture.size) / scale)
+    ground = photo.convert("RGBA") if photo.mode != "RGBA" else photo
+    if layer.plan is not None:
+        ground = arrange(ground, layer.plan, whole=True)
+    ground.alpha_composite(picture)
+    return ground
 
 
 def _encode(layer: _Layer, step: Encode) -> None:
@@ -305,9 +336,9 @@ _APPLY: dict[type[Step], Callable[[_Layer, Any], None]] = {
     Roi: _roi,
     Edges: _edges,
     Layout: _layout,
-    Place: _not_built,
+    Place: _place,
     Channels: _channels,
-    Outline: _not_built,
+    Outline: _outline,
     Shadow: _shadow,
     Background: _background,
     Encode: _encode,
