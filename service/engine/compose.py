@@ -479,7 +479,7 @@ SHADOW_LOOKS = {
     # A crisp cast shadow on the ground, falling back and to the right, as from a low light at the front left.
     "hard": ShadowLook(squash=0.3, shear=0.45, spread=1.0, drop=0.0, blur=0.004, opacity=0.5),
     # A small, soft pool detached below the base: the subject seems to hover above the ground.
-    "floating": ShadowLook(squash=0.05, shear=0.0, spread=0.85, drop=0.08, blur=0.025, opacity=0.35),
+    "floating": ShadowLook(squash=0.04, shear=0.0, spread=0.85, drop=0.1, blur=0.025, opacity=0.35),
 }
 # The projection is drawn on a copy of the alpha reduced until the subject's larger side is about this.
 SHADOW_PROXY_SIDE = 256
