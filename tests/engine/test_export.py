@@ -128,9 +128,19 @@ def test_icc_profile_round_trips_unchanged(fake, source):
     data = run(Edit((Segment(), Encode(OutputSpec("png"), keep_icc=True))), photo_with_metadata(source),
                segmenter=fake).data
     assert decode(data).info["icc_profile"] == profile
-    raw = data[data.index(b"iCCP") + 4 :]
-    name, rest = raw.split(b"\x00", 1)
-    assert zlib.decompress(rest[1 : rest.index(b"IDAT") - 8]) == profile  # stored once, before the pixels
+    kinds = [kind for kind, _ in png_chunks(data)]
+    assert kinds.count(b"iCCP") == 1 and kinds.index(b"iCCP") < kinds.index(b"IDAT")
+    body = dict(png_chunks(data))[b"iCCP"]
+    assert zlib.decompress(body.split(b"\x00", 1)[1][1:]) == profile  # name, NUL, method 0, zlib data
+
+
+def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    chunks, pos = [], 8
+    while pos < len(data):
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        chunks.append((data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]))
+        pos += 12 + length
+    return chunks
 
 
 def test_metadata_survives_an_exif_rotation(fake):

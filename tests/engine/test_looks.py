@@ -87,17 +87,17 @@ def test_blur_changes_the_background_image_and_not_the_subject(fake):
 
 def test_bokeh_is_a_disc_and_gaussian_is_not():
     point = Image.new("RGB", (201, 201), (0, 0, 0))
-    point.paste((255, 255, 255), (96, 96, 105, 105))  # a 9x9 highlight
-    disc = np.asarray(blurred(point, "bokeh", 12))[..., 0].astype(int)
-    bell = np.asarray(blurred(point, "gaussian", 12))[..., 0].astype(int)
-    # The disc covers the whole highlight up to 7 px from its centre (flat), and nothing 17 px out;
+    point.paste((255, 255, 255), (99, 99, 102, 102))  # a 3x3 highlight
+    disc = np.asarray(blurred(point, "bokeh", 5))[..., 0].astype(int)
+    bell = np.asarray(blurred(point, "gaussian", 5))[..., 0].astype(int)
+    # The disc covers the whole highlight up to 3 px from its centre (flat), and nothing 7 px out;
     # the bell falls off all the way and still reaches there.
-    assert disc[100, 100] > 30 and abs(disc[100, 100] - disc[100, 106]) <= 1
-    assert disc[100, 117] == 0 and disc[117, 100] == 0
-    assert bell[100, 100] > bell[100, 106] > bell[100, 112] > bell[100, 117] > 0
+    assert disc[100, 100] > 20 and disc[100, 100] == disc[100, 103] == disc[103, 100]
+    assert disc[100, 107] == 0 and disc[107, 100] == 0
+    assert bell[100, 100] > bell[100, 103] > bell[100, 107] > 0
     # A big radius runs on a reduced copy and is still a disc: flat, then nothing past its rim.
-    wide = np.asarray(blurred(point.resize((804, 804), Image.Resampling.NEAREST), "bokeh", 48))[..., 0].astype(int)
-    assert abs(wide[402, 402] - wide[402, 426]) <= 2 and wide[402, 402 + 48 + 18 + 6] == 0
+    wide = np.asarray(blurred(point.resize((1608, 1608), Image.Resampling.NEAREST), "bokeh", 80))[..., 0].astype(int)
+    assert abs(wide[804, 804] - wide[804, 834]) <= 2 and wide[804, 804 + 80 + 12 + 12] == 0
 
 
 def test_a_bokeh_background_differs_from_a_gaussian_one(fake):
