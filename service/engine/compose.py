@@ -348,7 +348,7 @@ def plan_place(image_size: tuple[int, int], subject: Box | None, place: Place) -
     padding = (top, right, bottom, left)
     ref_w, ref_h = reference[2] - reference[0], reference[3] - reference[1]
     canvas = place.size or _frame(place, image_size, (ref_w, ref_h), padding)
-    target = _target_area(canvas, place.margin, padding)
+    target = target_area(canvas, place.margin, padding)
     span_w, span_h = target[2] - target[0], target[3] - target[1]
     ratio = (min if place.scaling == "fit" else max)(span_w / ref_w, span_h / ref_h)
     size = (max(1, round(ref_w * ratio)), max(1, round(ref_h * ratio)))
@@ -408,7 +408,7 @@ def _grown(inner: float, first: Length, second: Length, field: str) -> float:
     return (inner + pixels) / (1 - fraction)
 
 
-def _target_area(canvas: tuple[int, int], margin: Sides, padding: Sides) -> Box:
+def target_area(canvas: tuple[int, int], margin: Sides, padding: Sides) -> Box:
     """The canvas less its margins (% of the canvas side) less the paddings (% of the margin box side)."""
     width, height = canvas
     m_top, m_right, m_bottom, m_left = (_to_px(length, extent) for length, extent in zip(margin, (height, width) * 2))
@@ -475,11 +475,11 @@ class ShadowLook:
 
 SHADOW_LOOKS = {
     # A wide, diffuse shadow pooling around the base, as under an overcast sky.
-    "soft": ShadowLook(squash=0.12, shear=0.0, spread=1.0, drop=0.0, blur=0.035, opacity=0.45),
+    "soft": ShadowLook(squash=0.2, shear=0.0, spread=1.15, drop=0.0, blur=0.06, opacity=0.5),
     # A crisp cast shadow on the ground, falling back and to the right, as from a low light at the front left.
     "hard": ShadowLook(squash=0.3, shear=0.45, spread=1.0, drop=0.0, blur=0.004, opacity=0.5),
     # A small, soft pool detached below the base: the subject seems to hover above the ground.
-    "floating": ShadowLook(squash=0.04, shear=0.0, spread=0.85, drop=0.1, blur=0.025, opacity=0.35),
+    "floating": ShadowLook(squash=0.06, shear=0.0, spread=0.85, drop=0.1, blur=0.025, opacity=0.5),
 }
 # The projection is drawn on a copy of the alpha reduced until the subject's larger side is about this.
 SHADOW_PROXY_SIDE = 256

@@ -7,13 +7,15 @@ none). Steps come in three phases, in this order, and any step may be absent:
 
 1. matte: `Segment` (the model's matte times the photo's alpha), `Roi`,
    `Edges` work on the alpha alone, in the order given;
-2. `Layout` (at most one): crop, scale and place, planned from the subject's
-   box in the alpha at that point;
-3. picture: `Shadow` and `Background` in the order given (a shadow after an
-   opaque background is hidden by it); `Channels("alpha")` turns the result
-   into the alpha itself, so shadow and background steps after it do not apply.
+2. geometry, at most one: `Layout` (remove.bg's crop, scale and position) or
+   `Place` (Photoroom's positioning), planned from the subject's box in the
+   alpha at that point (`Place` without `Segment`: the whole photo);
+3. picture: `Outline`, `Shadow` and `Background` in the order given (a
+   shadow after an opaque background is hidden by it); `Channels("alpha")`
+   turns the result into the alpha itself, so the steps after it do not apply.
 
-`Encode` comes last (default: PNG). The picture is built once, when phase 3
+`Encode` comes last (default: PNG); the metadata it keeps comes from the
+photo as decoded (`image.info`), not from a second read. The picture is built once, when phase 3
 starts: a segmented photo gets its edges decontaminated there; an edit
 without `Segment` (a background behind an already transparent PNG) keeps the
 photo's colours as they are. Without `Segment` the model never runs.
