@@ -277,6 +277,15 @@ def _place(layer: _Layer, step: Place) -> None:
     # Without a matte the whole photo is the subject.
     subject = subject_box(Image.fromarray(layer.alpha, mode="L")) if layer.matted else None
     layer.plan = plan_place(layer.photo.size, subject, step)
+    width, height = layer.plan.canvas
+    limits = layer.limits
+    if max(width, height) > limits.max_side or width * height > limits.max_megapixels * 1_000_000:
+        # A padded or framed canvas can be far larger than the photo; it is held to the photos' limits.
+        raise OptionError(
+            "size",
+            f"the result would be {width}x{height} pixels; the limit is {limits.max_side} per side "
+            f"and {limits.max_megapixels:g} megapixels",
+        )
 
 
 def _outline(layer: _Layer, step: Outline) -> None:
@@ -307,7 +316,7 @@ def _background(layer: _Layer, step: Background) -> None:
         return
     image = layer.background if step.has_image else None
     picture = _picture(layer)
-    if image is None and step.color is None and step.blur is not None:
+    if not step.has_image and step.color is None and step.blur is not None:
         layer.picture = _on_blurred_photo(layer, picture, step.blur)
         layer.opaque = layer.picture.getchannel("A").getextrema()[0] == 255
         return

@@ -236,3 +236,30 @@ def test_the_real_model_on_a_photo(model, photos):
     alpha = np.asarray(decode(result.data).getchannel("A"))
     ys, xs = np.nonzero(alpha > 25)
     assert (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1) == (fx, fy, fx + fw, fy + fh)
+
+
+def test_json_round_trip_of_the_photoroom_steps():
+    from service.engine import Outline, Shadow, edit_from_json, edit_to_json
+
+    edit = Edit((
+        Segment(unless_transparent=True),
+        Place(size=None, frame="subject", max_size=(800, None), margin=((5, "%"), (10, "px"), (5, "%"), (10, "px")),
+              padding=pct(10), scaling="fill", reference="subject", snap_cropped=(False, True), align=("end", "start")),
+        Outline(color=(255, 0, 0, 200), width=0.05, blur=0.01),
+        Shadow(style="floating"),
+        Background(has_image=True, image_url="https://example.com/bg.jpg", scaling="fit", blur=("bokeh", 0.02)),
+        Encode(OutputSpec("avif", quality=70, dpi=300), keep_metadata="exif+xmp", keep_icc=True),
+    ))
+    assert edit_from_json(edit_to_json(edit)) == edit
+
+
+def test_a_canvas_over_the_limits_is_refused(fake):
+    from service.engine import Limits
+
+    data = encode(scene(PHOTO, TALL))
+    # croppedSubject with 49% paddings each side: 50 times the subject's size along each axis.
+    huge = Place(frame="subject", padding=pct(49))
+    with pytest.raises(OptionError, match="size: the result would be 2000x3000 pixels"):
+        run(Edit((Segment(), huge, Encode())), data, segmenter=fake, limits=Limits(max_megapixels=5))
+    with pytest.raises(OptionError, match="limit is 1000 per side"):
+        run(Edit((Segment(), Place(size=(1001, 10)), Encode())), data, segmenter=fake, limits=Limits(max_side=1000))
