@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image, ImageFilter, ImageOps
 
 from .errors import OptionError
-from .looks import BlurMode, blurred
+from .looks import BlurMode, blurred, scaled_back
 from .options import Length, Options
 from .pixels import row_blocks, to_array
 from .steps import Align, Layout, Place, Sides
@@ -514,9 +514,7 @@ def ground_shadow(alpha: np.ndarray, look: ShadowLook) -> np.ndarray:
     shadow = small.transform(small.size, Image.Transform.AFFINE, matrix, Image.Resampling.BILINEAR)
     shadow = shadow.filter(ImageFilter.GaussianBlur(max(0.5, look.blur * side / factor)))
     shadow = shadow.point([round(v * look.opacity) for v in range(256)])
-    if factor > 1:
-        shadow = shadow.resize(full.size, Image.Resampling.BILINEAR, box=(0, 0, full.width / factor, full.height / factor))
-    out = to_array(shadow)
+    out = to_array(scaled_back(shadow, factor, full.size, Image.Resampling.BILINEAR))
     out[:y0] = 0  # a shadow is never above the subject
     return out
 

@@ -34,7 +34,7 @@ def _reduction(radius: float, kind: str) -> int:
     return max(1, math.ceil(radius / REDUCED_RADIUS[kind] - 0.5))
 
 
-def _scaled_back(small: Image.Image, factor: int, size: tuple[int, int], resample: Image.Resampling) -> Image.Image:
+def scaled_back(small: Image.Image, factor: int, size: tuple[int, int], resample: Image.Resampling) -> Image.Image:
     """A reduced copy back at `size`; `reduce` keeps a partial last box, so the source box is exact."""
     if factor == 1:
         return small
@@ -85,7 +85,7 @@ def blurred(image: Image.Image, mode: BlurMode, radius: float) -> Image.Image:
         total *= np.float32(1.0 / area)
         total += np.float32(0.5)
         small = Image.fromarray(total.astype(np.uint8), mode=small.mode)
-    out = _scaled_back(small, factor, image.size, Image.Resampling.BICUBIC)
+    out = scaled_back(small, factor, image.size, Image.Resampling.BICUBIC)
     return out.convert("RGBA") if alpha else out
 
 
@@ -123,9 +123,9 @@ def with_outline(picture: Image.Image, color: Rgba, width: float, blur: float) -
     part = Image.fromarray(np.where(grown > 0.5, 255, 0).astype(np.uint8), mode="L")
     if soften / factor >= 0.5:
         part = part.filter(ImageFilter.GaussianBlur(soften / factor))
-        part = _scaled_back(part, factor, crop.size, Image.Resampling.BILINEAR)
+        part = scaled_back(part, factor, crop.size, Image.Resampling.BILINEAR)
     else:
-        part = _scaled_back(part, factor, crop.size, Image.Resampling.BILINEAR)
+        part = scaled_back(part, factor, crop.size, Image.Resampling.BILINEAR)
         part = _sharpened(part, factor) if factor > 1 else part.filter(ImageFilter.BoxBlur(0.5))
     shape = Image.new("L", picture.size, 0)
     shape.paste(part, region[:2])
