@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps
@@ -546,12 +547,15 @@ def fit_cover(background: Image.Image, size: tuple[int, int]) -> Image.Image:
 def background_layer(
     background: Image.Image,
     size: tuple[int, int],
-    scaling: str = "fill",
+    scaling: Literal["fill", "fit"] = "fill",
     blur: tuple[BlurMode, float] | None = None,
 ) -> Image.Image:
-    """A background image as an RGBA layer of `size`: `fill` covers it (cropped, centred), `fit` shows all of it,
-    centred, transparent around it. `blur` (mode, fraction of the larger side of `size`) blurs the image itself,
-    so the edges of a fitted one stay sharp."""
+    """A background image as an RGBA layer of `size`.
+
+    `fill` covers it (cropped, centred); `fit` shows all of the image,
+    centred, transparent around it. `blur` (mode, fraction of the larger side
+    of `size`) blurs the scaled image itself, so a fitted one keeps sharp edges.
+    """
     if scaling == "fill":
         ground = fit_cover(background, size)
         return blurred(ground, blur[0], blur[1] * max(size)) if blur else ground
@@ -567,7 +571,7 @@ def put_on_background(
     layer: Image.Image,
     bg_color: tuple[int, int, int, int] | None,
     bg_image: Image.Image | None,
-    scaling: str = "fill",
+    scaling: Literal["fill", "fit"] = "fill",
     blur: tuple[BlurMode, float] | None = None,
 ) -> Image.Image:
     """Composite a straight-alpha RGBA layer over the background (RGBA; the caller flattens opaque results).
