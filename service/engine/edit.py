@@ -51,7 +51,7 @@ from .compose import (
 from .encode import Metadata, OutputSpec, carried, encode
 from .errors import EngineError, ImageRejected, OptionError
 from .load import Limits, decode, decode_for_model
-from .looks import BlurMode, blurred, with_outline
+from .looks import BlurMode, background_blurred, with_outline
 from .mask import MODEL_SIDE
 from .model import Segmenter, default_segmenter
 from .options import Position
@@ -330,8 +330,7 @@ def _on_blurred_photo(layer: _Layer, picture: Image.Image, blur: tuple[BlurMode,
     mode, fraction = blur
     scale = layer.plan.scale()[0] if layer.plan is not None and layer.plan.moved else 1.0
     # The radius is a fraction of the result's larger side; the photo is blurred before it is scaled.
-    photo = blurred(layer.photo, mode, fraction * max(picture.size) / scale)
-    ground = photo.convert("RGBA") if photo.mode != "RGBA" else photo
+    ground = background_blurred(layer.photo, layer.alpha, mode, fraction * max(picture.size) / scale)
     if layer.plan is not None:
         ground = arrange(ground, layer.plan, whole=True)
     ground.alpha_composite(picture)

@@ -89,6 +89,26 @@ def blurred(image: Image.Image, mode: BlurMode, radius: float) -> Image.Image:
     return out.convert("RGBA") if alpha else out
 
 
+def background_blurred(photo: Image.Image, subject: np.ndarray, mode: BlurMode, radius: float) -> Image.Image:
+    """The photo blurred from its background alone (RGBA, the photo's own alpha kept): portrait mode.
+
+    Each pixel counts in proportion to how much it is background (255 less
+    the subject's alpha, `subject`), so the subject's colours do not bleed
+    into a halo around it: a premultiplied blur with that weight as alpha is
+    exactly this normalised average. Where a blur sees no background at all
+    (deep inside the subject, which covers it) the colour is black.
+    """
+    own = photo.getchannel("A") if photo.mode == "RGBA" else None
+    weight = Image.fromarray(np.subtract(255, subject, dtype=np.uint8), mode="L")
+    if own is not None:
+        weight = ImageChops.multiply(weight, own)
+    layer = photo.convert("RGBA")
+    layer.putalpha(weight)
+    out = blurred(layer, mode, radius)
+    out.putalpha(own if own is not None else 255)
+    return out
+
+
 def _sharpened(grey: Image.Image, factor: int) -> Image.Image:
     """Steepen an upscaled edge that a reduction by `factor` spread over about `factor` px back to about two."""
     gain = max(1.0, factor / 2)

@@ -172,7 +172,8 @@ class Background:
     whole image, centred, transparent around it (or the colour, when there is
     one too). `blur` (mode, radius as a fraction of the picture's larger
     side) blurs the background: the image, or with no colour and no image
-    the original photo behind the subject (portrait mode), which is moved and
+    the original photo behind the subject (portrait mode; its background
+    alone is blurred, so the subject leaves no halo), which is moved and
     scaled with the subject by any positioning. `gaussian`: the radius is the
     gaussian's standard deviation; `bokeh`: a disc of that radius, as an
     out-of-focus lens draws highlights. A flat colour has nothing to blur.

@@ -140,6 +140,9 @@ def test_portrait_blur_puts_the_subject_on_its_own_photo_blurred():
     assert (rgb[40:110, 80:120] == 250).all()
     # The mark is there, blurred: its centre still reddish, its edge mixed with the green around it.
     assert rgb[25, 25, 0] > 150 and 30 < rgb[20, 25, 0] < 200
+    # The white subject does not bleed into a halo: just outside it the backdrop is still green.
+    for y, x in ((75, 78), (75, 122), (38, 100), (112, 100)):
+        assert np.abs(rgb[y, x] - (0, 200, 0)).max() <= 2, (y, x, rgb[y, x])  # premultiplied rounding
 
 
 def test_portrait_blur_moves_with_the_subject():
