@@ -172,3 +172,13 @@ def test_png_with_metadata_still_decodes_exactly():
         image = Image.open(io.BytesIO(encode(other, OutputSpec("png", dpi=72), metadata).data))
         image.load()
         assert image.info["xmp"] == PHOTO_XMP and image.tobytes() == other.tobytes()
+
+
+@pytest.mark.parametrize("source", ["png", "webp"])
+def test_metadata_is_read_from_png_and_webp_photos_too(fake, source):
+    kept = Metadata(xmp=PHOTO_XMP, copyright="(c) Example Studio", user_comment=b"ASCII\x00\x00\x00hello")
+    data = encode(scene((80, 60), (20, 10, 60, 50)), OutputSpec(source, quality=95), kept).data
+    image = decode(cut(fake, data, "png", keep_metadata="xmp"))
+    assert image.info["xmp"] == PHOTO_XMP
+    exif = decode(cut(fake, data, "png", keep_metadata="exif")).getexif()
+    assert exif[COPYRIGHT] == "(c) Example Studio" and exif.get_ifd(EXIF_IFD)[USER_COMMENT] == b"ASCII\x00\x00\x00hello"
