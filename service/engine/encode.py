@@ -104,7 +104,10 @@ def carried(info: Mapping[Any, Any], keep: str, icc: bool) -> Metadata:
     if keep not in ("exif", "exif+xmp") or not info.get("exif"):
         return Metadata(icc=profile)
     exif = Image.Exif()
-    exif.load(info["exif"])
+    try:
+        exif.load(info["exif"])
+    except (SyntaxError, ValueError, OSError, struct.error):
+        return Metadata(icc=profile)  # EXIF that cannot be read has nothing to keep
     owner = exif.get(_COPYRIGHT)
     owner = owner.decode("latin-1") if isinstance(owner, bytes) else owner
     comment = exif.get_ifd(_EXIF_IFD).get(_USER_COMMENT)

@@ -182,3 +182,9 @@ def test_metadata_is_read_from_png_and_webp_photos_too(fake, source):
     assert image.info["xmp"] == PHOTO_XMP
     exif = decode(cut(fake, data, "png", keep_metadata="exif")).getexif()
     assert exif[COPYRIGHT] == "(c) Example Studio" and exif.get_ifd(EXIF_IFD)[USER_COMMENT] == b"ASCII\x00\x00\x00hello"
+
+
+def test_unreadable_exif_keeps_nothing_and_is_no_error(fake):
+    data = save(scene((80, 60), (20, 10, 60, 50)), "JPEG", exif=b"Exif\x00\x00not a tiff header")
+    image = decode(cut(fake, data, "png", keep_metadata="exif+xmp"))
+    assert not image.getexif() and "xmp" not in image.info
