@@ -44,6 +44,7 @@ from .compose import (
     put_on_background,
     subject_box,
     with_shadow,
+    within_pixels,
 )
 from .encode import OutputSpec, encode
 from .errors import EngineError, ImageRejected, OptionError
@@ -194,6 +195,8 @@ def run(
     picture = _picture(layer)
     if layer.opaque:
         picture = picture.convert("RGB")
+    full_size = picture.size
+    picture = within_pixels(picture, edit.output.max_pixels)
     spec = edit.output.resolved(picture)
     if spec.format == "jpg" and picture.mode not in ("RGB", "L"):
         raise OptionError("format", "jpg needs an opaque background (bg_color or a background image)")
@@ -205,7 +208,7 @@ def run(
         height=picture.height,
         has_alpha=picture.mode in ("RGBA", "LA"),
         format=encoded.format,
-        foreground=_foreground(layer),
+        foreground=_scaled(_foreground(layer), full_size, picture.size),
         uncertainty=layer.uncertainty,
     )
 
@@ -223,6 +226,18 @@ def _foreground(layer: _Layer) -> tuple[int, int, int, int] | None:
     ox, oy = plan.origin if plan is not None else (0, 0)
     x0, y0, x1, y1 = box
     return (x0 - ox, y0 - oy, x1 - x0, y1 - y0)
+
+
+def _scaled(
+    box: tuple[int, int, int, int] | None, full: tuple[int, int], size: tuple[int, int]
+) -> tuple[int, int, int, int] | None:
+    """A box in the picture's pixels, in those of the picture scaled from `full` to `size`."""
+    if box is None or full == size:
+        return box
+    sx, sy = size[0] / full[0], size[1] / full[1]
+    left, top = round(box[0] * sx), round(box[1] * sy)
+    right, bottom = round((box[0] + box[2]) * sx), round((box[1] + box[3]) * sy)
+    return (left, top, max(1, right - left), max(1, bottom - top))
 
 
 def uncertainty(mask: np.ndarray) -> float:

@@ -6,6 +6,7 @@ import io
 import itertools
 import os
 import struct
+import zipfile
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -26,7 +27,9 @@ PNG_SEGMENT_BYTES = 1 << 19
 WEBP_QUALITY = 90
 JPEG_QUALITY = 90
 
-_MIME = {"png": "image/png", "webp": "image/webp", "jpg": "image/jpeg"}
+_MIME = {"png": "image/png", "webp": "image/webp", "jpg": "image/jpeg", "zip": "application/zip"}
+# remove.bg's ZIP result: the colour image and its matte, which a client joins itself.
+ZIP_COLOR, ZIP_ALPHA = "color.jpg", "alpha.png"
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Pillow mode -> (bytes per pixel, PNG colour type), 8 bits per channel.
 _PNG_MODES = {"L": (1, 0), "RGB": (3, 2), "RGBA": (4, 6)}
@@ -39,9 +42,13 @@ _ADLER_BASE = 65521
 class OutputSpec:
     """What file to write: a format and its options.
 
-    `format` is png, webp, jpg, or `auto` (jpg when the picture is opaque, png
-    otherwise; resolved by `resolved`). `quality` None means the format's
-    default (WEBP_QUALITY, JPEG_QUALITY; PNG has none). New formats add an
+    `format` is png, webp, jpg, zip (remove.bg's pair of files: `color.jpg`,
+    the picture's colour, opaque, and `alpha.png`, its alpha as greyscale), or
+    `auto` (jpg when the picture is opaque, png otherwise; resolved by
+    `resolved`). `quality` None means the format's default (WEBP_QUALITY,
+    JPEG_QUALITY, also for zip's colour image; PNG has none). `max_pixels`
+    bounds the result's area: a bigger picture is scaled down to fit,
+    keeping its aspect ratio (never up). New formats add an
     encoder to `_ENCODERS`, new options a field with a default that keeps
     today's bytes, so callers that build a spec do not change.
     """
@@ -49,6 +56,7 @@ class OutputSpec:
     format: str = "png"
     quality: int | None = None
     dpi: int | None = None  # pixel density written into the file; None writes none
+    max_pixels: int | None = None
 
     def resolved(self, image: Image.Image) -> OutputSpec:
         """This spec with `auto` decided for `image`."""
@@ -101,7 +109,19 @@ def _jpg(image: Image.Image, spec: OutputSpec) -> bytes:
     return out.getvalue()
 
 
-_ENCODERS = {"png": _png, "webp": _webp, "jpg": _jpg}
+def _zip(image: Image.Image, spec: OutputSpec) -> bytes:
+    """color.jpg (the colour channels; a greyscale picture stays grey) and alpha.png (opaque without alpha)."""
+    color = image.convert("RGB") if image.mode not in ("RGB", "L") else image
+    alpha = image.getchannel("A") if image.mode == "RGBA" else Image.new("L", image.size, 255)
+    out = io.BytesIO()
+    # Stored, not deflated: both members are compressed already.
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr(ZIP_COLOR, _jpg(color, spec))
+        archive.writestr(ZIP_ALPHA, encode_png(alpha))
+    return out.getvalue()
+
+
+_ENCODERS = {"png": _png, "webp": _webp, "jpg": _jpg, "zip": _zip}
 
 
 def encode_png(image: Image.Image) -> bytes:
