@@ -26,6 +26,7 @@ parsed once when they run.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
@@ -235,8 +236,8 @@ def _scaled(
     if box is None or full == size:
         return box
     sx, sy = size[0] / full[0], size[1] / full[1]
-    left, top = round(box[0] * sx), round(box[1] * sy)
-    right, bottom = round((box[0] + box[2]) * sx), round((box[1] + box[3]) * sy)
+    left, top = math.floor(box[0] * sx + 0.5), math.floor(box[1] * sy + 0.5)  # halves up, not to even
+    right, bottom = math.floor((box[0] + box[2]) * sx + 0.5), math.floor((box[1] + box[3]) * sy + 0.5)
     return (left, top, max(1, right - left), max(1, bottom - top))
 
 
