@@ -30,6 +30,7 @@ JPEG_QUALITY = 90
 _MIME = {"png": "image/png", "webp": "image/webp", "jpg": "image/jpeg", "zip": "application/zip"}
 # remove.bg's ZIP result: the colour image and its matte, which a client joins itself.
 ZIP_COLOR, ZIP_ALPHA = "color.jpg", "alpha.png"
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Pillow mode -> (bytes per pixel, PNG colour type), 8 bits per channel.
 _PNG_MODES = {"L": (1, 0), "RGB": (3, 2), "RGBA": (4, 6)}
@@ -114,10 +115,10 @@ def _zip(image: Image.Image, spec: OutputSpec) -> bytes:
     color = image.convert("RGB") if image.mode not in ("RGB", "L") else image
     alpha = image.getchannel("A") if image.mode == "RGBA" else Image.new("L", image.size, 255)
     out = io.BytesIO()
-    # Stored, not deflated: both members are compressed already.
+    # Stored, not deflated: both members are compressed already. A fixed date keeps the bytes reproducible.
     with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:
-        archive.writestr(ZIP_COLOR, _jpg(color, spec))
-        archive.writestr(ZIP_ALPHA, encode_png(alpha))
+        archive.writestr(zipfile.ZipInfo(ZIP_COLOR, ZIP_DATE), _jpg(color, spec))
+        archive.writestr(zipfile.ZipInfo(ZIP_ALPHA, ZIP_DATE), encode_png(alpha))
     return out.getvalue()
 
 
