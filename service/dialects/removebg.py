@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -26,9 +26,8 @@ from starlette.routing import Route
 
 from .. import engine
 from ..egress import EgressBlocked
-from ..engine.options import TYPE_LEVELS, TYPES
 from ..errors import APIError, BadRequest, Forbidden, PayloadTooLarge
-from ..openapi import Description, Schema, json_content
+from ..openapi import REMOVE_BG_OPTIONS, Description, Schema, json_content
 from ..signing import same_text
 from . import common
 from .common import disconnected, json_body, read_form, services
@@ -44,7 +43,7 @@ SIZES: dict[str, int | None] = {
     "hd": 4_000_000,
     "full": None,
     "4k": None,
-    "50mp": None,
+    "50MP": None,
     "auto": None,
 }
 DEFAULT_SIZE = "preview"
@@ -172,14 +171,15 @@ def given(params: Mapping[str, object], files: Mapping[str, UploadFile], names: 
     return [name for name in names if name in files or params.get(name) not in (None, "")]
 
 
-def choice(params: Mapping[str, object], name: str, allowed: tuple[str, ...] | Mapping[str, object],
-           default: str) -> str:  # fmt: skip
+def choice(params: Mapping[str, object], name: str, allowed: Iterable[str], default: str) -> str:
+    """One of `allowed`, in any case, as `allowed` spells it; `default` when not given."""
     value = text(params, name)
     if value is None:
         return default
-    if value.lower() not in allowed:
-        raise invalid(name, f"expected one of {', '.join(allowed)}, got {value[:64]!r}")
-    return value.lower()
+    spelled = {option.lower(): option for option in allowed}
+    if value.lower() not in spelled:
+        raise invalid(name, f"expected one of {', '.join(spelled.values())}, got {value[:64]!r}")
+    return spelled[value.lower()]
 
 
 def build_edit(params: Mapping[str, object], *, has_bg_file: bool) -> engine.Edit:
@@ -357,49 +357,44 @@ ERRORS: Schema = {
         }
     },
 }
-_BOOL: Schema = {"anyOf": [{"type": "boolean"}, {"type": "string", "enum": ["true", "false", "1", "0"]}]}
-_TEXT: Schema = {"type": "string"}
 
 
-def _options() -> dict[str, Schema]:
-    return {
-        "image_file_b64": {**_TEXT, "description": "The photo, base64-encoded."},
-        "image_url": {**_TEXT, "format": "uri", "description": "An http(s) URL of the photo, fetched by the server."},
-        "size": {"type": "string", "enum": [*SIZES, "50MP"], "default": DEFAULT_SIZE,
+def _given_or_not(schema: Schema) -> Schema:
+    """Empty values (null, "") mean "not given", as remove.bg's clients send unset options."""
+    return {"anyOf": [schema, {"type": "null"}, {"const": ""}]}
+
+
+def _parameters() -> dict[str, Schema]:
+    """Every text parameter: the engine's remove-bg options as its parser table describes them, and this API's own."""
+    shared = {name: REMOVE_BG_OPTIONS["properties"][name] for name in ENGINE_OPTIONS if name != "format"}
+    own: dict[str, Schema] = {
+        "image_file_b64": {"type": "string", "description": "The photo, base64-encoded."},
+        "image_url": {"type": "string", "format": "uri", "description": "An http(s) URL of the photo."},
+        "size": {"type": "string", "enum": list(SIZES), "default": DEFAULT_SIZE,
                  "description": "Most pixels of the result: preview/small/regular 0.25 MP, medium 1.5 MP, hd 4 MP; "
                  "full/4k/50MP/auto the photo's resolution. Bigger results are scaled down."},
-        "type": {"type": "string", "enum": sorted(TYPES),
-                 "description": "Validated; changes nothing (the model is class agnostic)."},
-        "type_level": {"type": "string", "enum": sorted(TYPE_LEVELS),
-                       "description": "Validated; changes nothing, and no X-Type header is sent."},
         "format": {"type": "string", "enum": [*FORMATS, "jpeg"], "default": "auto",
                    "description": "auto: jpg when opaque, else png; zip: color.jpg and alpha.png."},
-        "roi": {**_TEXT, "description": "x1 y1 x2 y2 in px or %; outside is background."},
-        "crop": {**_BOOL, "description": "Crop to the subject."},
-        "crop_margin": {**_TEXT, "description": "1, 2 or 4 lengths (px or % of the subject) around a crop."},
-        "scale": {**_TEXT, "description": "10%..100% of the canvas, or original."},
-        "position": {**_TEXT, "description": "original, center, or x% [y%]."},
-        "channels": {"type": "string", "enum": ["rgba", "alpha"], "description": "alpha: the matte as greyscale."},
-        "add_shadow": {**_BOOL, "description": "A soft contact shadow under the subject."},
-        "semitransparency": {**_BOOL, "description": "false: hard edges."},
-        "shadow_method": {"type": "string", "enum": list(SHADOW_METHODS), "description": "Validated; one shadow look."},
-        "bg_color": {**_TEXT, "description": "Hex colour (81d4fa, fff, 81d4fa77) or a colour name."},
-        "bg_image_url": {**_TEXT, "format": "uri", "description": "An http(s) URL of a background image."},
-    }
+        "shadow_method": {"type": "string", "enum": list(SHADOW_METHODS),
+                          "description": "Validated; changes nothing (one shadow look)."},
+    }  # fmt: skip
+    return {**shared, **{name: _given_or_not(schema) for name, schema in own.items()}}
 
 
 def describe() -> Description:
     """The OpenAPI paths of these routes."""
     tag = "remove.bg"
     security: list[dict[str, list[str]]] = [{"removebgApiKey": []}]
-    options = _options()
-    multipart = {"image_file": {"type": "string", "format": "binary"},
-                 "bg_image_file": {"type": "string", "format": "binary"}, **options}  # fmt: skip
+    options = _parameters()
+    binary = {"type": "string", "format": "binary"}
+    multipart = {"image_file": binary, "bg_image_file": binary, **options}
     body = {
         "required": True,
         "content": {
-            "multipart/form-data": {"schema": {"type": "object", "properties": multipart}},
-            "application/x-www-form-urlencoded": {"schema": {"type": "object", "properties": options}},
+            "multipart/form-data": {"schema": {"type": "object", "properties": multipart, "additionalProperties": False}},
+            "application/x-www-form-urlencoded": {
+                "schema": {"type": "object", "properties": options, "additionalProperties": False}
+            },
             "application/json": {"schema": {"type": "object", "properties": options, "additionalProperties": False}},
         },
     }
