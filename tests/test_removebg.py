@@ -324,3 +324,11 @@ def test_openapi_describes_both_paths(fast) -> None:  # type: ignore[no-untyped-
     assert set(document["paths"]["/v1.0/removebg"]) == {"post"}
     assert set(document["paths"]["/v1.0/account"]) == {"get"}
     assert document["components"]["securitySchemes"]["removebgApiKey"]["name"] == "X-Api-Key"
+
+
+def test_type_type_level_and_shadow_method_are_hints_that_change_nothing(rbg: RunningServer) -> None:
+    plain = post(rbg, **upload(size="full"))
+    hinted = post(rbg, **upload(size="full", type="person", type_level="2", shadow_method="legacy"))
+    assert plain.status_code == hinted.status_code == 200
+    assert hinted.content == plain.content
+    assert "X-Type" not in hinted.headers
