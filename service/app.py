@@ -22,7 +22,7 @@ from starlette.types import Scope
 from . import engine, openapi
 from .blobs import BlobStore
 from .db import Database
-from .dialects import imagekit, native, uploadcare
+from .dialects import imagekit, native, removebg, uploadcare
 from .dialects.common import endpoint, public, require_declared
 from .dispatcher import Dispatcher
 from .egress import Egress
@@ -43,7 +43,7 @@ READY_TIMEOUT_SECONDS = 5.0  # the busy timeout: a write lock held longer than t
 
 def render_error(request: Request, exc: APIError) -> Response:
     """An error raised outside the endpoints, in the shape of the dialect whose path it is (ImageKit's by default)."""
-    rendered = uploadcare.render_error(request, exc)
+    rendered = uploadcare.render_error(request, exc) or removebg.render_error(request, exc)
     return rendered if rendered is not None else imagekit.render_error(exc)
 
 
@@ -176,6 +176,7 @@ def create_app(settings: Settings, *, segmenter: engine.Segmenter | None = None)
 
     description = openapi.build([
         imagekit.describe(), uploadcare.describe(), native.describe(tuple(webhook_formats(settings))),
+        removebg.describe(),
         openapi.operations(),
     ])  # fmt: skip
 
@@ -191,6 +192,7 @@ def create_app(settings: Settings, *, segmenter: engine.Segmenter | None = None)
         *imagekit.routes,
         *native.routes,
         *uploadcare.routes,
+        *removebg.routes,
     ])  # fmt: skip
     require_declared(routes)
     return Starlette(

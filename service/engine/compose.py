@@ -591,3 +591,16 @@ def put_on_background(
         return layer
     ground.alpha_composite(layer)
     return ground
+
+
+def within_pixels(picture: Image.Image, max_pixels: int | None) -> Image.Image:
+    """`picture` scaled down to at most `max_pixels` pixels, keeping its aspect ratio; as it is when it fits."""
+    width, height = picture.size
+    if max_pixels is None or width * height <= max_pixels:
+        return picture
+    factor = math.sqrt(max_pixels / (width * height))
+    size = (max(1, math.floor(width * factor)), max(1, math.floor(height * factor)))
+    if picture.mode == "RGBA":
+        # Premultiplied while resampling, so the zero colour under transparent pixels does not darken edges.
+        return picture.convert("RGBa").resize(size, Image.Resampling.LANCZOS).convert("RGBA")
+    return picture.resize(size, Image.Resampling.LANCZOS)

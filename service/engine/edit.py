@@ -28,6 +28,7 @@ parsed once when they run.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
@@ -47,6 +48,7 @@ from .compose import (
     put_on_background,
     subject_box,
     with_shadow,
+    within_pixels,
 )
 from .encode import Metadata, OutputSpec, carried, encode
 from .errors import EngineError, ImageRejected, OptionError
@@ -199,6 +201,8 @@ def run(
     picture = _picture(layer)
     if layer.opaque:
         picture = picture.convert("RGB")
+    full_size = picture.size
+    picture = within_pixels(picture, edit.output.max_pixels)
     spec = edit.output.resolved(picture)
     if spec.format == "jpg" and picture.mode not in ("RGB", "L"):
         raise OptionError("format", "jpg needs an opaque background (bg_color or a background image)")
@@ -213,7 +217,7 @@ def run(
         height=picture.height,
         has_alpha=picture.mode in ("RGBA", "LA"),
         format=encoded.format,
-        foreground=_foreground(layer),
+        foreground=_scaled(_foreground(layer), full_size, picture.size),
         uncertainty=layer.uncertainty,
     )
 
@@ -230,6 +234,18 @@ def _foreground(layer: _Layer) -> tuple[int, int, int, int] | None:
         return None
     x0, y0, x1, y1 = shown
     return (x0, y0, x1 - x0, y1 - y0)
+
+
+def _scaled(
+    box: tuple[int, int, int, int] | None, full: tuple[int, int], size: tuple[int, int]
+) -> tuple[int, int, int, int] | None:
+    """A box in the picture's pixels, in those of the picture scaled from `full` to `size`."""
+    if box is None or full == size:
+        return box
+    sx, sy = size[0] / full[0], size[1] / full[1]
+    left, top = math.floor(box[0] * sx + 0.5), math.floor(box[1] * sy + 0.5)  # halves up, not to even
+    right, bottom = math.floor((box[0] + box[2]) * sx + 0.5), math.floor((box[1] + box[3]) * sy + 0.5)
+    return (left, top, max(1, right - left), max(1, bottom - top))
 
 
 def uncertainty(mask: np.ndarray) -> float:
