@@ -234,9 +234,9 @@ def allowed_url(request: Request, url: str, name: str) -> str:
 
 def image_refused(exc: engine.ImageRejected) -> BadRequest:
     """The engine's word on bytes it will not decode, with remove.bg's code for it."""
-    if "not a supported image format" in exc.message:
+    if exc.kind == "format":
         return refused("invalid_file_type", "Invalid file type", exc.message)
-    if "the limit is" in exc.message:
+    if exc.kind == "too_large":
         return refused("resolution_too_high", "Image resolution too high", exc.message)
     return refused("failed_to_read_image", "There was an error reading the image.", exc.message)
 

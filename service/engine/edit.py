@@ -179,7 +179,7 @@ def _decode_background(data: bytes, limits: Limits) -> Image.Image:
     try:
         return decode(data, limits)[1]
     except ImageRejected as exc:
-        raise ImageRejected(f"background image: {exc.message}") from exc
+        raise ImageRejected(f"background image: {exc.message}", exc.kind) from exc
 
 
 def run(
