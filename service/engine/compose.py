@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps
 
 from .errors import OptionError
-from .looks import BlurMode, blurred
+from .looks import BlurMode, blurred, scaled_back
 from .options import Length, Options
 from .pixels import row_blocks, to_array
 from .steps import Align, Layout, Place, Sides
@@ -348,7 +349,7 @@ def plan_place(image_size: tuple[int, int], subject: Box | None, place: Place) -
     padding = (top, right, bottom, left)
     ref_w, ref_h = reference[2] - reference[0], reference[3] - reference[1]
     canvas = place.size or _frame(place, image_size, (ref_w, ref_h), padding)
-    target = _target_area(canvas, place.margin, padding)
+    target = target_area(canvas, place.margin, padding)
     span_w, span_h = target[2] - target[0], target[3] - target[1]
     ratio = (min if place.scaling == "fit" else max)(span_w / ref_w, span_h / ref_h)
     size = (max(1, round(ref_w * ratio)), max(1, round(ref_h * ratio)))
@@ -408,7 +409,7 @@ def _grown(inner: float, first: Length, second: Length, field: str) -> float:
     return (inner + pixels) / (1 - fraction)
 
 
-def _target_area(canvas: tuple[int, int], margin: Sides, padding: Sides) -> Box:
+def target_area(canvas: tuple[int, int], margin: Sides, padding: Sides) -> Box:
     """The canvas less its margins (% of the canvas side) less the paddings (% of the margin box side)."""
     width, height = canvas
     m_top, m_right, m_bottom, m_left = (_to_px(length, extent) for length, extent in zip(margin, (height, width) * 2))
@@ -475,11 +476,11 @@ class ShadowLook:
 
 SHADOW_LOOKS = {
     # A wide, diffuse shadow pooling around the base, as under an overcast sky.
-    "soft": ShadowLook(squash=0.12, shear=0.0, spread=1.0, drop=0.0, blur=0.035, opacity=0.45),
+    "soft": ShadowLook(squash=0.2, shear=0.0, spread=1.15, drop=0.0, blur=0.06, opacity=0.5),
     # A crisp cast shadow on the ground, falling back and to the right, as from a low light at the front left.
     "hard": ShadowLook(squash=0.3, shear=0.45, spread=1.0, drop=0.0, blur=0.004, opacity=0.5),
     # A small, soft pool detached below the base: the subject seems to hover above the ground.
-    "floating": ShadowLook(squash=0.05, shear=0.0, spread=0.85, drop=0.08, blur=0.025, opacity=0.35),
+    "floating": ShadowLook(squash=0.06, shear=0.0, spread=0.85, drop=0.1, blur=0.025, opacity=0.5),
 }
 # The projection is drawn on a copy of the alpha reduced until the subject's larger side is about this.
 SHADOW_PROXY_SIDE = 256
@@ -514,9 +515,7 @@ def ground_shadow(alpha: np.ndarray, look: ShadowLook) -> np.ndarray:
     shadow = small.transform(small.size, Image.Transform.AFFINE, matrix, Image.Resampling.BILINEAR)
     shadow = shadow.filter(ImageFilter.GaussianBlur(max(0.5, look.blur * side / factor)))
     shadow = shadow.point([round(v * look.opacity) for v in range(256)])
-    if factor > 1:
-        shadow = shadow.resize(full.size, Image.Resampling.BILINEAR, box=(0, 0, full.width / factor, full.height / factor))
-    out = to_array(shadow)
+    out = to_array(scaled_back(shadow, factor, full.size, Image.Resampling.BILINEAR))
     out[:y0] = 0  # a shadow is never above the subject
     return out
 
@@ -548,12 +547,15 @@ def fit_cover(background: Image.Image, size: tuple[int, int]) -> Image.Image:
 def background_layer(
     background: Image.Image,
     size: tuple[int, int],
-    scaling: str = "fill",
+    scaling: Literal["fill", "fit"] = "fill",
     blur: tuple[BlurMode, float] | None = None,
 ) -> Image.Image:
-    """A background image as an RGBA layer of `size`: `fill` covers it (cropped, centred), `fit` shows all of it,
-    centred, transparent around it. `blur` (mode, fraction of the larger side of `size`) blurs the image itself,
-    so the edges of a fitted one stay sharp."""
+    """A background image as an RGBA layer of `size`.
+
+    `fill` covers it (cropped, centred); `fit` shows all of the image,
+    centred, transparent around it. `blur` (mode, fraction of the larger side
+    of `size`) blurs the scaled image itself, so a fitted one keeps sharp edges.
+    """
     if scaling == "fill":
         ground = fit_cover(background, size)
         return blurred(ground, blur[0], blur[1] * max(size)) if blur else ground
@@ -569,7 +571,7 @@ def put_on_background(
     layer: Image.Image,
     bg_color: tuple[int, int, int, int] | None,
     bg_image: Image.Image | None,
-    scaling: str = "fill",
+    scaling: Literal["fill", "fit"] = "fill",
     blur: tuple[BlurMode, float] | None = None,
 ) -> Image.Image:
     """Composite a straight-alpha RGBA layer over the background (RGBA; the caller flattens opaque results).
@@ -589,3 +591,16 @@ def put_on_background(
         return layer
     ground.alpha_composite(layer)
     return ground
+
+
+def within_pixels(picture: Image.Image, max_pixels: int | None) -> Image.Image:
+    """`picture` scaled down to at most `max_pixels` pixels, keeping its aspect ratio; as it is when it fits."""
+    width, height = picture.size
+    if max_pixels is None or width * height <= max_pixels:
+        return picture
+    factor = math.sqrt(max_pixels / (width * height))
+    size = (max(1, math.floor(width * factor)), max(1, math.floor(height * factor)))
+    if picture.mode == "RGBA":
+        # Premultiplied while resampling, so the zero colour under transparent pixels does not darken edges.
+        return picture.convert("RGBa").resize(size, Image.Resampling.LANCZOS).convert("RGBA")
+    return picture.resize(size, Image.Resampling.LANCZOS)

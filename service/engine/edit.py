@@ -7,13 +7,15 @@ none). Steps come in three phases, in this order, and any step may be absent:
 
 1. matte: `Segment` (the model's matte times the photo's alpha), `Roi`,
    `Edges` work on the alpha alone, in the order given;
-2. `Layout` (at most one): crop, scale and place, planned from the subject's
-   box in the alpha at that point;
-3. picture: `Shadow` and `Background` in the order given (a shadow after an
-   opaque background is hidden by it); `Channels("alpha")` turns the result
-   into the alpha itself, so shadow and background steps after it do not apply.
+2. geometry, at most one: `Layout` (remove.bg's crop, scale and position) or
+   `Place` (Photoroom's positioning), planned from the subject's box in the
+   alpha at that point (`Place` without `Segment`: the whole photo);
+3. picture: `Outline`, `Shadow` and `Background` in the order given (a
+   shadow after an opaque background is hidden by it); `Channels("alpha")`
+   turns the result into the alpha itself, so the steps after it do not apply.
 
-`Encode` comes last (default: PNG). The picture is built once, when phase 3
+`Encode` comes last (default: PNG); the metadata it keeps comes from the
+photo as decoded (`image.info`), not from a second read. The picture is built once, when phase 3
 starts: a segmented photo gets its edges decontaminated there; an edit
 without `Segment` (a background behind an already transparent PNG) keeps the
 photo's colours as they are. Without `Segment` the model never runs.
@@ -26,6 +28,7 @@ parsed once when they run.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
@@ -45,11 +48,12 @@ from .compose import (
     put_on_background,
     subject_box,
     with_shadow,
+    within_pixels,
 )
 from .encode import Metadata, OutputSpec, carried, encode
 from .errors import EngineError, ImageRejected, OptionError
 from .load import Limits, decode, decode_for_model
-from .looks import BlurMode, blurred, with_outline
+from .looks import BlurMode, background_blurred, with_outline
 from .mask import MODEL_SIDE
 from .model import Segmenter, default_segmenter
 from .options import Position
@@ -175,7 +179,7 @@ def _decode_background(data: bytes, limits: Limits) -> Image.Image:
     try:
         return decode(data, limits)[1]
     except ImageRejected as exc:
-        raise ImageRejected(f"background image: {exc.message}") from exc
+        raise ImageRejected(f"background image: {exc.message}", exc.kind) from exc
 
 
 def run(
@@ -197,6 +201,8 @@ def run(
     picture = _picture(layer)
     if layer.opaque:
         picture = picture.convert("RGB")
+    full_size = picture.size
+    picture = within_pixels(picture, edit.output.max_pixels)
     spec = edit.output.resolved(picture)
     if spec.format == "jpg" and picture.mode not in ("RGB", "L"):
         raise OptionError("format", "jpg needs an opaque background (bg_color or a background image)")
@@ -211,7 +217,7 @@ def run(
         height=picture.height,
         has_alpha=picture.mode in ("RGBA", "LA"),
         format=encoded.format,
-        foreground=_foreground(layer),
+        foreground=_scaled(_foreground(layer), full_size, picture.size),
         uncertainty=layer.uncertainty,
     )
 
@@ -228,6 +234,18 @@ def _foreground(layer: _Layer) -> tuple[int, int, int, int] | None:
         return None
     x0, y0, x1, y1 = shown
     return (x0, y0, x1 - x0, y1 - y0)
+
+
+def _scaled(
+    box: tuple[int, int, int, int] | None, full: tuple[int, int], size: tuple[int, int]
+) -> tuple[int, int, int, int] | None:
+    """A box in the picture's pixels, in those of the picture scaled from `full` to `size`."""
+    if box is None or full == size:
+        return box
+    sx, sy = size[0] / full[0], size[1] / full[1]
+    left, top = math.floor(box[0] * sx + 0.5), math.floor(box[1] * sy + 0.5)  # halves up, not to even
+    right, bottom = math.floor((box[0] + box[2]) * sx + 0.5), math.floor((box[1] + box[3]) * sy + 0.5)
+    return (left, top, max(1, right - left), max(1, bottom - top))
 
 
 def uncertainty(mask: np.ndarray) -> float:
@@ -275,6 +293,15 @@ def _place(layer: _Layer, step: Place) -> None:
     # Without a matte the whole photo is the subject.
     subject = subject_box(Image.fromarray(layer.alpha, mode="L")) if layer.matted else None
     layer.plan = plan_place(layer.photo.size, subject, step)
+    width, height = layer.plan.canvas
+    limits = layer.limits
+    if max(width, height) > limits.max_side or width * height > limits.max_megapixels * 1_000_000:
+        # A padded or framed canvas can be far larger than the photo; it is held to the photos' limits.
+        raise OptionError(
+            "size",
+            f"the result would be {width}x{height} pixels; the limit is {limits.max_side} per side "
+            f"and {limits.max_megapixels:g} megapixels",
+        )
 
 
 def _outline(layer: _Layer, step: Outline) -> None:
@@ -305,7 +332,7 @@ def _background(layer: _Layer, step: Background) -> None:
         return
     image = layer.background if step.has_image else None
     picture = _picture(layer)
-    if image is None and step.color is None and step.blur is not None:
+    if not step.has_image and step.color is None and step.blur is not None:
         layer.picture = _on_blurred_photo(layer, picture, step.blur)
         layer.opaque = layer.picture.getchannel("A").getextrema()[0] == 255
         return
@@ -319,8 +346,7 @@ def _on_blurred_photo(layer: _Layer, picture: Image.Image, blur: tuple[BlurMode,
     mode, fraction = blur
     scale = layer.plan.scale()[0] if layer.plan is not None and layer.plan.moved else 1.0
     # The radius is a fraction of the result's larger side; the photo is blurred before it is scaled.
-    photo = blurred(layer.photo, mode, fraction * max(picture.size) / scale)
-    ground = photo.convert("RGBA") if photo.mode != "RGBA" else photo
+    ground = background_blurred(layer.photo, layer.alpha, mode, fraction * max(picture.size) / scale)
     if layer.plan is not None:
         ground = arrange(ground, layer.plan, whole=True)
     ground.alpha_composite(picture)

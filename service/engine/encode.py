@@ -6,6 +6,7 @@ import io
 import itertools
 import os
 import struct
+import zipfile
 import zlib
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -32,13 +33,16 @@ AVIF_QUALITY = 90
 # libavif's speed 0-10: 8 keeps a 12 MP picture to about a second on one core, the files a few percent larger than 6.
 AVIF_SPEED = 8
 
-_MIME = {"png": "image/png", "webp": "image/webp", "jpg": "image/jpeg", "avif": "image/avif"}
+_MIME = {"png": "image/png", "webp": "image/webp", "jpg": "image/jpeg", "avif": "image/avif", "zip": "application/zip"}
 ALIASES = {"jpeg": "jpg"}
 # EXIF tags: IFD0 XResolution, YResolution, ResolutionUnit (2: inches), Copyright; the Exif IFD and its UserComment.
 _X_RESOLUTION, _Y_RESOLUTION, _RESOLUTION_UNIT, _COPYRIGHT = 0x011A, 0x011B, 0x0128, 0x8298
 _EXIF_IFD, _USER_COMMENT = 0x8769, 0x9286
 _INCHES = 2
 _METRES_PER_INCH = 0.0254
+# remove.bg's ZIP result: the colour image and its matte, which a client joins itself.
+ZIP_COLOR, ZIP_ALPHA = "color.jpg", "alpha.png"
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Pillow mode -> (bytes per pixel, PNG colour type), 8 bits per channel.
 _PNG_MODES = {"L": (1, 0), "RGB": (3, 2), "RGBA": (4, 6)}
@@ -51,19 +55,24 @@ _ADLER_BASE = 65521
 class OutputSpec:
     """What file to write: a format and its options.
 
-    `format` is png, webp, jpg (alias jpeg), avif, or `auto` (jpg when the
-    picture is opaque, png otherwise; resolved by `resolved`). `quality` None
-    means the format's default (WEBP_QUALITY, JPEG_QUALITY, AVIF_QUALITY;
-    PNG has none). `dpi` goes into PNG's pHYs chunk, JPEG's JFIF density, and
-    EXIF XResolution/YResolution (inches) in WebP and AVIF, which have no
-    field of their own. New formats add an encoder to `_ENCODERS`, new
-    options a field with a default that keeps today's bytes, so callers that
-    build a spec do not change.
+    `format` is png, webp, jpg (alias jpeg), avif, zip (remove.bg's pair of
+    files: `color.jpg`, the picture's colour, opaque, and `alpha.png`, its
+    alpha as greyscale), or `auto` (jpg when the picture is opaque, png
+    otherwise; resolved by `resolved`). `quality` None means the format's
+    default (WEBP_QUALITY, JPEG_QUALITY, also for zip's colour image,
+    AVIF_QUALITY; PNG has none). `dpi` goes into PNG's pHYs chunk, JPEG's
+    JFIF density, and EXIF XResolution/YResolution (inches) in WebP and
+    AVIF, which have no field of their own. `max_pixels` bounds the result's
+    area: a bigger picture is scaled down to fit, keeping its aspect ratio
+    (never up). New formats add an encoder to `_ENCODERS`, new options a
+    field with a default that keeps today's bytes, so callers that build a
+    spec do not change.
     """
 
     format: str = "png"
     quality: int | None = None
     dpi: int | None = None  # pixel density written into the file; None writes none
+    max_pixels: int | None = None
 
     def resolved(self, image: Image.Image) -> OutputSpec:
         """This spec with `auto` decided for `image`, and an alias (jpeg) as its format's own name."""
@@ -104,7 +113,10 @@ def carried(info: Mapping[Any, Any], keep: str, icc: bool) -> Metadata:
     if keep not in ("exif", "exif+xmp") or not info.get("exif"):
         return Metadata(icc=profile)
     exif = Image.Exif()
-    exif.load(info["exif"])
+    try:
+        exif.load(info["exif"])
+    except (SyntaxError, ValueError, OSError, struct.error):
+        return Metadata(icc=profile)  # EXIF that cannot be read has nothing to keep
     owner = exif.get(_COPYRIGHT)
     owner = owner.decode("latin-1") if isinstance(owner, bytes) else owner
     comment = exif.get_ifd(_EXIF_IFD).get(_USER_COMMENT)
@@ -229,7 +241,19 @@ def _jpg(image: Image.Image, spec: OutputSpec, metadata: Metadata) -> bytes:
     return out.getvalue()
 
 
-_ENCODERS = {"png": _png, "webp": _webp, "jpg": _jpg, "avif": _avif}
+def _zip(image: Image.Image, spec: OutputSpec, metadata: Metadata) -> bytes:
+    """color.jpg (the colour channels; a greyscale picture stays grey) and alpha.png (opaque without alpha)."""
+    color = image.convert("RGB") if image.mode not in ("RGB", "L") else image
+    alpha = image.getchannel("A") if image.mode == "RGBA" else Image.new("L", image.size, 255)
+    out = io.BytesIO()
+    # Stored, not deflated: both members are compressed already. A fixed date keeps the bytes reproducible.
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr(zipfile.ZipInfo(ZIP_COLOR, ZIP_DATE), _jpg(color, spec, metadata))
+        archive.writestr(zipfile.ZipInfo(ZIP_ALPHA, ZIP_DATE), encode_png(alpha))
+    return out.getvalue()
+
+
+_ENCODERS = {"png": _png, "webp": _webp, "jpg": _jpg, "avif": _avif, "zip": _zip}
 
 
 def _png_metadata(dpi: int | None, metadata: Metadata) -> list[bytes]:

@@ -76,14 +76,21 @@ class Place:
     """Photoroom's positioning: the subject box (or the whole photo) framed on an output canvas.
 
     `size` is the canvas (W, H), or None for `frame`: "original" (the photo's
-    size) or "subject" (the subject box plus its margins and paddings), each
-    bounded by `max_size` keeping its aspect ratio. `margin` and `padding` are
-    per side, (amount, "px" | "%") with "%" of the canvas side they lie on;
-    the subject (or with `reference` "original" the photo) is fitted or filled
-    (`scaling`) into the canvas less margins and paddings, then aligned
-    (`align`: horizontal, vertical). `snap_cropped` (horizontal, vertical):
-    a side of the subject touching the photo's border drops its padding and
-    sits on the margin. The README defines the rules exactly.
+    size) or "subject" (the reference box at scale 1 plus its paddings and
+    margins), either bounded by `max_size` keeping its aspect ratio (`size`
+    is not). `margin` and `padding` are per side (top right bottom left),
+    (amount, "px" | "%"): a margin's "%" is of the canvas side it is measured
+    along (width for left/right, height for top/bottom), a padding's of the
+    margin box's (the canvas less the margins, as CSS). The reference box -
+    the subject's box, or the photo's with `reference` "original", or when
+    there is no matte or nothing in it - is fitted or filled (`scaling`) into
+    the target area (margin box less paddings), then aligned in it (`align`:
+    horizontal, vertical); a filled one is clipped at the target area.
+    `snap_cropped` (horizontal, vertical): on that axis a side of the subject
+    box touching the photo's border (alpha above SUBJECT_THRESHOLD in its
+    outermost row or column) drops its padding and the subject is pinned to
+    that side, on the margin; cropped on both sides, both paddings go and the
+    alignment stays. compose.plan_place is the code; the README shows each rule.
     """
 
     name: ClassVar[str] = "place"
@@ -102,7 +109,13 @@ class Place:
 
 @dataclass(frozen=True)
 class Outline:
-    """A coloured outline around the subject, drawn behind it; `width` and `blur` are fractions of the picture's larger side."""
+    """A coloured outline around the subject, drawn behind it; `width` and `blur` are fractions of the picture's larger side.
+
+    The subject (alpha at least half) grown by a disc of `width`, in `color`
+    (its alpha kept); `blur` is the standard deviation of a gaussian that
+    softens it into a glow. The picture's larger side is the canvas's, after
+    any positioning. looks.with_outline is the code.
+    """
 
     name: ClassVar[str] = "outline"
     phase: ClassVar[int] = PICTURE
@@ -124,10 +137,22 @@ class Channels:
 
 @dataclass(frozen=True)
 class Shadow:
-    """A shadow synthesised from the subject's mask, under it, never above it.
+    """A shadow synthesised from the subject's mask, behind it, never above its top.
 
-    `contact`: remove.bg's soft contact shadow; `soft`, `hard`, `floating`:
-    Photoroom's ai.soft, ai.hard and ai.floating looks (the README shows each).
+    - `contact`: remove.bg's contact shadow, a thin dark band where the
+      subject's base meets the ground (compose.contact_shadow).
+    - `soft` (Photoroom's ai.soft): a wide, diffuse pool around the base, as
+      under an overcast sky: the silhouette flattened to 20% of its height
+      on the base line, 115% of its width, blurred by 6% of its larger side,
+      50% black.
+    - `hard` (ai.hard): a crisp shadow cast on the ground, falling back and to
+      the right as from a low light at the front left: the silhouette
+      flattened to 30% and sheared right by 45% of its height, barely
+      blurred, 50% black.
+    - `floating` (ai.floating): the subject seems to hover: a small soft pool
+      detached 10% of its height below the base, 85% of its width, 50% black.
+
+    compose.SHADOW_LOOKS holds the numbers; the README shows each look.
     """
 
     name: ClassVar[str] = "shadow"
@@ -144,9 +169,15 @@ class Background:
     I/O); `has_image` says an image is wanted at all, also without a URL (the
     CLI's `--bg-image`). The bytes are handed to `run` as `background`.
     `scaling` "fill" covers the picture (cropped, centred); "fit" shows the
-    whole image, centred, transparent around it. `blur` (mode, radius as a
-    fraction of the picture's larger side) blurs the background: the image,
-    or with no colour and no image the original photo behind the subject.
+    whole image, centred, transparent around it (or the colour, when there is
+    one too). `blur` (mode, radius as a fraction of the picture's larger
+    side) blurs the background: the image, or with no colour and no image
+    the original photo behind the subject (portrait mode; its background
+    alone is blurred, so the subject leaves no halo), which is moved and
+    scaled with the subject by any positioning. `gaussian`: the radius is the
+    gaussian's standard deviation; `bokeh`: a disc of that radius, as an
+    out-of-focus lens draws highlights. A flat colour has nothing to blur.
+    Big radii are worked on a reduced copy (looks.py).
     """
 
     name: ClassVar[str] = "background"

@@ -9,6 +9,7 @@ Operations of both dialects find real ids (files, versions, uuids, subscriptions
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import zlib
@@ -48,6 +49,18 @@ CHECKS = [
     "allow_header_conformance",
 ]
 STATUSES: Counter[tuple[str, int]] = Counter()
+
+
+def _subject() -> bytes:
+    """A red block on white: CornerSegmenter finds a subject in it (remove.bg refuses a photo without one)."""
+    image = Image.new("RGB", (48, 36), (255, 255, 255))
+    image.paste((200, 20, 20), (8, 8, 40, 28))
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+SUBJECT = _subject()
 
 
 @dataclass
@@ -271,6 +284,7 @@ def api_schema(api_server: RunningServer, known: Known, known_uploadcare: KnownU
             "basic": {"username": settings.imagekit_private_key, "password": ""},
             "uploadcare": {"api_key": f"Uploadcare.Simple {settings.uploadcare_public_key}:"
                                       f"{settings.uploadcare_secret_key}"},
+            "removebgApiKey": {"api_key": settings.removebg_api_key},
             "photoroom": {"api_key": settings.photoroom_api_key},
         }},
         "phases": {"stateful": {"enabled": False}},
@@ -367,6 +381,26 @@ def aim_uploadcare(case: schemathesis.Case, known: KnownUploadcare, public_key: 
         params["id"] = pick(params["id"], [str(h) for h in hooks]) or params["id"]
 
 
+def aim_removebg(case: schemathesis.Case) -> None:
+    """Most valid remove.bg cases get one photo with a subject as their only source, and no background
+    source (a generated one is another image source to fetch or decode, or clashes with the others)."""
+    if case.meta is not None and case.meta.generation.mode != schemathesis.GenerationMode.POSITIVE:
+        return
+    if case.operation.label != "POST /v1.0/removebg" or not isinstance(case.body, dict):
+        return
+    body = case.body
+    if not pick(repr(sorted(body.items(), key=str)), ["a photo"]):
+        return
+    for name in ("image_file", "image_file_b64", "image_url", "bg_color", "bg_image_url", "bg_image_file"):
+        body.pop(name, None)
+    if case.media_type == "multipart/form-data":
+        body["image_file"] = SUBJECT
+    else:
+        body["image_file_b64"] = base64.b64encode(SUBJECT).decode()
+    if str(body.get("format", "")).strip().lower() in ("jpg", "jpeg"):
+        body["format"] = "png"  # jpg needs an opaque background, and the backgrounds are gone
+
+
 def aim_photoroom(case: schemathesis.Case, source_url: str) -> None:
     """A third of the valid GET /v2/edit cases ask for an image that exists: generated URLs never name one."""
     if case.meta is not None and case.meta.generation.mode != schemathesis.GenerationMode.POSITIVE:
@@ -385,6 +419,7 @@ def test_every_operation_answers_within_its_schema(
 ) -> None:
     aim_at_known_ids(case, known)
     aim_uploadcare(case, known_uploadcare, api_server.settings.uploadcare_public_key)
+    aim_removebg(case)
     aim_photoroom(case, f"{photo_origin.url}/photo.png")
     operation = case.operation.label
     # A multipart form has no types: an "array" or "object" where a text field belongs arrives as
