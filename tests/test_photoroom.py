@@ -136,6 +136,13 @@ def test_segment_size_bounds_the_pixels(http_real: httpx.Client, size: str, mega
     assert image.width * image.height > 0.98 * megapixels * 1_000_000
     assert abs(image.width / image.height - 1.5) < 0.01
     assert decoded(segment(http_real, out.getvalue(), size="full")).size == (1920, 1280)
+    crop = decoded(segment(http_real, out.getvalue(), size="full", crop="true"))
+    small_crop = decoded(segment(http_real, out.getvalue(), size=size, crop="true"))
+    if crop.width * crop.height > megapixels * 1_000_000:  # the crop itself is bounded, keeping its shape
+        assert small_crop.width * small_crop.height <= megapixels * 1_000_000
+        assert abs(small_crop.width / small_crop.height - crop.width / crop.height) < 0.02
+    else:
+        assert small_crop.size == crop.size
 
 
 def test_segment_answers_json_when_the_client_asks(http_real: httpx.Client) -> None:

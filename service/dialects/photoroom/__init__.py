@@ -12,8 +12,6 @@ from __future__ import annotations
 import base64
 import functools
 
-from anyio import to_thread
-from PIL import Image
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -21,7 +19,6 @@ from starlette.routing import Route
 
 from ... import engine
 from ...egress import EgressBlocked
-from ...engine.load import open_image
 from ...errors import APIError, BadRequest, Forbidden
 from ...openapi import Description, Schema
 from ...signing import same_text
@@ -103,14 +100,6 @@ account_endpoint = functools.partial(common.endpoint, render=render_edit_error, 
 # ---- running one cut-out ------------------------------------------------------------------------
 
 
-def upright_size(data: bytes, limits: engine.Limits) -> tuple[int, int]:
-    """The photo's width and height as viewed (EXIF orientation applied), from its header alone."""
-    _, image = open_image(data, limits)
-    width, height = image.size
-    # Orientations 5-8 turn the picture a quarter (load.inspect_image reads it the same way).
-    return (height, width) if Image.Image.getexif(image).get(0x0112, 1) in (5, 6, 7, 8) else (width, height)
-
-
 async def cut_out(request: Request, edit: engine.Edit, data: bytes, background: bytes | None) -> engine.Result:
     """The edit's result through the synchronous lane; engine refusals become 400s naming what they refuse."""
     try:
@@ -177,14 +166,7 @@ def wants_json(accept: str) -> bool:
 async def segment(request: Request) -> Response:
     values, files = await fields_and_files(request, max_files=len(FIELDS), detail="Please provide an image.")
     asked = parse_segment(values, frozenset(files))
-    data = files["image_file"]
-    limits = services(request).runner.sync.limits
-    try:
-        size = await to_thread.run_sync(upright_size, data, limits)
-    except engine.ImageRejected as exc:
-        raise BadRequest(f"The image could not be read: {exc.message}.", field="image_file",
-                         extra={"type": "unsupported_image"}) from None  # fmt: skip
-    result = await cut_out(request, asked.edit_for(size), data, None)
+    result = await cut_out(request, asked.edit(), files["image_file"], None)
     if wants_json(request.headers.get("accept", "")):
         encoded = base64.b64encode(result.data).decode()
         return JSONResponse({"base64img": encoded}, headers=uncertainty_header(result))

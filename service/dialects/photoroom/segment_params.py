@@ -1,18 +1,15 @@
 """Photoroom's `/v1/segment` fields -> one edit.
 
 `size` bounds the result to Photoroom's pixel counts: `preview` 0.25
-megapixels, `medium` 1.5, `hd` 4, `full` 36 (the default). A photo with
-more pixels is reduced, keeping its aspect ratio, to the largest width and
-height whose product fits; with `crop=true` the subject's box is bounded by
-that same width and height, so a crop is never larger than the uncropped
-result. `despill` is accepted and changes nothing: every cut-out already has
-the background's colour taken out of its semi-transparent edge pixels, where
-a green screen's spill shows most; spill inside the opaque subject stays.
+megapixels, `medium` 1.5, `hd` 4, `full` 36 (the default). A bigger result
+(after `crop`) is scaled down, keeping its aspect ratio, to fit. `despill` is
+accepted and changes nothing: every cut-out already has the background's
+colour taken out of its semi-transparent edge pixels, where a green screen's
+spill shows most; spill inside the opaque subject stays.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -22,11 +19,11 @@ from ...errors import BadRequest
 from .edit_params import WHITE, parse_colour
 
 FIELDS = ("image_file", "format", "channels", "bg_color", "size", "crop", "despill")
-MEGAPIXELS = {"preview": 0.25, "medium": 1.5, "hd": 4.0, "full": 36.0}
+PIXELS = {"preview": 250_000, "medium": 1_500_000, "hd": 4_000_000, "full": 36_000_000}
 CHOICES = {
     "format": ("png", "jpg", "webp"),
     "channels": ("rgba", "alpha"),
-    "size": tuple(MEGAPIXELS),
+    "size": tuple(PIXELS),
     "crop": ("true", "false"),
     "despill": ("true", "false"),
 }
@@ -39,39 +36,26 @@ def invalid(name: str, message: str) -> BadRequest:
 
 @dataclass(frozen=True)
 class SegmentRequest:
-    """The validated fields; `edit_for` makes the edit once the photo's size is known."""
+    """The validated fields."""
 
     format: str
     channels: str
     bg_color: Rgba | None
-    megapixels: float
+    max_pixels: int
     crop: bool
 
-    def edit_for(self, size: tuple[int, int]) -> engine.Edit:
-        """The edit for a photo of `size` (upright width, height)."""
+    def edit(self) -> engine.Edit:
         steps: list[engine.Step] = [engine.Segment()]
-        bound = bounded(size, self.megapixels)
         if self.crop:
-            steps.append(engine.Place(frame="subject", max_size=bound or (None, None)))
-        elif bound is not None:
-            steps.append(engine.Place(frame="original", reference="original", max_size=bound))
+            steps.append(engine.Place(frame="subject"))  # the subject's box, no padding: a crop
         if self.channels == "alpha":
             steps.append(engine.Channels("alpha"))
         if self.bg_color is not None:
             steps.append(engine.Background(self.bg_color))
         if self.format == "jpg" and not (self.bg_color is not None and self.bg_color[3] == 255):
             steps.append(engine.Background(WHITE))  # JPEG has no alpha: transparency shows white
-        steps.append(engine.Encode(engine.OutputSpec(self.format)))
+        steps.append(engine.Encode(engine.OutputSpec(self.format, max_pixels=self.max_pixels)))
         return engine.Edit(tuple(steps))
-
-
-def bounded(size: tuple[int, int], megapixels: float) -> tuple[int, int] | None:
-    """The largest width and height of `size`'s aspect ratio within `megapixels`; None when it fits already."""
-    width, height = size
-    if width * height <= megapixels * 1_000_000:
-        return None
-    factor = math.sqrt(megapixels * 1_000_000 / (width * height))
-    return max(1, math.floor(width * factor)), max(1, math.floor(height * factor))
 
 
 def parse_segment(values: Mapping[str, str], files: frozenset[str]) -> SegmentRequest:
@@ -98,5 +82,4 @@ def parse_segment(values: Mapping[str, str], files: frozenset[str]) -> SegmentRe
             raise invalid("bg_color", exc.message.removeprefix("bg_color ")) from None
     if "image_file" not in files:
         raise BadRequest("Please provide an image.", field="image_file", extra={"type": "missing_image"})
-    return SegmentRequest(chosen["format"], chosen["channels"], colour, MEGAPIXELS[chosen["size"]],
-                          chosen["crop"] == "true")  # fmt: skip
+    return SegmentRequest(chosen["format"], chosen["channels"], colour, PIXELS[chosen["size"]], chosen["crop"] == "true")
