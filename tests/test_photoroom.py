@@ -151,7 +151,7 @@ def test_segment_answers_json_when_the_client_asks(http_real: httpx.Client) -> N
     image = Image.open(io.BytesIO(base64.b64decode(response.json()["base64img"])))
     assert image.format == "PNG" and image.size == (600, 400)
     assert 0 <= float(response.headers["x-uncertainty-score"]) <= 1
-    # axios's default Accept ties JSON with */*: the image, as clients that did not ask for JSON expect
+    # axios's default Accept names more than JSON: the image, as clients that did not ask for JSON expect
     tie = segment(http_real, photo_bytes("coffee.png"), headers={"accept": "application/json, text/plain, */*"})
     assert tie.headers["content-type"] == "image/png"
 

@@ -30,7 +30,7 @@ from ..errors import APIError, BadRequest, Forbidden, PayloadTooLarge
 from ..openapi import REMOVE_BG_OPTIONS, Description, Schema, json_content
 from ..signing import same_text
 from . import common
-from .common import disconnected, json_body, read_form, services
+from .common import disconnected, json_body, read_form, services, wants_json
 
 PREFIX = "/v1.0/"
 # remove.bg's sizes -> the most pixels a result may have (None: the photo's own resolution).
@@ -293,13 +293,6 @@ async def _cut_out(request: Request, params: dict[str, object], files: dict[str,
     except engine.OptionError as exc:
         raise invalid(exc.option, exc.reason) from None
     return answer(request, result)
-
-
-def wants_json(request: Request) -> bool:
-    """remove.bg's JSON answer only when JSON is all the client accepts (axios' `application/json, */*` gets bytes)."""
-    kinds = [part.split(";")[0].strip().lower() for part in request.headers.get("accept", "").split(",")]
-    kinds = [kind for kind in kinds if kind]
-    return bool(kinds) and all(kind == "application/json" for kind in kinds)
 
 
 def answer(request: Request, result: engine.Result) -> Response:

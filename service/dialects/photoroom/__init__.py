@@ -144,30 +144,12 @@ async def fields_and_files(request: Request, *, max_files: int, detail: str) -> 
 # ---- /v1/segment --------------------------------------------------------------------------------
 
 
-def wants_json(accept: str) -> bool:
-    """Photoroom answers JSON to a client that prefers it: application/json weighs more than any image type
-    and `*/*` (a tie, as in axios's `application/json, text/plain, */*`, is the image)."""
-    weights: dict[str, float] = {}
-    for item in accept.lower().split(","):
-        kind, *params = (part.strip() for part in item.split(";"))
-        weight = 1.0
-        for key, _, value in (param.partition("=") for param in params):
-            if key.strip() == "q":
-                try:
-                    weight = float(value)
-                except ValueError:
-                    weight = 0.0
-        weights[kind] = max(weight, weights.get(kind, 0.0))
-    image = max((w for kind, w in weights.items() if kind.startswith("image/") or kind == "*/*"), default=0.0)
-    return weights.get("application/json", 0.0) > image
-
-
 @segment_endpoint()
 async def segment(request: Request) -> Response:
     values, files = await fields_and_files(request, max_files=len(FIELDS), detail="Please provide an image.")
     asked = parse_segment(values, frozenset(files))
     result = await cut_out(request, asked.edit(), files["image_file"], None)
-    if wants_json(request.headers.get("accept", "")):
+    if common.wants_json(request):
         encoded = base64.b64encode(result.data).decode()
         return JSONResponse({"base64img": encoded}, headers=uncertainty_header(result))
     return image_response(result)
