@@ -22,7 +22,7 @@ from starlette.types import Scope
 from . import engine, openapi
 from .blobs import BlobStore
 from .db import Database
-from .dialects import imagekit, native, uploadcare
+from .dialects import imagekit, native, photoroom, removebg, uploadcare
 from .dialects.common import endpoint, public, require_declared
 from .dispatcher import Dispatcher
 from .egress import Egress
@@ -43,7 +43,8 @@ READY_TIMEOUT_SECONDS = 5.0  # the busy timeout: a write lock held longer than t
 
 def render_error(request: Request, exc: APIError) -> Response:
     """An error raised outside the endpoints, in the shape of the dialect whose path it is (ImageKit's by default)."""
-    rendered = uploadcare.render_error(request, exc)
+    rendered = (uploadcare.render_error(request, exc) or removebg.render_error(request, exc)
+                or photoroom.render_error(request, exc))
     return rendered if rendered is not None else imagekit.render_error(exc)
 
 
@@ -176,6 +177,7 @@ def create_app(settings: Settings, *, segmenter: engine.Segmenter | None = None)
 
     description = openapi.build([
         imagekit.describe(), uploadcare.describe(), native.describe(tuple(webhook_formats(settings))),
+        removebg.describe(), photoroom.describe(),
         openapi.operations(),
     ])  # fmt: skip
 
@@ -191,6 +193,8 @@ def create_app(settings: Settings, *, segmenter: engine.Segmenter | None = None)
         *imagekit.routes,
         *native.routes,
         *uploadcare.routes,
+        *removebg.routes,
+        *photoroom.routes,
     ])  # fmt: skip
     require_declared(routes)
     return Starlette(
@@ -255,6 +259,8 @@ def print_keys(settings: Settings) -> None:
         f"  ImageKit public key:   {settings.imagekit_public_key}\n"
         f"  Uploadcare public key: {settings.uploadcare_public_key}\n"
         f"  Uploadcare secret key: {settings.uploadcare_secret_key}\n"
+        f"  Photoroom API key:     {settings.photoroom_api_key}\n"
+        f"  remove.bg API key:     {settings.removebg_api_key}\n"
         f"  Webhook secret:        {settings.webhook_secret}\n",
         file=sys.stderr,
         flush=True,

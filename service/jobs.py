@@ -23,6 +23,7 @@ from .library import Library
 from .metrics import Metrics
 from .models import Job, JobKind, JobStatus, ResultTo
 from .settings import Settings
+from .sync import CutSlots, SyncLane
 
 log = logging.getLogger("cutout.jobs")
 
@@ -92,7 +93,9 @@ class Runner:
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._running: dict[asyncio.Task[None], JobKind] = {}
-        self._cutting = asyncio.Semaphore(settings.workers)
+        # Shared with the synchronous dialects (sync.py), whose waiting callers go first.
+        self.slots = CutSlots(settings.workers)
+        self.sync = SyncLane(self.slots, library.budget, self.segmenter, self.limits, settings.decode_wait_seconds)
         self._loop_task: asyncio.Task[None] | None = None
         self._stopping = False
         self._handlers: dict[JobKind, Callable[[Job], Awaitable[str]]] = {
@@ -257,7 +260,7 @@ class Runner:
                 raise failure("bg_image_url_unavailable", f"bg_image_url could not be fetched: {exc.message}") from None
         try:
             cost = await to_thread.run_sync(engine.cut_out_cost, data, background, self.limits)
-            async with self._cutting:
+            async with self.slots.take(urgent=False):
                 # Queued work waits for the decode budget as long as it takes; only callers who are
                 # waiting for an answer are turned away.
                 return await self.library.budget.run(

@@ -19,6 +19,8 @@ def _generate() -> dict[str, str]:
         "imagekit_public_key": "public_" + secrets.token_urlsafe(24),
         "uploadcare_public_key": secrets.token_hex(10),
         "uploadcare_secret_key": secrets.token_hex(10),
+        "photoroom_api_key": secrets.token_hex(20),
+        "removebg_api_key": secrets.token_urlsafe(18),
         "webhook_secret": "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode(),
     }
 

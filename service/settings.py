@@ -25,6 +25,8 @@ class Settings:
     imagekit_public_key: str = ""
     uploadcare_public_key: str = ""
     uploadcare_secret_key: str = ""
+    photoroom_api_key: str = ""
+    removebg_api_key: str = ""
     # "required": Upload API requests without a valid signature and expire are refused, as Uploadcare
     # does for a project with signed uploads on.
     uploadcare_signed_uploads: str = "optional"
@@ -78,6 +80,8 @@ class Settings:
                 self.imagekit_public_key,
                 self.uploadcare_public_key,
                 self.uploadcare_secret_key,
+                self.photoroom_api_key,
+                self.removebg_api_key,
                 self.webhook_secret,
             )
         )
@@ -141,6 +145,8 @@ class Settings:
             imagekit_public_key=text("CUTOUT_IMAGEKIT_PUBLIC_KEY", ""),
             uploadcare_public_key=text("CUTOUT_UPLOADCARE_PUBLIC_KEY", ""),
             uploadcare_secret_key=text("CUTOUT_UPLOADCARE_SECRET_KEY", ""),
+            photoroom_api_key=text("CUTOUT_PHOTOROOM_API_KEY", ""),
+            removebg_api_key=text("CUTOUT_REMOVEBG_API_KEY", ""),
             uploadcare_signed_uploads=signed_uploads,
             uploadcare_max_unstored_files=int(
                 number("CUTOUT_UPLOADCARE_MAX_UNSTORED_FILES", defaults.uploadcare_max_unstored_files)

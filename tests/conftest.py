@@ -133,6 +133,8 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
         imagekit_public_key="public_test_key",
         uploadcare_public_key="demopublickey0000000",
         uploadcare_secret_key="demosecretkey0000000",
+        photoroom_api_key="photoroom_test_key",
+        removebg_api_key="removebg_test_key",
         webhook_secret="whsec_dGVzdC1zZWNyZXQtZm9yLWN1dG91dA==",
         webhook_retry_schedule=(0.2, 0.4, 0.8),
         egress_allow=(),

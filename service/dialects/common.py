@@ -173,6 +173,14 @@ async def json_body(request: Request, *, want_object: bool) -> Any:
     return body
 
 
+def wants_json(request: Request) -> bool:
+    """A vendor's JSON answer instead of the image only when JSON is all the client accepts (axios's default
+    `application/json, text/plain, */*` gets the image, as remove.bg and Photoroom clients expect)."""
+    kinds = [part.split(";")[0].strip().lower() for part in request.headers.get("accept", "").split(",")]
+    kinds = [kind for kind in kinds if kind]
+    return bool(kinds) and all(kind == "application/json" for kind in kinds)
+
+
 def int_param(raw: str | None, name: str, default: int, low: int, high: int) -> int:
     """A bounded integer query parameter: `default` when absent; present but empty is refused like any
     other non-number, since the API description says integer."""
@@ -270,3 +278,11 @@ class BlobResponse(StreamingResponse):
             await super().__call__(scope, receive, send)
         finally:
             self.stream.close()
+
+
+async def disconnected(request: Request) -> None:
+    """Returns when the client closes the connection (call only once the body has been read)."""
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            return

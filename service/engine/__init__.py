@@ -13,7 +13,7 @@ from .model import Segmenter, U2NetSegmenter, default_segmenter
 from .options import Options, Position, parse_options, remove_bg_schema
 from .pipeline import remove_background, thumbnail
 from .remove_bg import remove_bg_edit
-from .steps import Background, Channels, Edges, Encode, Layout, Roi, Segment, Shadow, Step
+from .steps import Background, Channels, Edges, Encode, Layout, Outline, Place, Roi, Segment, Shadow, Step
 
 __all__ = [
     "Background",
@@ -28,7 +28,9 @@ __all__ = [
     "Limits",
     "OptionError",
     "Options",
+    "Outline",
     "OutputSpec",
+    "Place",
     "Position",
     "Result",
     "Roi",

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps
 
+from .errors import OptionError
+from .looks import BlurMode, blurred, scaled_back
 from .options import Length, Options
 from .pixels import row_blocks, to_array
-from .steps import Layout
+from .steps import Align, Layout, Place, Sides
 
 # Alpha above this (of 255) counts as subject when measuring its box: the
 # model's faint noise far from the subject must not stretch a crop.
@@ -28,16 +31,55 @@ CLEAR_UP_TO = 5
 SHADOW_OPACITY = 0.6
 
 
+Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (ends exclusive)
+
+
 @dataclass(frozen=True)
 class Plan:
-    """Where the subject box `box` (image px) lands on a `canvas` of this size."""
+    """Where the box `box` (image px) lands on a `canvas` of this size: scaled to `size`, its corner at `offset`.
+
+    The same map takes any other image box to the canvas (`map_box`), so a
+    layer made from the whole photo (a blurred background) moves with the
+    subject. `clip` is the canvas region the arranged layer shows in (a
+    filled subject is clipped at its target area); None is the whole canvas.
+    """
 
     canvas: tuple[int, int]
     origin: tuple[int, int]  # canvas (0, 0) in image coordinates, when nothing moves
-    box: tuple[int, int, int, int]
+    box: Box
     size: tuple[int, int]
     offset: tuple[int, int]
     moved: bool
+    clip: Box | None = None
+
+    def scale(self) -> tuple[float, float]:
+        """Canvas pixels per image pixel, horizontally and vertically."""
+        x0, y0, x1, y1 = self.box
+        return self.size[0] / (x1 - x0), self.size[1] / (y1 - y0)
+
+    def map_box(self, box: Box) -> Box:
+        """An image box in canvas coordinates (possibly reaching past the canvas)."""
+        if not self.moved:
+            ox, oy = self.origin
+            return (box[0] - ox, box[1] - oy, box[2] - ox, box[3] - oy)
+        sx, sy = self.scale()
+        bx, by = self.box[:2]
+        ox, oy = self.offset
+        return (
+            ox + round((box[0] - bx) * sx),
+            oy + round((box[1] - by) * sy),
+            ox + round((box[2] - bx) * sx),
+            oy + round((box[3] - by) * sy),
+        )
+
+    def visible(self, box: Box) -> Box | None:
+        """Where an image box shows on the canvas (inside `clip`), or None when it does not."""
+        return _intersect(self.map_box(box), self.clip or (0, 0, *self.canvas))
+
+
+def _intersect(a: Box, b: Box) -> Box | None:
+    box = (max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3]))
+    return box if box[0] < box[2] and box[1] < box[3] else None
 
 
 def alpha_from_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -249,20 +291,136 @@ def plan_layout(image_size: tuple[int, int], box: tuple[int, int, int, int] | No
     return Plan(canvas, origin, box, size, offset, moved)
 
 
-def arrange(layer: Image.Image, layout: Plan) -> Image.Image:
-    """Apply a Plan to an RGBA or L layer; uncovered canvas is transparent (or black for L)."""
+def arrange(layer: Image.Image, layout: Plan, *, whole: bool = False) -> Image.Image:
+    """Apply a Plan to an RGBA or L layer; uncovered canvas is transparent (or black for L).
+
+    The plan's box is what is moved, or with `whole` the entire layer under
+    the same map (a background made from the photo, shown on the whole
+    canvas). Only the part that shows is resized: a filled subject may be
+    far larger than the canvas.
+    """
     if not layout.moved:
         ox, oy = layout.origin
         frame = (ox, oy, ox + layout.canvas[0], oy + layout.canvas[1])
         # Image.crop pads outside the photo with zeros: transparent margins.
         return layer if frame == (0, 0, *layer.size) else layer.crop(frame)
-    subject = layer.crop(layout.box)
-    if subject.size != layout.size:
-        # Pillow resizes RGBA premultiplied, so edges do not pick up hidden colour.
-        subject = subject.resize(layout.size, Image.Resampling.LANCZOS)
+    source = (0, 0, *layer.size) if whole else layout.box
+    target = layout.map_box(source)
+    shown = _intersect(target, (0, 0, *layout.canvas) if whole else layout.clip or (0, 0, *layout.canvas))
     canvas = Image.new(layer.mode, layout.canvas, 0)
-    canvas.paste(subject, layout.offset)
+    if shown is None:
+        return canvas
+    subject = layer if source == (0, 0, *layer.size) else layer.crop(source)
+    size = (target[2] - target[0], target[3] - target[1])
+    if shown == target:
+        if subject.size != size:
+            # Pillow resizes RGBA premultiplied, so edges do not pick up hidden colour.
+            subject = subject.resize(size, Image.Resampling.LANCZOS)
+        canvas.paste(subject, target[:2])
+        return canvas
+    # The source region that lands on `shown`, in the cropped layer's pixels.
+    sx, sy = size[0] / subject.width, size[1] / subject.height
+    region = (
+        (shown[0] - target[0]) / sx,
+        (shown[1] - target[1]) / sy,
+        (shown[2] - target[0]) / sx,
+        (shown[3] - target[1]) / sy,
+    )
+    part = subject.resize((shown[2] - shown[0], shown[3] - shown[1]), Image.Resampling.LANCZOS, box=region)
+    canvas.paste(part, shown[:2])
     return canvas
+
+
+def plan_place(image_size: tuple[int, int], subject: Box | None, place: Place) -> Plan:
+    """Pure geometry for Photoroom's positioning (the README's "Photoroom positioning rules").
+
+    `subject` is the subject's box, or None when the whole photo is the
+    subject (no matte, or nothing found in it): then the photo's box is the
+    reference and no side counts as cropped.
+    """
+    width, height = image_size
+    photo = (0, 0, width, height)
+    reference = subject if subject is not None and place.reference == "subject" else photo
+    cropped = (False,) * 4
+    if reference is subject and subject is not None:
+        cropped = _cropped_sides(subject, image_size, place.snap_cropped)
+    no_padding: Length = (0, "px")
+    top, right, bottom, left = (no_padding if cut else length for length, cut in zip(place.padding, cropped))
+    padding = (top, right, bottom, left)
+    ref_w, ref_h = reference[2] - reference[0], reference[3] - reference[1]
+    canvas = place.size or _frame(place, image_size, (ref_w, ref_h), padding)
+    target = target_area(canvas, place.margin, padding)
+    span_w, span_h = target[2] - target[0], target[3] - target[1]
+    ratio = (min if place.scaling == "fit" else max)(span_w / ref_w, span_h / ref_h)
+    size = (max(1, round(ref_w * ratio)), max(1, round(ref_h * ratio)))
+    cut_top, cut_right, cut_bottom, cut_left = cropped
+    align_x = _snapped(place.align[0], cut_left, cut_right)
+    align_y = _snapped(place.align[1], cut_top, cut_bottom)
+    offset = (_aligned(target[0], span_w, size[0], align_x), _aligned(target[1], span_h, size[1], align_y))
+    return Plan(canvas, (0, 0), reference, size, offset, True, target if place.scaling == "fill" else None)
+
+
+def _cropped_sides(box: Box, image_size: tuple[int, int], snap: tuple[bool, bool]) -> tuple[bool, bool, bool, bool]:
+    """Top, right, bottom, left: the subject's box touches the photo's border there, and that axis snaps."""
+    x0, y0, x1, y1 = box
+    width, height = image_size
+    snap_x, snap_y = snap
+    return (snap_y and y0 == 0, snap_x and x1 == width, snap_y and y1 == height, snap_x and x0 == 0)
+
+
+def _snapped(align: Align, start_cropped: bool, end_cropped: bool) -> Align:
+    """A side cropped on one end only pins the subject to that end; both or neither keep the alignment."""
+    if start_cropped != end_cropped:
+        return "start" if start_cropped else "end"
+    return align
+
+
+def _aligned(start: int, span: int, size: int, align: Align) -> int:
+    if align == "start":
+        return start
+    if align == "end":
+        return start + span - size
+    return start + round((span - size) / 2)
+
+
+def _frame(place: Place, image_size: tuple[int, int], reference: tuple[int, int], padding: Sides) -> tuple[int, int]:
+    """The canvas for `frame` (no explicit size), bounded by `max_size` keeping its aspect ratio.
+
+    "subject": the reference box at scale 1 plus its paddings and margins;
+    percentages are of the sides they are measured on, so each axis solves
+    side = (reference + pixels) / (1 - fractions), paddings then margins.
+    """
+    width, height = image_size
+    if place.frame == "subject":
+        top, right, bottom, left = padding
+        m_top, m_right, m_bottom, m_left = place.margin
+        width = round(_grown(_grown(reference[0], left, right, "padding"), m_left, m_right, "margin"))
+        height = round(_grown(_grown(reference[1], top, bottom, "padding"), m_top, m_bottom, "margin"))
+    max_w, max_h = place.max_size
+    factor = min(1.0, max_w / width if max_w else 1.0, max_h / height if max_h else 1.0)
+    return max(1, round(width * factor)), max(1, round(height * factor))
+
+
+def _grown(inner: float, first: Length, second: Length, field: str) -> float:
+    pixels = sum(amount for amount, unit in (first, second) if unit == "px")
+    fraction = sum(amount / 100 for amount, unit in (first, second) if unit == "%")
+    if fraction >= 1:
+        raise OptionError(field, f"{field} on opposite sides adds up to 100% or more")
+    return (inner + pixels) / (1 - fraction)
+
+
+def target_area(canvas: tuple[int, int], margin: Sides, padding: Sides) -> Box:
+    """The canvas less its margins (% of the canvas side) less the paddings (% of the margin box side)."""
+    width, height = canvas
+    m_top, m_right, m_bottom, m_left = (_to_px(length, extent) for length, extent in zip(margin, (height, width) * 2))
+    inner_w, inner_h = width - m_left - m_right, height - m_top - m_bottom
+    if inner_w < 1 or inner_h < 1:
+        raise OptionError("margin", f"the margins leave no room on a {width}x{height} canvas")
+    p_top, p_right, p_bottom, p_left = (_to_px(length, extent) for length, extent in zip(padding, (inner_h, inner_w) * 2))
+    target = (m_left + p_left, m_top + p_top, width - m_right - p_right, height - m_bottom - p_bottom)
+    if target[2] - target[0] < 1 or target[3] - target[1] < 1:
+        raise OptionError("padding", f"the margins and paddings leave no room on a {width}x{height} canvas")
+    return target
 
 
 def contact_shadow(alpha: np.ndarray) -> np.ndarray:
@@ -297,34 +455,152 @@ def contact_shadow(alpha: np.ndarray) -> np.ndarray:
     return np.asarray(canvas)
 
 
-def with_shadow(layer: Image.Image) -> Image.Image:
-    """The cutout over its contact shadow (black, partly transparent), same size."""
+@dataclass(frozen=True)
+class ShadowLook:
+    """A shadow as the subject's silhouette projected onto the ground at its base.
+
+    Measured in the subject box (width bw, height bh, larger side s): a point
+    at height u above the base line lands `squash` u above the base line
+    plus `drop` bh lower, shifted right by `shear` u, its distance from the
+    box's centre line times `spread`; then blurred (standard deviation
+    `blur` s) and drawn in black at `opacity`.
+    """
+
+    squash: float
+    shear: float
+    spread: float
+    drop: float
+    blur: float
+    opacity: float
+
+
+SHADOW_LOOKS = {
+    # A wide, diffuse shadow pooling around the base, as under an overcast sky.
+    "soft": ShadowLook(squash=0.2, shear=0.0, spread=1.15, drop=0.0, blur=0.06, opacity=0.5),
+    # A crisp cast shadow on the ground, falling back and to the right, as from a low light at the front left.
+    "hard": ShadowLook(squash=0.3, shear=0.45, spread=1.0, drop=0.0, blur=0.004, opacity=0.5),
+    # A small, soft pool detached below the base: the subject seems to hover above the ground.
+    "floating": ShadowLook(squash=0.06, shear=0.0, spread=0.85, drop=0.1, blur=0.025, opacity=0.5),
+}
+# The projection is drawn on a copy of the alpha reduced until the subject's larger side is about this.
+SHADOW_PROXY_SIDE = 256
+
+
+def ground_shadow(alpha: np.ndarray, look: ShadowLook) -> np.ndarray:
+    """uint8 shadow alpha of `look` (SHADOW_LOOKS), the size of `alpha`; nothing above the subject's top.
+
+    Projected and blurred on a reduced copy (an affine transform in Pillow's
+    C code), then scaled back up: a shadow this soft has no finer detail.
+    """
+    box = subject_box(Image.fromarray(alpha, mode="L"))
+    if box is None:
+        return np.zeros_like(alpha)
+    x0, y0, x1, y1 = box
+    box_w, box_h = x1 - x0, y1 - y0
+    side = max(box_w, box_h)
+    factor = max(1, side // SHADOW_PROXY_SIDE)
+    full = Image.fromarray(alpha, mode="L")
+    small = full.reduce(factor) if factor > 1 else full
+    base, centre, drop = y1 / factor, (x0 + x1) / 2 / factor, look.drop * box_h / factor
+    # Output (x, y) -> input: u = (base + drop - y) / squash above the base, x undone likewise.
+    k, shear, spread = look.squash, look.shear, look.spread
+    matrix = (
+        1 / spread,
+        shear / (spread * k),
+        centre - centre / spread - shear * (base + drop) / (spread * k),
+        0.0,
+        1 / k,
+        base - (base + drop) / k,
+    )
+    shadow = small.transform(small.size, Image.Transform.AFFINE, matrix, Image.Resampling.BILINEAR)
+    shadow = shadow.filter(ImageFilter.GaussianBlur(max(0.5, look.blur * side / factor)))
+    shadow = shadow.point([round(v * look.opacity) for v in range(256)])
+    out = to_array(scaled_back(shadow, factor, full.size, Image.Resampling.BILINEAR))
+    out[:y0] = 0  # a shadow is never above the subject
+    return out
+
+
+def with_shadow(layer: Image.Image, style: str = "contact") -> Image.Image:
+    """The cutout over its shadow (black, partly transparent), same size: `contact` or one of SHADOW_LOOKS."""
     alpha = np.asarray(layer.getchannel("A"))
     shadow = np.zeros((layer.height, layer.width, 4), dtype=np.uint8)
-    shadow[..., 3] = contact_shadow(alpha)
+    shadow[..., 3] = contact_shadow(alpha) if style == "contact" else ground_shadow(alpha, SHADOW_LOOKS[style])
     ground = Image.fromarray(shadow, mode="RGBA")
     ground.alpha_composite(layer)
     return ground
 
 
-def fit_cover(background: Image.Image, size: tuple[int, int]) -> Image.Image:
-    """Scale a background to cover `size`, centred, flattened onto white when it has alpha."""
+def _flattened(background: Image.Image) -> Image.Image:
+    """An RGB background; one with alpha is flattened onto white first."""
     if background.mode == "RGBA":
         flat = Image.new("RGBA", background.size, (255, 255, 255, 255))
         flat.alpha_composite(background)
         background = flat
-    return ImageOps.fit(background.convert("RGB"), size, Image.Resampling.BICUBIC).convert("RGBA")
+    return background.convert("RGB")
+
+
+def fit_cover(background: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """Scale a background to cover `size`, centred, flattened onto white when it has alpha."""
+    return ImageOps.fit(_flattened(background), size, Image.Resampling.BICUBIC).convert("RGBA")
+
+
+def background_layer(
+    background: Image.Image,
+    size: tuple[int, int],
+    scaling: Literal["fill", "fit"] = "fill",
+    blur: tuple[BlurMode, float] | None = None,
+) -> Image.Image:
+    """A background image as an RGBA layer of `size`.
+
+    `fill` covers it (cropped, centred); `fit` shows all of the image,
+    centred, transparent around it. `blur` (mode, fraction of the larger side
+    of `size`) blurs the scaled image itself, so a fitted one keeps sharp edges.
+    """
+    if scaling == "fill":
+        ground = fit_cover(background, size)
+        return blurred(ground, blur[0], blur[1] * max(size)) if blur else ground
+    shown = ImageOps.contain(_flattened(background), size, Image.Resampling.BICUBIC).convert("RGBA")
+    if blur:
+        shown = blurred(shown, blur[0], blur[1] * max(size))
+    ground = Image.new("RGBA", size, 0)
+    ground.paste(shown, ((size[0] - shown.width) // 2, (size[1] - shown.height) // 2))
+    return ground
 
 
 def put_on_background(
-    layer: Image.Image, bg_color: tuple[int, int, int, int] | None, bg_image: Image.Image | None
+    layer: Image.Image,
+    bg_color: tuple[int, int, int, int] | None,
+    bg_image: Image.Image | None,
+    scaling: Literal["fill", "fit"] = "fill",
+    blur: tuple[BlurMode, float] | None = None,
 ) -> Image.Image:
-    """Composite a straight-alpha RGBA layer over the background (RGBA; the caller flattens opaque results)."""
+    """Composite a straight-alpha RGBA layer over the background (RGBA; the caller flattens opaque results).
+
+    The colour lies under the image, showing where a fitted image leaves room;
+    a flat colour has nothing to blur.
+    """
     if bg_image is not None:
-        ground = fit_cover(bg_image, layer.size)
+        ground = background_layer(bg_image, layer.size, scaling, blur)
+        if bg_color is not None:
+            under = Image.new("RGBA", layer.size, bg_color)
+            under.alpha_composite(ground)
+            ground = under
     elif bg_color is not None:
         ground = Image.new("RGBA", layer.size, bg_color)
     else:
         return layer
     ground.alpha_composite(layer)
     return ground
+
+
+def within_pixels(picture: Image.Image, max_pixels: int | None) -> Image.Image:
+    """`picture` scaled down to at most `max_pixels` pixels, keeping its aspect ratio; as it is when it fits."""
+    width, height = picture.size
+    if max_pixels is None or width * height <= max_pixels:
+        return picture
+    factor = math.sqrt(max_pixels / (width * height))
+    size = (max(1, math.floor(width * factor)), max(1, math.floor(height * factor)))
+    if picture.mode == "RGBA":
+        # Premultiplied while resampling, so the zero colour under transparent pixels does not darken edges.
+        return picture.convert("RGBa").resize(size, Image.Resampling.LANCZOS).convert("RGBA")
+    return picture.resize(size, Image.Resampling.LANCZOS)

@@ -7,13 +7,15 @@ none). Steps come in three phases, in this order, and any step may be absent:
 
 1. matte: `Segment` (the model's matte times the photo's alpha), `Roi`,
    `Edges` work on the alpha alone, in the order given;
-2. `Layout` (at most one): crop, scale and place, planned from the subject's
-   box in the alpha at that point;
-3. picture: `Shadow` and `Background` in the order given (a shadow after an
-   opaque background is hidden by it); `Channels("alpha")` turns the result
-   into the alpha itself, so shadow and background steps after it do not apply.
+2. geometry, at most one: `Layout` (remove.bg's crop, scale and position) or
+   `Place` (Photoroom's positioning), planned from the subject's box in the
+   alpha at that point (`Place` without `Segment`: the whole photo);
+3. picture: `Outline`, `Shadow` and `Background` in the order given (a
+   shadow after an opaque background is hidden by it); `Channels("alpha")`
+   turns the result into the alpha itself, so the steps after it do not apply.
 
-`Encode` comes last (default: PNG). The picture is built once, when phase 3
+`Encode` comes last (default: PNG); the metadata it keeps comes from the
+photo as decoded (`image.info`), not from a second read. The picture is built once, when phase 3
 starts: a segmented photo gets its edges decontaminated there; an edit
 without `Segment` (a background behind an already transparent PNG) keeps the
 photo's colours as they are. Without `Segment` the model never runs.
@@ -26,6 +28,7 @@ parsed once when they run.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
@@ -41,17 +44,33 @@ from .compose import (
     cutout_layer,
     hard_edges,
     plan_layout,
+    plan_place,
     put_on_background,
     subject_box,
     with_shadow,
+    within_pixels,
 )
-from .encode import OutputSpec, encode
+from .encode import Metadata, OutputSpec, carried, encode
 from .errors import EngineError, ImageRejected, OptionError
 from .load import Limits, decode, decode_for_model
+from .looks import BlurMode, background_blurred, with_outline
 from .mask import MODEL_SIDE
 from .model import Segmenter, default_segmenter
 from .options import Position
-from .steps import Background, Channels, Edges, Encode, Layout, Roi, Segment, Shadow, Step
+from .steps import (
+    GEOMETRY,
+    Background,
+    Channels,
+    Edges,
+    Encode,
+    Layout,
+    Outline,
+    Place,
+    Roi,
+    Segment,
+    Shadow,
+    Step,
+)
 
 EDIT_VERSION = 1
 S = TypeVar("S", bound=Step)
@@ -67,9 +86,10 @@ class Edit:
         phases = [step.phase for step in self.steps]
         if phases != sorted(phases):
             raise EngineError("edit steps are out of order: matte steps, layout, picture steps, encode")
-        for kind in (Layout, Encode):
-            if sum(isinstance(step, kind) for step in self.steps) > 1:
-                raise EngineError(f"an edit has at most one {kind.__name__} step")
+        if phases.count(GEOMETRY) > 1:
+            raise EngineError("an edit has at most one geometry step (Layout or Place)")
+        if sum(isinstance(step, Encode) for step in self.steps) > 1:
+            raise EngineError("an edit has at most one Encode step")
 
     def find(self, kind: type[S]) -> S | None:
         """The first step of this kind, or None."""
@@ -88,7 +108,14 @@ class Edit:
 
 @dataclass(frozen=True)
 class Result:
-    """An encoded cutout."""
+    """An encoded cutout.
+
+    `foreground` is the subject's box in the result's pixels, (left, top,
+    width, height), None when the model did not run or found nothing.
+    `uncertainty` is how unsure the model was, 0 to 1: the share of the
+    subject's matte pixels (model output above 0.1) that are neither clearly
+    subject nor clearly background (below 0.9); None when the model did not run.
+    """
 
     data: bytes
     mime: str
@@ -96,6 +123,8 @@ class Result:
     height: int
     has_alpha: bool
     format: str
+    foreground: tuple[int, int, int, int] | None = None
+    uncertainty: float | None = None
 
 
 @dataclass
@@ -109,7 +138,9 @@ class _Layer:
     limits: Limits
     segmenter: Segmenter | None
     background_data: bytes | None
-    segmented: bool = False
+    segmented: bool = False  # the model's matte is in `alpha`
+    matted: bool = False  # a Segment step ran: `alpha` is the subject (the model's or the photo's own)
+    uncertainty: float | None = None
     plan: Plan | None = None  # once Layout ran
     picture: Image.Image | None = None  # RGBA, or L for an alpha output
     alpha_only: bool = False
@@ -148,7 +179,7 @@ def _decode_background(data: bytes, limits: Limits) -> Image.Image:
     try:
         return decode(data, limits)[1]
     except ImageRejected as exc:
-        raise ImageRejected(f"background image: {exc.message}") from exc
+        raise ImageRejected(f"background image: {exc.message}", exc.kind) from exc
 
 
 def run(
@@ -170,10 +201,15 @@ def run(
     picture = _picture(layer)
     if layer.opaque:
         picture = picture.convert("RGB")
+    full_size = picture.size
+    picture = within_pixels(picture, edit.output.max_pixels)
     spec = edit.output.resolved(picture)
     if spec.format == "jpg" and picture.mode not in ("RGB", "L"):
         raise OptionError("format", "jpg needs an opaque background (bg_color or a background image)")
-    encoded = encode(picture, spec)
+    encoding = edit.find(Encode)
+    # `decode` keeps the photo's info (ICC profile, EXIF, XMP) through orientation and mode changes.
+    metadata = carried(image.info, encoding.keep_metadata, encoding.keep_icc) if encoding else Metadata()
+    encoded = encode(picture, spec, metadata)
     return Result(
         data=encoded.data,
         mime=encoded.mime,
@@ -181,17 +217,60 @@ def run(
         height=picture.height,
         has_alpha=picture.mode in ("RGBA", "LA"),
         format=encoded.format,
+        foreground=_scaled(_foreground(layer), full_size, picture.size),
+        uncertainty=layer.uncertainty,
     )
+
+
+def _foreground(layer: _Layer) -> tuple[int, int, int, int] | None:
+    """The subject's box where it ended up in the result, from the matte and the layout plan."""
+    if not layer.segmented:
+        return None
+    box = subject_box(Image.fromarray(layer.alpha, mode="L"))
+    if box is None:
+        return None
+    shown = layer.plan.visible(box) if layer.plan is not None else box
+    if shown is None:
+        return None
+    x0, y0, x1, y1 = shown
+    return (x0, y0, x1 - x0, y1 - y0)
+
+
+def _scaled(
+    box: tuple[int, int, int, int] | None, full: tuple[int, int], size: tuple[int, int]
+) -> tuple[int, int, int, int] | None:
+    """A box in the picture's pixels, in those of the picture scaled from `full` to `size`."""
+    if box is None or full == size:
+        return box
+    sx, sy = size[0] / full[0], size[1] / full[1]
+    left, top = math.floor(box[0] * sx + 0.5), math.floor(box[1] * sy + 0.5)  # halves up, not to even
+    right, bottom = math.floor((box[0] + box[2]) * sx + 0.5), math.floor((box[1] + box[3]) * sy + 0.5)
+    return (left, top, max(1, right - left), max(1, bottom - top))
+
+
+def uncertainty(mask: np.ndarray) -> float:
+    """Share of the matte's subject pixels (above 0.1) that are not clearly subject (at or above 0.9)."""
+    subject = mask > 0.1
+    count = int(np.count_nonzero(subject))
+    if count == 0:
+        return 0.0
+    unsure = np.count_nonzero(subject & (mask < 0.9))
+    return round(unsure / count, 3)
 
 
 # ---- steps: each changes the layer in place -------------------------------------------------------
 
 
 def _segment(layer: _Layer, step: Segment) -> None:
+    layer.matted = True
+    if step.unless_transparent and layer.photo_alpha is not None and int(layer.photo_alpha.min()) < 255:
+        return  # the photo's own transparency is the cut-out
     view = decode_for_model(layer.data, layer.limits, MODEL_VIEW_SIDE)
     if view is None:
         view = model_view(layer.photo)
-    alpha = alpha_from_mask(segment(layer.segmenter or default_segmenter(), view), layer.photo.size)
+    mask = segment(layer.segmenter or default_segmenter(), view)
+    layer.uncertainty = uncertainty(mask)
+    alpha = alpha_from_mask(mask, layer.photo.size)
     if layer.photo_alpha is not None:
         # Transparent input stays transparent whatever the model says.
         alpha = ((alpha.astype(np.uint16) * layer.photo_alpha + 127) // 255).astype(np.uint8)
@@ -210,6 +289,26 @@ def _layout(layer: _Layer, step: Layout) -> None:
     layer.plan = plan_layout(layer.photo.size, subject_box(Image.fromarray(layer.alpha, mode="L")), step)
 
 
+def _place(layer: _Layer, step: Place) -> None:
+    # Without a matte the whole photo is the subject.
+    subject = subject_box(Image.fromarray(layer.alpha, mode="L")) if layer.matted else None
+    layer.plan = plan_place(layer.photo.size, subject, step)
+    width, height = layer.plan.canvas
+    limits = layer.limits
+    if max(width, height) > limits.max_side or width * height > limits.max_megapixels * 1_000_000:
+        # A padded or framed canvas can be far larger than the photo; it is held to the photos' limits.
+        raise OptionError(
+            "size",
+            f"the result would be {width}x{height} pixels; the limit is {limits.max_side} per side "
+            f"and {limits.max_megapixels:g} megapixels",
+        )
+
+
+def _outline(layer: _Layer, step: Outline) -> None:
+    if not layer.alpha_only:
+        layer.picture = with_outline(_picture(layer), step.color, step.width, step.blur)
+
+
 def _channels(layer: _Layer, step: Channels) -> None:
     if step.channels != "alpha" or layer.alpha_only:
         return
@@ -222,7 +321,7 @@ def _channels(layer: _Layer, step: Channels) -> None:
 
 def _shadow(layer: _Layer, step: Shadow) -> None:
     if not layer.alpha_only:
-        layer.picture = with_shadow(_picture(layer))
+        layer.picture = with_shadow(_picture(layer), step.style)
 
 
 def _background(layer: _Layer, step: Background) -> None:
@@ -232,9 +331,26 @@ def _background(layer: _Layer, step: Background) -> None:
     if layer.alpha_only:
         return
     image = layer.background if step.has_image else None
-    layer.picture = put_on_background(_picture(layer), step.color, image)
-    if image is not None or (step.color is not None and step.color[3] == 255):
+    picture = _picture(layer)
+    if not step.has_image and step.color is None and step.blur is not None:
+        layer.picture = _on_blurred_photo(layer, picture, step.blur)
+        layer.opaque = layer.picture.getchannel("A").getextrema()[0] == 255
+        return
+    layer.picture = put_on_background(picture, step.color, image, step.scaling, step.blur)
+    if (image is not None and step.scaling == "fill") or (step.color is not None and step.color[3] == 255):
         layer.opaque = True
+
+
+def _on_blurred_photo(layer: _Layer, picture: Image.Image, blur: tuple[BlurMode, float]) -> Image.Image:
+    """Portrait mode: the picture over the photo itself, blurred, moved and scaled as the subject was."""
+    mode, fraction = blur
+    scale = layer.plan.scale()[0] if layer.plan is not None and layer.plan.moved else 1.0
+    # The radius is a fraction of the result's larger side; the photo is blurred before it is scaled.
+    ground = background_blurred(layer.photo, layer.alpha, mode, fraction * max(picture.size) / scale)
+    if layer.plan is not None:
+        ground = arrange(ground, layer.plan, whole=True)
+    ground.alpha_composite(picture)
+    return ground
 
 
 def _encode(layer: _Layer, step: Encode) -> None:
@@ -246,7 +362,9 @@ _APPLY: dict[type[Step], Callable[[_Layer, Any], None]] = {
     Roi: _roi,
     Edges: _edges,
     Layout: _layout,
+    Place: _place,
     Channels: _channels,
+    Outline: _outline,
     Shadow: _shadow,
     Background: _background,
     Encode: _encode,
@@ -323,4 +441,6 @@ def _step(item: Mapping[str, Any]) -> Step:
         values["position"] = Position(**values["position"])
     if kind is Encode:
         values["output"] = OutputSpec(**values.get("output", {}))
+    if kind is Background and values.get("blur") is not None:
+        values["blur"] = tuple(values["blur"])
     return kind(**{key: _frozen(value) for key, value in values.items()})

@@ -12,7 +12,16 @@ class EngineError(Exception):
 
 
 class ImageRejected(EngineError):
-    """The input (or background) bytes are not an image we accept: unknown, corrupt or too big."""
+    """The input (or background) bytes are not an image we accept.
+
+    `kind` says why, for dialects whose vendors give each reason its own code:
+    "format" (not a format we read), "too_large" (over the pixel limits) or
+    "unreadable" (empty, corrupt, truncated, a decompression bomb).
+    """
+
+    def __init__(self, message: str, kind: str = "unreadable") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class OptionError(EngineError):

@@ -112,7 +112,7 @@ def open_image(data: bytes, limits: Limits) -> tuple[str, Image.Image]:
         raise ImageRejected("file is empty")
     fmt = sniff_format(data)
     if fmt is None:
-        raise ImageRejected(f"not a supported image format ({SUPPORTED})")
+        raise ImageRejected(f"not a supported image format ({SUPPORTED})", "format")
     if fmt == "heic":
         _register_heif()
     try:
@@ -131,14 +131,10 @@ def check_size(size: tuple[int, int], limits: Limits) -> None:
     if width < 1 or height < 1:
         raise ImageRejected(f"image has no pixels ({width}x{height})")
     if max(width, height) > limits.max_side:
-        raise ImageRejected(
-            f"image is {width}x{height} pixels; the limit is {limits.max_side} per side"
-        )
+        raise ImageRejected(f"image is {width}x{height} pixels; the limit is {limits.max_side} per side", "too_large")
     megapixels = width * height / 1_000_000
     if megapixels > limits.max_megapixels:
-        raise ImageRejected(
-            f"image is {megapixels:.1f} megapixels; the limit is {limits.max_megapixels:g}"
-        )
+        raise ImageRejected(f"image is {megapixels:.1f} megapixels; the limit is {limits.max_megapixels:g}", "too_large")
 
 
 def has_alpha(im: Image.Image) -> bool:

@@ -18,10 +18,16 @@ MATTE, GEOMETRY, PICTURE, OUTPUT = range(4)
 
 @dataclass(frozen=True)
 class Segment:
-    """The model's matte becomes the layer's alpha (times the photo's own alpha, if it has one)."""
+    """The model's matte becomes the layer's alpha (times the photo's own alpha, if it has one).
+
+    `unless_transparent`: a photo that already has transparency keeps its own
+    alpha and the model does not run (Photoroom's keepExistingAlphaChannel=auto).
+    """
 
     name: ClassVar[str] = "segment"
     phase: ClassVar[int] = MATTE
+
+    unless_transparent: bool = False
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,64 @@ class Layout:
         return Position("center") if self.scale is not None else Position("original")
 
 
+Sides = tuple[Length, Length, Length, Length]  # top right bottom left
+Align = Literal["start", "center", "end"]  # left|top, centre, right|bottom
+
+
+@dataclass(frozen=True)
+class Place:
+    """Photoroom's positioning: the subject box (or the whole photo) framed on an output canvas.
+
+    `size` is the canvas (W, H), or None for `frame`: "original" (the photo's
+    size) or "subject" (the reference box at scale 1 plus its paddings and
+    margins), either bounded by `max_size` keeping its aspect ratio (`size`
+    is not). `margin` and `padding` are per side (top right bottom left),
+    (amount, "px" | "%"): a margin's "%" is of the canvas side it is measured
+    along (width for left/right, height for top/bottom), a padding's of the
+    margin box's (the canvas less the margins, as CSS). The reference box -
+    the subject's box, or the photo's with `reference` "original", or when
+    there is no matte or nothing in it - is fitted or filled (`scaling`) into
+    the target area (margin box less paddings), then aligned in it (`align`:
+    horizontal, vertical); a filled one is clipped at the target area.
+    `snap_cropped` (horizontal, vertical): on that axis a side of the subject
+    box touching the photo's border (alpha above SUBJECT_THRESHOLD in its
+    outermost row or column) drops its padding and the subject is pinned to
+    that side, on the margin; cropped on both sides, both paddings go and the
+    alignment stays. compose.plan_place is the code; the README shows each rule.
+    """
+
+    name: ClassVar[str] = "place"
+    phase: ClassVar[int] = GEOMETRY
+
+    size: tuple[int, int] | None = None
+    frame: Literal["original", "subject"] = "original"
+    max_size: tuple[int | None, int | None] = (None, None)
+    margin: Sides = ((0, "px"),) * 4
+    padding: Sides = ((0, "px"),) * 4
+    scaling: Literal["fit", "fill"] = "fit"
+    reference: Literal["subject", "original"] = "subject"
+    snap_cropped: tuple[bool, bool] = (True, True)
+    align: tuple[Align, Align] = ("center", "center")
+
+
+@dataclass(frozen=True)
+class Outline:
+    """A coloured outline around the subject, drawn behind it; `width` and `blur` are fractions of the picture's larger side.
+
+    The subject (alpha at least half) grown by a disc of `width`, in `color`
+    (its alpha kept); `blur` is the standard deviation of a gaussian that
+    softens it into a glow. The picture's larger side is the canvas's, after
+    any positioning. looks.with_outline is the code.
+    """
+
+    name: ClassVar[str] = "outline"
+    phase: ClassVar[int] = PICTURE
+
+    color: Rgba = (0, 0, 0, 255)
+    width: float = 0.03
+    blur: float = 0.0
+
+
 @dataclass(frozen=True)
 class Channels:
     """`alpha`: the result is the layer's alpha as a greyscale image; later shadow and background steps do not apply."""
@@ -73,19 +137,47 @@ class Channels:
 
 @dataclass(frozen=True)
 class Shadow:
-    """A soft contact shadow under the subject."""
+    """A shadow synthesised from the subject's mask, behind it, never above its top.
+
+    - `contact`: remove.bg's contact shadow, a thin dark band where the
+      subject's base meets the ground (compose.contact_shadow).
+    - `soft` (Photoroom's ai.soft): a wide, diffuse pool around the base, as
+      under an overcast sky: the silhouette flattened to 20% of its height
+      on the base line, 115% of its width, blurred by 6% of its larger side,
+      50% black.
+    - `hard` (ai.hard): a crisp shadow cast on the ground, falling back and to
+      the right as from a low light at the front left: the silhouette
+      flattened to 30% and sheared right by 45% of its height, barely
+      blurred, 50% black.
+    - `floating` (ai.floating): the subject seems to hover: a small soft pool
+      detached 10% of its height below the base, 85% of its width, 50% black.
+
+    compose.SHADOW_LOOKS holds the numbers; the README shows each look.
+    """
 
     name: ClassVar[str] = "shadow"
     phase: ClassVar[int] = PICTURE
 
+    style: Literal["contact", "soft", "hard", "floating"] = "contact"
+
 
 @dataclass(frozen=True)
 class Background:
-    """Put the layer on a colour, or on an image (scaled to cover, centred).
+    """Put the layer on a colour, or on an image (scaled to cover, centred), or on the photo itself blurred.
 
     `image_url` is where the caller fetches the image from (the engine does no
     I/O); `has_image` says an image is wanted at all, also without a URL (the
     CLI's `--bg-image`). The bytes are handed to `run` as `background`.
+    `scaling` "fill" covers the picture (cropped, centred); "fit" shows the
+    whole image, centred, transparent around it (or the colour, when there is
+    one too). `blur` (mode, radius as a fraction of the picture's larger
+    side) blurs the background: the image, or with no colour and no image
+    the original photo behind the subject (portrait mode; its background
+    alone is blurred, so the subject leaves no halo), which is moved and
+    scaled with the subject by any positioning. `gaussian`: the radius is the
+    gaussian's standard deviation; `bokeh`: a disc of that radius, as an
+    out-of-focus lens draws highlights. A flat colour has nothing to blur.
+    Big radii are worked on a reduced copy (looks.py).
     """
 
     name: ClassVar[str] = "background"
@@ -94,6 +186,8 @@ class Background:
     color: Rgba | None = None
     image_url: str | None = None
     has_image: bool = False
+    scaling: Literal["fill", "fit"] = "fill"
+    blur: tuple[Literal["gaussian", "bokeh"], float] | None = None
 
 
 @dataclass(frozen=True)
@@ -104,6 +198,8 @@ class Encode:
     phase: ClassVar[int] = OUTPUT
 
     output: OutputSpec = field(default_factory=OutputSpec)
+    keep_metadata: Literal["none", "xmp", "exif", "exif+xmp"] = "none"  # copied from the photo
+    keep_icc: bool = False  # the photo's ICC profile goes into the file unchanged (pixels are not converted)
 
 
-Step = Segment | Roi | Edges | Layout | Channels | Shadow | Background | Encode
+Step = Segment | Roi | Edges | Layout | Place | Channels | Outline | Shadow | Background | Encode
