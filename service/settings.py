@@ -27,6 +27,7 @@ class Settings:
     uploadcare_secret_key: str = ""
     photoroom_api_key: str = ""
     removebg_api_key: str = ""
+    claid_api_key: str = ""
     # "required": Upload API requests without a valid signature and expire are refused, as Uploadcare
     # does for a project with signed uploads on.
     uploadcare_signed_uploads: str = "optional"
@@ -82,6 +83,7 @@ class Settings:
                 self.uploadcare_secret_key,
                 self.photoroom_api_key,
                 self.removebg_api_key,
+                self.claid_api_key,
                 self.webhook_secret,
             )
         )
@@ -147,6 +149,7 @@ class Settings:
             uploadcare_secret_key=text("CUTOUT_UPLOADCARE_SECRET_KEY", ""),
             photoroom_api_key=text("CUTOUT_PHOTOROOM_API_KEY", ""),
             removebg_api_key=text("CUTOUT_REMOVEBG_API_KEY", ""),
+            claid_api_key=text("CUTOUT_CLAID_API_KEY", ""),
             uploadcare_signed_uploads=signed_uploads,
             uploadcare_max_unstored_files=int(
                 number("CUTOUT_UPLOADCARE_MAX_UNSTORED_FILES", defaults.uploadcare_max_unstored_files)

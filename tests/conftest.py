@@ -135,6 +135,7 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
         uploadcare_secret_key="demosecretkey0000000",
         photoroom_api_key="photoroom_test_key",
         removebg_api_key="removebg_test_key",
+        claid_api_key="claid_test_key",
         webhook_secret="whsec_dGVzdC1zZWNyZXQtZm9yLWN1dG91dA==",
         webhook_retry_schedule=(0.2, 0.4, 0.8),
         egress_allow=(),

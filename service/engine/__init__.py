@@ -10,12 +10,27 @@ from .encode import OutputSpec
 from .errors import EngineError, ImageRejected, OptionError
 from .load import ImageInfo, Limits, inspect_image
 from .model import Segmenter, U2NetSegmenter, default_segmenter
-from .options import Options, Position, parse_options, remove_bg_schema
+from .options import Options, Position, parse_color, parse_options, remove_bg_schema
 from .pipeline import remove_background, thumbnail
 from .remove_bg import remove_bg_edit
-from .steps import Background, Channels, Edges, Encode, Layout, Outline, Place, Roi, Segment, Shadow, Step
+from .steps import (
+    Adjust,
+    Background,
+    Channels,
+    Edges,
+    Encode,
+    Layout,
+    Outline,
+    Place,
+    Resize,
+    Roi,
+    Segment,
+    Shadow,
+    Step,
+)
 
 __all__ = [
+    "Adjust",
     "Background",
     "Channels",
     "Edges",
@@ -32,6 +47,7 @@ __all__ = [
     "OutputSpec",
     "Place",
     "Position",
+    "Resize",
     "Result",
     "Roi",
     "Segment",
@@ -46,6 +62,7 @@ __all__ = [
     "edit_from_json",
     "edit_to_json",
     "inspect_image",
+    "parse_color",
     "parse_options",
     "remove_background",
     "remove_bg_edit",

@@ -36,6 +36,7 @@ from typing import Any, TypeVar
 import numpy as np
 from PIL import Image
 
+from .adjust import adjusted
 from .compose import (
     Plan,
     alpha_from_mask,
@@ -45,6 +46,7 @@ from .compose import (
     hard_edges,
     plan_layout,
     plan_place,
+    plan_resize,
     put_on_background,
     subject_box,
     with_shadow,
@@ -59,6 +61,7 @@ from .model import Segmenter, default_segmenter
 from .options import Position
 from .steps import (
     GEOMETRY,
+    Adjust,
     Background,
     Channels,
     Edges,
@@ -66,6 +69,7 @@ from .steps import (
     Layout,
     Outline,
     Place,
+    Resize,
     Roi,
     Segment,
     Shadow,
@@ -146,6 +150,8 @@ class _Layer:
     alpha_only: bool = False
     opaque: bool = False  # every picture pixel is opaque: written as RGB
     background: Image.Image | None = None  # the decoded background image, once a step asked for it
+    measured: np.ndarray | None = None
+    adjusted: bool = False  # an Adjust step changed `photo`'s colours  # a measuring Segment's matte: the subject's shape, not applied
 
 
 # The model sees 320x320; twice that per side is all the detail its LANCZOS
@@ -262,19 +268,32 @@ def uncertainty(mask: np.ndarray) -> float:
 
 
 def _segment(layer: _Layer, step: Segment) -> None:
+    if step.measure_only:
+        layer.measured = _matte(layer)
+        return
     layer.matted = True
     if step.unless_transparent and layer.photo_alpha is not None and int(layer.photo_alpha.min()) < 255:
         return  # the photo's own transparency is the cut-out
+    alpha = _matte(layer)
+    if layer.photo_alpha is not None:
+        # Transparent input stays transparent whatever the model says.
+        alpha = ((alpha.astype(np.uint16) * layer.photo_alpha + 127) // 255).astype(np.uint8)
+    layer.alpha, layer.segmented = alpha, True
+
+
+def _matte(layer: _Layer) -> np.ndarray:
+    """The model's matte of the photo, at the photo's size."""
     view = decode_for_model(layer.data, layer.limits, MODEL_VIEW_SIDE)
     if view is None:
         view = model_view(layer.photo)
     mask = segment(layer.segmenter or default_segmenter(), view)
     layer.uncertainty = uncertainty(mask)
-    alpha = alpha_from_mask(mask, layer.photo.size)
-    if layer.photo_alpha is not None:
-        # Transparent input stays transparent whatever the model says.
-        alpha = ((alpha.astype(np.uint16) * layer.photo_alpha + 127) // 255).astype(np.uint8)
-    layer.alpha, layer.segmented = alpha, True
+    return alpha_from_mask(mask, layer.photo.size)
+
+
+def _adjust(layer: _Layer, step: Adjust) -> None:
+    layer.photo = adjusted(layer.photo, exposure=step.exposure, saturation=step.saturation,
+                           contrast=step.contrast, sharpness=step.sharpness)  # fmt: skip
 
 
 def _roi(layer: _Layer, step: Roi) -> None:
@@ -293,12 +312,24 @@ def _place(layer: _Layer, step: Place) -> None:
     # Without a matte the whole photo is the subject.
     subject = subject_box(Image.fromarray(layer.alpha, mode="L")) if layer.matted else None
     layer.plan = plan_place(layer.photo.size, subject, step)
+    _check_canvas(layer, "size")
+
+
+def _resize(layer: _Layer, step: Resize) -> None:
+    shape = layer.measured if layer.measured is not None else layer.alpha if layer.matted else None
+    subject = subject_box(Image.fromarray(shape, mode="L")) if shape is not None else None
+    layer.plan = plan_resize(layer.photo.size, subject, step)
+    _check_canvas(layer, "resizing")
+
+
+def _check_canvas(layer: _Layer, field: str) -> None:
+    """A padded, framed or enlarged canvas can be far larger than the photo; it is held to the photos' limits."""
+    assert layer.plan is not None
     width, height = layer.plan.canvas
     limits = layer.limits
     if max(width, height) > limits.max_side or width * height > limits.max_megapixels * 1_000_000:
-        # A padded or framed canvas can be far larger than the photo; it is held to the photos' limits.
         raise OptionError(
-            "size",
+            field,
             f"the result would be {width}x{height} pixels; the limit is {limits.max_side} per side "
             f"and {limits.max_megapixels:g} megapixels",
         )
@@ -361,8 +392,10 @@ _APPLY: dict[type[Step], Callable[[_Layer, Any], None]] = {
     Segment: _segment,
     Roi: _roi,
     Edges: _edges,
+    Adjust: _adjust,
     Layout: _layout,
     Place: _place,
+    Resize: _resize,
     Channels: _channels,
     Outline: _outline,
     Shadow: _shadow,
