@@ -175,9 +175,7 @@ def segment(segmenter: Segmenter, view: Image.Image) -> np.ndarray:
     """Run the segmenter and hold it to its contract."""
     mask = np.asarray(segmenter(view), dtype=np.float32)
     if mask.shape != (view.height, view.width):
-        raise EngineError(
-            f"segmenter returned a {mask.shape} mask for a {view.width}x{view.height} image"
-        )
+        raise EngineError(f"segmenter returned a {mask.shape} mask for a {view.width}x{view.height} image")
     return mask
 
 
@@ -473,7 +471,10 @@ def _step(item: Mapping[str, Any]) -> Step:
     if kind is Layout and values.get("position") is not None:
         values["position"] = Position(**values["position"])
     if kind is Encode:
-        values["output"] = OutputSpec(**values.get("output", {}))
+        output = dict(values.get("output", {}))
+        if output.get("flatten_onto") is not None:
+            output["flatten_onto"] = tuple(output["flatten_onto"])
+        values["output"] = OutputSpec(**output)
     if kind is Background and values.get("blur") is not None:
         values["blur"] = tuple(values["blur"])
     return kind(**{key: _frozen(value) for key, value in values.items()})

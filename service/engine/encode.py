@@ -73,6 +73,12 @@ class OutputSpec:
     quality: int | None = None
     dpi: int | None = None  # pixel density written into the file; None writes none
     max_pixels: int | None = None
+    progressive: bool = False  # JPEG: a progressive scan (Huffman tables optimized too)
+    compression: str | None = None  # PNG zlib effort: fast | optimal | best; None: fast
+    lossless: bool = False  # WEBP / AVIF pixel-exact; TIFF: LZW when True, JPEG-compressed otherwise
+    color_space: str = "RGB"  # RGB | CMYK (jpg only)
+    color_profile: str | None = None  # CMYK: None = the bundled profile, or a name from IccProfiles
+    flatten_onto: tuple[int, int, int] | None = None  # alpha composited onto this where it cannot be kept
 
     def resolved(self, image: Image.Image) -> OutputSpec:
         """This spec with `auto` decided for `image`, and an alias (jpeg) as its format's own name."""
@@ -146,7 +152,7 @@ def _xmp_packet(owner: str | None, comment: str | None) -> bytes:
     def alt(tag: str, text: str | None) -> str:
         if text is None:
             return ""
-        return f"<{tag}><rdf:Alt><rdf:li xml:lang=\"x-default\">{escape(text)}</rdf:li></rdf:Alt></{tag}>"
+        return f'<{tag}><rdf:Alt><rdf:li xml:lang="x-default">{escape(text)}</rdf:li></rdf:Alt></{tag}>'
 
     return (
         '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>'
