@@ -6,8 +6,9 @@ options with `remove_bg_edit` - and apply it with `run`.
 
 from .cost import Work, cut_out_cost, decode_cost
 from .edit import Edit, Result, edit_from_json, edit_to_json, run
-from .encode import OutputSpec
+from .encode import OutputSpec, check_output
 from .errors import EngineError, ImageRejected, OptionError
+from .icc import IccProfiles
 from .load import ImageInfo, Limits, inspect_image
 from .model import Segmenter, U2NetSegmenter, default_segmenter
 from .options import Options, Position, parse_color, parse_options, remove_bg_schema
@@ -37,6 +38,7 @@ __all__ = [
     "Edit",
     "Encode",
     "EngineError",
+    "IccProfiles",
     "ImageInfo",
     "ImageRejected",
     "Layout",
@@ -56,6 +58,7 @@ __all__ = [
     "Step",
     "U2NetSegmenter",
     "Work",
+    "check_output",
     "cut_out_cost",
     "decode_cost",
     "default_segmenter",

@@ -52,8 +52,9 @@ from .compose import (
     with_shadow,
     within_pixels,
 )
-from .encode import Metadata, OutputSpec, carried, encode
+from .encode import Metadata, OutputSpec, carried, check_output, encode
 from .errors import EngineError, ImageRejected, OptionError
+from .icc import IccProfiles
 from .load import Limits, decode, decode_for_model
 from .looks import BlurMode, background_blurred, with_outline
 from .mask import MODEL_SIDE
@@ -193,9 +194,14 @@ def run(
     segmenter: Segmenter | None = None,
     background: bytes | None = None,
     limits: Limits | None = None,
+    profiles: IccProfiles | None = None,
 ) -> Result:
-    """Apply `edit` to an encoded image; `background` is the image a `Background` step with an image asks for."""
+    """Apply `edit` to an encoded image; `background` is the image a `Background` step with an image asks for.
+
+    `profiles` are the named CMYK profiles installed (none when None).
+    """
     limits = limits or Limits()
+    check_output(edit.output, profiles)  # before the model runs
     _, image = decode(data, limits)
     photo_alpha = np.asarray(image.getchannel("A")) if image.mode == "RGBA" else None
     alpha = photo_alpha if photo_alpha is not None else np.full((image.height, image.width), 255, np.uint8)
@@ -208,12 +214,12 @@ def run(
     full_size = picture.size
     picture = within_pixels(picture, edit.output.max_pixels)
     spec = edit.output.resolved(picture)
-    if spec.format == "jpg" and picture.mode not in ("RGB", "L"):
+    if spec.format == "jpg" and picture.mode not in ("RGB", "L") and spec.flatten_onto is None:
         raise OptionError("format", "jpg needs an opaque background (bg_color or a background image)")
     encoding = edit.find(Encode)
     # `decode` keeps the photo's info (ICC profile, EXIF, XMP) through orientation and mode changes.
     metadata = carried(image.info, encoding.keep_metadata, encoding.keep_icc) if encoding else Metadata()
-    encoded = encode(picture, spec, metadata)
+    encoded = encode(picture, spec, metadata, profiles)
     return Result(
         data=encoded.data,
         mime=encoded.mime,
