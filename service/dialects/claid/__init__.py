@@ -80,7 +80,7 @@ def _storages(request: Request) -> tasks.ObjectStorages | None:
 # ---- checking a request -------------------------------------------------------------------------
 
 
-def _check_output(spec: engine.OutputSpec) -> None:
+def _check_output(spec: engine.OutputSpec, profiles: engine.IccProfiles | None) -> None:
     """The output options the engine would refuse, refused now (before anything is fetched or queued)."""
     check = getattr(engine, "check_output", None)
     if check is None:
@@ -101,9 +101,9 @@ def _input_uri(request: Request, value: object, field: str = "input") -> str:
     return uri
 
 
-def _asked(body: Mapping[str, Any], *, folder: bool = False) -> params.EditRequest:
+def _asked(request: Request, body: Mapping[str, Any], *, folder: bool = False) -> params.EditRequest:
     asked = params.parse_edit(body, folder=folder)
-    _check_output(asked.edit.output)
+    _check_output(asked.edit.output, None)  # the engine runs without named CMYK profiles here
     return asked
 
 
@@ -126,7 +126,15 @@ def _operation_field(option: str) -> str:
     """The request field an engine refusal is about."""
     return {"resizing": "operations.resizing", "width": "operations.resizing.width",
             "height": "operations.resizing.height", "padding": "operations.padding",
-            "size": "operations.resizing"}.get(option, f"output.{option}")  # fmt: skip
+            "size": "operations.resizing"}.get(option) or _output_field(option)  # fmt: skip
+
+
+def _output_field(option: str) -> str:
+    """The Claid field an output spec field comes from."""
+    return {"format": "output.format", "quality": "output.format.quality", "progressive": "output.format.progressive",
+            "compression": "output.format.compression", "lossless": "output.format.compression",
+            "dpi": "output.metadata.dpi", "color_space": "output.metadata.color_space",
+            "color_profile": "output.metadata.color_space.color_profile"}.get(option, f"output.{option}")  # fmt: skip
 
 
 # ---- synchronous edits --------------------------------------------------------------------------
@@ -139,7 +147,7 @@ async def edit(request: Request) -> Response:
     if body.get("input") is None:
         raise refuse("input", "field required")
     uri = _input_uri(request, body["input"])
-    asked = _asked(body)
+    asked = _asked(request, body)
     source = await tasks.read_input(uri, egress=services(request).egress, storages=_storages(request),
                                     max_bytes=services(request).settings.max_upload_bytes)  # fmt: skip
     return await _run(request, asked.edit, source, asked.destination)
@@ -161,7 +169,7 @@ async def upload(request: Request) -> Response:
             raise refuse("file", "field required: the image as a file part")
         data = await _data_part(form.get("data"))
         params.only(data, "data", UPLOAD_FIELDS)
-        asked = _asked(data)
+        asked = _asked(request, data)
         content = await file.read()
     finally:
         await form.close()
@@ -218,7 +226,7 @@ async def submit_async(request: Request) -> Response:
     if body.get("input") is None:
         raise refuse("input", "field required")
     uri = _input_uri(request, body["input"])
-    asked = _asked(body)
+    asked = _asked(request, body)
     webhook = _webhook(request, body)
     task, _ = await library(request).enqueue_task("single", "claid", dict(body),
                                                   [_item(asked.edit, uri, asked.destination)], webhook)  # fmt: skip
@@ -268,7 +276,7 @@ async def submit_batch(request: Request) -> Response:
     params.only(body, "body", TASK_FIELDS)
     if body.get("input") is None:
         raise refuse("input", "field required")
-    asked = _asked(body, folder=True)
+    asked = _asked(request, body, folder=True)
     webhook = _webhook(request, body)
     inputs = await _batch_inputs(request, body["input"])
     items = [_item(asked.edit, uri, asked.destination) for uri in inputs]
@@ -359,11 +367,27 @@ EDIT_BODY: Schema = {
                    "anyOf": [{"type": "string"}, {"type": "object"}]},
     },
 }  # fmt: skip
-TASK_BODY: Schema = {**EDIT_BODY, "properties": {**EDIT_BODY["properties"], "webhook_url": {
-    "type": "string", "format": "uri", "description": "POSTed the task's body once it has ended (signed)"}}}
-BATCH_BODY: Schema = {**TASK_BODY, "properties": {**TASK_BODY["properties"], "input": {
-    "description": "storage://name/folder/, {source, recursive}, or a list of URLs / storage URIs",
-    "anyOf": [{"type": "string"}, {"type": "object"}, {"type": "array", "items": {"type": "string"}}]}}}
+TASK_BODY: Schema = {
+    **EDIT_BODY,
+    "properties": {
+        **EDIT_BODY["properties"],
+        "webhook_url": {
+            "type": "string",
+            "format": "uri",
+            "description": "POSTed the task's body once it has ended (signed)",
+        },
+    },
+}
+BATCH_BODY: Schema = {
+    **TASK_BODY,
+    "properties": {
+        **TASK_BODY["properties"],
+        "input": {
+            "description": "storage://name/folder/, {source, recursive}, or a list of URLs / storage URIs",
+            "anyOf": [{"type": "string"}, {"type": "object"}, {"type": "array", "items": {"type": "string"}}],
+        },
+    },
+}
 RESULT: Schema = {"type": "object", "properties": {"data": {"type": "object", "properties": {
     "input": {"type": "object"}, "output": {"type": "object"}}}}}  # fmt: skip
 TASK: Schema = {"type": "object", "properties": {"data": {"type": "object", "properties": {

@@ -290,7 +290,9 @@ def _resizing(spec: Mapping[str, Any], padding: engine.steps.Sides | None, clip:
 # ---- output -------------------------------------------------------------------------------------
 
 
-def parse_output(value: object, flatten: tuple[int, int, int], *, folder: bool = False) -> tuple[engine.OutputSpec, str | None]:
+def parse_output(
+    value: object, flatten: tuple[int, int, int], *, folder: bool = False
+) -> tuple[engine.OutputSpec, str | None]:
     """The output spec and the destination (None: a temporary result); `folder`: the destination must be one."""
     field = "output"
     destination: str | None = None
