@@ -23,7 +23,7 @@ from PIL import Image
 
 from service.engine import U2NetSegmenter
 
-from .conftest import ROOT, PHOTOS, RunningServer
+from .conftest import PHOTOS, ROOT, RunningServer
 from .receiver import Origin
 
 KEY = "claid_test_key"
@@ -88,11 +88,11 @@ def test_convert_quality_changes_the_file(client: claidai.Claid, tmp_path: Path)
 
 def test_refusals_reach_the_clients_exceptions(client: claidai.Claid, real: RunningServer,
                                                monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
-    with pytest.raises(claidai.ClaidValidationError, match="operations.restorations.upscale"):
+    with pytest.raises(claidai.ClaidValidationError, match=r"operations\.restorations\.upscale"):
         client.upscale(PHOTOS / "rocket.jpg")
-    with pytest.raises(claidai.ClaidValidationError, match="operations.adjustments.hdr"):
+    with pytest.raises(claidai.ClaidValidationError, match=r"operations\.adjustments\.hdr"):
         client.enhance(PHOTOS / "rocket.jpg", hdr=50)
-    with pytest.raises(claidai.ClaidValidationError, match="operations.resizing.fit"):
+    with pytest.raises(claidai.ClaidValidationError, match=r"operations\.resizing\.fit"):
         client.outpaint(PHOTOS / "rocket.jpg")
     with pytest.raises(claidai.ClaidAuthError):
         claidai.Claid("not-the-key").convert(PHOTOS / "rocket.jpg", output_format="png")
