@@ -101,6 +101,15 @@ def _input_uri(request: Request, value: object, field: str = "input") -> str:
     return uri
 
 
+async def _body(request: Request, fields: tuple[str, ...]) -> dict[str, Any]:
+    """A JSON request with only Claid's `fields`, `input` among them."""
+    body: dict[str, Any] = await json_body(request, want_object=True)
+    params.only(body, "body", fields)
+    if body.get("input") is None:
+        raise refuse("input", "field required")
+    return body
+
+
 def _asked(request: Request, body: Mapping[str, Any], *, folder: bool = False) -> params.EditRequest:
     asked = params.parse_edit(body, folder=folder)
     _check_output(asked.edit.output, None)  # the engine runs without named CMYK profiles here
@@ -142,10 +151,7 @@ def _output_field(option: str) -> str:
 
 @api()
 async def edit(request: Request) -> Response:
-    body = await json_body(request, want_object=True)
-    params.only(body, "body", BODY_FIELDS)
-    if body.get("input") is None:
-        raise refuse("input", "field required")
+    body = await _body(request, BODY_FIELDS)
     uri = _input_uri(request, body["input"])
     asked = _asked(request, body)
     source = await tasks.read_input(uri, egress=services(request).egress, storages=_storages(request),
@@ -221,10 +227,7 @@ def _submitted(request: Request, task: Task, kind: str) -> Response:
 
 @api()
 async def submit_async(request: Request) -> Response:
-    body = await json_body(request, want_object=True)
-    params.only(body, "body", TASK_FIELDS)
-    if body.get("input") is None:
-        raise refuse("input", "field required")
+    body = await _body(request, TASK_FIELDS)
     uri = _input_uri(request, body["input"])
     asked = _asked(request, body)
     webhook = _webhook(request, body)
@@ -272,10 +275,7 @@ async def _batch_inputs(request: Request, value: object) -> list[str]:
 
 @api()
 async def submit_batch(request: Request) -> Response:
-    body = await json_body(request, want_object=True)
-    params.only(body, "body", TASK_FIELDS)
-    if body.get("input") is None:
-        raise refuse("input", "field required")
+    body = await _body(request, TASK_FIELDS)
     asked = _asked(request, body, folder=True)
     webhook = _webhook(request, body)
     inputs = await _batch_inputs(request, body["input"])
