@@ -258,14 +258,14 @@ class Runner:
             source = await tasks.read_input(item["input"], egress=self.egress, storages=self.storages,
                                             max_bytes=self.settings.max_upload_bytes, name=item.get("name"))  # fmt: skip
         except APIError as exc:
-            failure = TransientFailure if exc.extra.get("transient") else PermanentFailure
+            failure = TransientFailure if tasks.transient(exc) else PermanentFailure
             raise failure("input_unavailable", exc.message) from None
         result = await self._run_engine(edit, source.data, None)
         try:
             written = await tasks.write_output(result, source, item.get("output"), library=self.library,
                                                storages=self.storages)  # fmt: skip
         except APIError as exc:
-            failure = TransientFailure if exc.extra.get("transient") else PermanentFailure
+            failure = TransientFailure if tasks.transient(exc) else PermanentFailure
             raise failure("output_failed", exc.message) from None
         described = await tasks.describe(source, result, written, self.limits)
         finished = await self.library.finish_task_item(job, self.owner, described)

@@ -6,7 +6,7 @@ storage object (`storage://name/path`); the result goes to a storage
 name) or, with no destination, is kept TEMPORARY_RESULT_SECONDS behind an
 unguessable token. A dialect's synchronous route and the runner's task jobs
 share these steps; failures are APIErrors naming the field (`input`,
-`output`), with `extra["transient"]` set when a retry may succeed.
+`output`); `transient(exc)` says whether a retry may succeed.
 """
 
 from __future__ import annotations
@@ -26,6 +26,19 @@ from .library import Library
 STORAGE_SCHEME = "storage://"
 DEFAULT_NAME = "image"
 EXTENSIONS = {"jpg": "jpg", "png": "png", "webp": "webp", "avif": "avif", "tiff": "tiff", "zip": "zip"}
+
+
+class Unreachable(BadRequest):
+    """An input URL that could not be fetched; `transient` when the same fetch may succeed later."""
+
+    def __init__(self, message: str, *, field: str, transient: bool):
+        super().__init__(message, field=field)
+        self.transient = transient
+
+
+def transient(exc: APIError) -> bool:
+    """Whether the failed read or write may succeed if tried again (storage errors say so the same way)."""
+    return bool(getattr(exc, "transient", False))
 
 
 class ObjectStorages(Protocol):
@@ -83,8 +96,8 @@ async def read_input(uri: str, *, egress: Egress, storages: ObjectStorages | Non
     try:
         data = await egress.fetch(uri, max_bytes=max_bytes)
     except EgressBlocked as exc:
-        raise BadRequest(f"{field} could not be fetched: {exc.message}.", field=field,
-                         extra={"transient": exc.transient}) from None  # fmt: skip
+        raise Unreachable(f"{field} could not be fetched: {exc.message}.", field=field,
+                          transient=exc.transient) from None  # fmt: skip
     return Source(data, uri, name or stem(uri))
 
 
