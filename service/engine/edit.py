@@ -209,6 +209,9 @@ def run(
     for step in edit.steps:
         _APPLY[type(step)](layer, step)
     picture = _picture(layer)
+    if not layer.matted and not layer.alpha_only and picture.mode == "RGBA":
+        # Nothing was cut out: an opaque photo resized or adjusted is still opaque unless geometry left room.
+        layer.opaque = layer.opaque or picture.getchannel("A").getextrema()[0] == 255
     if layer.opaque:
         picture = picture.convert("RGB")
     full_size = picture.size

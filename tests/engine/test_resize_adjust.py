@@ -149,3 +149,12 @@ def test_adjust_step_runs_in_an_edit() -> None:
     out = Image.open(io.BytesIO(run(edit, photo.getvalue()).data))
     assert out.convert("RGB").getpixel((0, 0)) == (162, 162, 162)
     assert edit_from_json(edit_to_json(edit)) == edit
+
+
+def test_an_opaque_photo_stays_opaque_unless_geometry_leaves_room() -> None:
+    photo = io.BytesIO()
+    grey(118, (20, 10)).save(photo, "PNG")
+    fitted = run(Edit((Resize(width=px(10)), Encode(OutputSpec("png")))), photo.getvalue())
+    assert Image.open(io.BytesIO(fitted.data)).mode == "RGB" and not fitted.has_alpha
+    framed = run(Edit((Resize(px(20), px(20), "canvas"), Encode(OutputSpec("png")))), photo.getvalue())
+    assert Image.open(io.BytesIO(framed.data)).mode == "RGBA" and framed.has_alpha
