@@ -155,10 +155,22 @@ def test_bad_values_are_422s_before_anything_is_fetched(api: httpx.Client, origi
         ({"input": url, "output": {"metadata": {"dpi": -3}}}, "output.metadata.dpi"),
         ({"input": url, "output": {"metadata": {"color_space": "LAB"}}}, "output.metadata.color_space"),
         ({"input": url, "output": "https://example.com/out.png"}, "output"),
+        ({"input": url, "output": {"format": "png", "metadata": {"color_space": "CMYK"}}},
+         "output.metadata.color_space"),
+        ({"input": url, "output": {"metadata": {"color_space": {"type": "CMYK", "color_profile": "ISO_Coated"}}}},
+         "output.metadata.color_space.color_profile"),  # not installed here: refused, never substituted
     ]:
         refused = claid_error(edit(api, body), 422)
         assert field in refused["error_details"], (body, refused)
     assert not origin.hits
+
+
+def test_a_full_queue_is_claids_429(make_server: Callable[..., RunningServer], origin: Origin) -> None:
+    server = make_server(egress_allow=("127.0.0.0/8",), max_queue=2)
+    body = {"input": [f"{origin.url}/{n}.png" for n in range(3)]}
+    refused = claid_error(httpx.post(f"{server.url}/v1/image/edit/batch", json=body, headers=KEY), 429)
+    assert refused["error_type"] == "rate_limit"
+    assert not [job for job in server.jobs() if job["kind"] == "task"]  # nothing half-queued
 
 
 def test_an_input_that_is_no_image_is_a_400(api: httpx.Client) -> None:

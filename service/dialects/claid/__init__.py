@@ -82,13 +82,10 @@ def _storages(request: Request) -> tasks.ObjectStorages | None:
 
 def _check_output(spec: engine.OutputSpec, profiles: engine.IccProfiles | None) -> None:
     """The output options the engine would refuse, refused now (before anything is fetched or queued)."""
-    check = getattr(engine, "check_output", None)
-    if check is None:
-        return
     try:
-        check(spec, engine.IccProfiles(None))
-    except engine.EngineError as exc:
-        raise refuse(f"output.{getattr(exc, 'option', 'format')}", exc.message) from None
+        engine.check_output(spec, profiles)
+    except engine.OptionError as exc:
+        raise refuse(_output_field(exc.option), exc.reason) from None
 
 
 def _input_uri(request: Request, value: object, field: str = "input") -> str:
