@@ -95,7 +95,9 @@ class Runner:
         self._running: dict[asyncio.Task[None], JobKind] = {}
         # Shared with the synchronous dialects (sync.py), whose waiting callers go first.
         self.slots = CutSlots(settings.workers)
-        self.sync = SyncLane(self.slots, library.budget, self.segmenter, self.limits, settings.decode_wait_seconds)
+        self.sync = SyncLane(
+            self.slots, library.budget, self.segmenter, self.limits, settings.decode_wait_seconds, library.icc_profiles
+        )
         self._loop_task: asyncio.Task[None] | None = None
         self._stopping = False
         self._handlers: dict[JobKind, Callable[[Job], Awaitable[str]]] = {
@@ -266,7 +268,12 @@ class Runner:
                 return await self.library.budget.run(
                     cost,
                     lambda: engine.run(
-                        edit, data, segmenter=self.segmenter, background=background, limits=self.limits
+                        edit,
+                        data,
+                        segmenter=self.segmenter,
+                        background=background,
+                        limits=self.limits,
+                        profiles=self.library.icc_profiles,
                     ),
                     bounded=False,
                 )

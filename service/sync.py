@@ -99,12 +99,14 @@ class SyncLane:
         segmenter: engine.Segmenter,
         limits: engine.Limits,
         wait_seconds: float,
+        profiles: engine.IccProfiles | None = None,
     ) -> None:
         self.slots = slots
         self.budget = budget
         self.segmenter = segmenter
         self.limits = limits
         self.wait_seconds = wait_seconds
+        self.profiles = profiles
 
     async def run(
         self,
@@ -140,6 +142,13 @@ class SyncLane:
         async with self.slots.take(urgent=True, timeout=self.wait_seconds):
             return await self.budget.run(
                 cost,
-                lambda: engine.run(edit, data, segmenter=self.segmenter, background=background, limits=self.limits),
+                lambda: engine.run(
+                    edit,
+                    data,
+                    segmenter=self.segmenter,
+                    background=background,
+                    limits=self.limits,
+                    profiles=self.profiles,
+                ),
                 bounded=True,
             )
