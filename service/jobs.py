@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
@@ -267,14 +268,7 @@ class Runner:
                 # waiting for an answer are turned away.
                 return await self.library.budget.run(
                     cost,
-                    lambda: engine.run(
-                        edit,
-                        data,
-                        segmenter=self.segmenter,
-                        background=background,
-                        limits=self.limits,
-                        profiles=self.library.icc_profiles,
-                    ),
+                    functools.partial(self.sync.engine_run, edit, data, background),
                     bounded=False,
                 )
         except engine.EngineError as exc:
