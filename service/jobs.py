@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
@@ -95,7 +96,9 @@ class Runner:
         self._running: dict[asyncio.Task[None], JobKind] = {}
         # Shared with the synchronous dialects (sync.py), whose waiting callers go first.
         self.slots = CutSlots(settings.workers)
-        self.sync = SyncLane(self.slots, library.budget, self.segmenter, self.limits, settings.decode_wait_seconds)
+        self.sync = SyncLane(
+            self.slots, library.budget, self.segmenter, self.limits, settings.decode_wait_seconds, library.icc_profiles
+        )
         self._loop_task: asyncio.Task[None] | None = None
         self._stopping = False
         self._handlers: dict[JobKind, Callable[[Job], Awaitable[str]]] = {
@@ -299,9 +302,7 @@ class Runner:
                 # waiting for an answer are turned away.
                 return await self.library.budget.run(
                     cost,
-                    lambda: engine.run(
-                        edit, data, segmenter=self.segmenter, background=background, limits=self.limits
-                    ),
+                    functools.partial(self.sync.engine_run, edit, data, background),
                     bounded=False,
                 )
         except engine.EngineError as exc:

@@ -278,6 +278,8 @@ class Library:
         self.blobs = blobs
         self.webhooks = webhooks  # every change records its events here, inside its own transaction
         self.limits = engine.Limits(max_megapixels=settings.max_megapixels, max_side=settings.max_side)
+        # The named CMYK profiles an output spec may ask for; dialects check specs against them too.
+        self.icc_profiles = engine.IccProfiles(settings.icc_dir)
         # Every decode in the process (uploads, thumbnails, jobs) holds its pixels under this one budget.
         self.budget = DecodeBudget(settings.decode_budget_megapixels, settings.decode_wait_seconds)
         self._thumbnails: dict[str, asyncio.Future[tuple[bytes, str]]] = {}

@@ -50,6 +50,8 @@ class Settings:
     decode_budget_megapixels: float = 256.0
     decode_wait_seconds: float = 10.0
     model_path: str = ""
+    # Where the named CMYK profiles' files are (ISO_Coated.icc, ...: engine/icc.py); None: none installed.
+    icc_dir: Path | None = None
     log_level: str = "info"
     max_queue: int = 1000
     queue_retry_after: int = 30
@@ -169,6 +171,7 @@ class Settings:
             ),
             decode_wait_seconds=float(number("CUTOUT_DECODE_WAIT_SECONDS", defaults.decode_wait_seconds, float, 0)),
             model_path=text("CUTOUT_MODEL_PATH", ""),
+            icc_dir=Path(icc_dir) if (icc_dir := text("CUTOUT_ICC_DIR", "")) else None,
             log_level=text("CUTOUT_LOG_LEVEL", defaults.log_level).lower(),
             max_queue=int(number("CUTOUT_MAX_QUEUE", defaults.max_queue)),
             job_lease_seconds=float(number("CUTOUT_JOB_LEASE_SECONDS", defaults.job_lease_seconds, float, 1)),

@@ -21,6 +21,11 @@ def test_defaults() -> None:
     assert settings.workers >= 1
 
 
+def test_icc_dir() -> None:
+    assert Settings.from_env({}).icc_dir is None
+    assert Settings.from_env({"CUTOUT_ICC_DIR": " /srv/icc "}).icc_dir == Path("/srv/icc")
+
+
 def test_values_and_port_fallback() -> None:
     settings = Settings.from_env(
         {

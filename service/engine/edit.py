@@ -52,7 +52,7 @@ from .compose import (
     with_shadow,
     within_pixels,
 )
-from .encode import Metadata, OutputSpec, carried, check_output, encode
+from .encode import Metadata, OutputSpec, carried, check_output, encode, flattened
 from .errors import EngineError, ImageRejected, OptionError
 from .icc import IccProfiles
 from .load import Limits, decode, decode_for_model
@@ -217,8 +217,10 @@ def run(
     full_size = picture.size
     picture = within_pixels(picture, edit.output.max_pixels)
     spec = edit.output.resolved(picture)
-    if spec.format == "jpg" and picture.mode not in ("RGB", "L") and spec.flatten_onto is None:
-        raise OptionError("format", "jpg needs an opaque background (bg_color or a background image)")
+    if spec.format == "jpg" and picture.mode not in ("RGB", "L"):
+        if spec.flatten_onto is None:
+            raise OptionError("format", "jpg needs an opaque background (bg_color or a background image)")
+        picture = flattened(picture, spec.flatten_onto)
     encoding = edit.find(Encode)
     # `decode` keeps the photo's info (ICC profile, EXIF, XMP) through orientation and mode changes.
     metadata = carried(image.info, encoding.keep_metadata, encoding.keep_icc) if encoding else Metadata()

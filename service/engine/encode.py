@@ -30,10 +30,12 @@ PNG_ZLIB_RLE = zlib.Z_RLE
 # costs well under 1% of the file.
 PNG_SEGMENT_BYTES = 1 << 19
 # PNG `compression` -> (zlib level, strategy), all through the parallel Up-filter encoder. Measured on a
-# 12 MP cut-out (bench/io.py): "optimal" (level 6) is a third smaller than "fast" in five times its time,
-# and smaller than Pillow's encoder at level 6 (whose per-row filter choice does not pay on photos) in
-# less than half its time; "best" (level 9) is 5% smaller again, for ten times "optimal"'s time, and
-# still smaller and faster than Pillow at level 9. The RLE strategy ignores the level, so it is fast's alone.
+# 12 MP cut-out (bench/io.py) on 2 cores: "optimal" (level 6) is 29% smaller than "fast" in five times its
+# time (1.4 s), and smaller than Pillow's encoder at level 6 (whose per-row filter choice does not pay on
+# photos) in less than half its time; "best" (level 9) is 5% smaller again, for nine times "optimal"'s
+# time, and still smaller and faster than Pillow at level 9. libvips' PNG writer (zlib-ng) gives the same
+# sizes at levels 6 and 9 in up to half the time, but writes its own pHYs and XMP chunks. The RLE
+# strategy ignores the level, so it is fast's alone.
 PNG_COMPRESSION = {
     "fast": (PNG_COMPRESS_LEVEL, PNG_ZLIB_RLE),
     "optimal": (6, zlib.Z_DEFAULT_STRATEGY),
@@ -411,7 +413,12 @@ def _jpg(image: Image.Image, spec: OutputSpec, metadata: Metadata) -> bytes:
 
 
 def _tiff(image: Image.Image, spec: OutputSpec, metadata: Metadata) -> bytes:
-    """LZW with horizontal differencing (a third of plain LZW's size on photos) or JPEG; alpha is kept."""
+    """LZW with horizontal differencing (a third of plain LZW's size on photos) or JPEG; alpha is kept.
+
+    JPEG-compressed TIFF is stored as RGB, not YCbCr: Pillow's libtiff writer
+    cannot write YCbCr, and YCbCr would not hold the alpha. Such files are
+    several times larger than a YCbCr one (bench/io.py) for the same quality.
+    """
     out = io.BytesIO()
     options = _pillow_metadata(spec, metadata, resolution=False)
     if spec.dpi is not None:

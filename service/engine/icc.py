@@ -2,8 +2,11 @@
 
 The default is libvips' built-in CMYK profile, "Chemical proof", made with
 ArgyllCMS by Graeme W. Gill and released by him into the public domain (its
-own copyright tag says so); `profiles/chemical-proof.icc` is that file as
-libvips 8.18 carries it. The four named profiles are characterisations of
+own copyright tag says so). `profiles/chemical-proof.icc` is that file as
+libvips 8.18 carries it, less the three tags (targ, DevD, CIED) that hold the
+readings of the chart it was made from: 734 kB that no conversion reads, and
+that every CMYK file embedding the profile would otherwise carry (227 kB
+instead of 962 kB; tests/engine/test_output_formats.py derives it again). The four named profiles are characterisations of
 printing conditions (FOGRA39, FOGRA29, SWOP 2006, GRACoL 2013) that no package
 here carries, so they come only from files the operator puts in the profile
 directory (settings `icc_dir`, CUTOUT_ICC_DIR) under the names in

@@ -109,7 +109,7 @@ async def _body(request: Request, fields: tuple[str, ...]) -> dict[str, Any]:
 
 def _asked(request: Request, body: Mapping[str, Any], *, folder: bool = False) -> params.EditRequest:
     asked = params.parse_edit(body, folder=folder)
-    _check_output(asked.edit.output, None)  # the engine runs without named CMYK profiles here
+    _check_output(asked.edit.output, library(request).icc_profiles)
     return asked
 
 
