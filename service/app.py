@@ -23,6 +23,7 @@ from . import engine, openapi
 from .blobs import BlobStore
 from .db import Database
 from .dialects import imagekit, native, photoroom, removebg, uploadcare
+from .dialects.claid import storages as claid_storages
 from .dialects.common import endpoint, public, require_declared
 from .dispatcher import Dispatcher
 from .egress import Egress
@@ -34,6 +35,7 @@ from .metrics import Metrics
 from .middleware import RequestContext
 from .services import Services
 from .settings import Settings
+from .storage import Storages
 from .webhooks import WebhookFormat, Webhooks
 
 log = logging.getLogger("cutout")
@@ -151,9 +153,12 @@ def create_app(settings: Settings, *, segmenter: engine.Segmenter | None = None)
         model = segmenter or engine.U2NetSegmenter(settings.model_path or None, threads=settings.threads_per_job)
         runner = Runner(library, egress, settings, model, meter)
         dispatcher = Dispatcher(webhooks, egress, settings, meter)
+        storages = Storages(
+            db, egress, encryption_key=settings.encryption_key, root=data_dir / "web-folders", base_url=settings.base_url
+        )
         services = Services(
             settings=settings, library=library, egress=egress, metrics=meter, runner=runner, webhooks=webhooks,
-            dispatcher=dispatcher,
+            dispatcher=dispatcher, storages=storages,
         )  # fmt: skip
         meter.watch_queue(library.job_counts, webhooks.counts)
         app.state.services = services
@@ -177,7 +182,7 @@ def create_app(settings: Settings, *, segmenter: engine.Segmenter | None = None)
 
     description = openapi.build([
         imagekit.describe(), uploadcare.describe(), native.describe(tuple(webhook_formats(settings))),
-        removebg.describe(), photoroom.describe(),
+        removebg.describe(), photoroom.describe(), claid_storages.describe(),
         openapi.operations(),
     ])  # fmt: skip
 
@@ -195,6 +200,7 @@ def create_app(settings: Settings, *, segmenter: engine.Segmenter | None = None)
         *uploadcare.routes,
         *removebg.routes,
         *photoroom.routes,
+        *claid_storages.routes,
     ])  # fmt: skip
     require_declared(routes)
     return Starlette(
@@ -261,6 +267,7 @@ def print_keys(settings: Settings) -> None:
         f"  Uploadcare secret key: {settings.uploadcare_secret_key}\n"
         f"  Photoroom API key:     {settings.photoroom_api_key}\n"
         f"  remove.bg API key:     {settings.removebg_api_key}\n"
+        f"  Claid API key:         {settings.claid_api_key}\n"
         f"  Webhook secret:        {settings.webhook_secret}\n",
         file=sys.stderr,
         flush=True,

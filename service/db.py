@@ -26,7 +26,20 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from .errors import BadRequest
-from .models import Attempt, Delivery, DeliveryState, Endpoint, File, Folder, Job, JobKind, JobStatus, ResultTo, Version
+from .models import (
+    Attempt,
+    Delivery,
+    DeliveryState,
+    Endpoint,
+    File,
+    Folder,
+    Job,
+    JobKind,
+    JobStatus,
+    ResultTo,
+    StorageRecord,
+    Version,
+)
 from .search import MAX_TREE_DEPTH, BoolOp, Compare, Node, too_deep
 
 migrations = Migrations("cutout")
@@ -299,6 +312,23 @@ def m011_delivery_leases(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m012_storages(db: sqlite_utils.Database) -> None:
+    # Storage connectors; `credentials` is the Fernet token of their JSON, never the clear text.
+    db.executescript(
+        """
+        CREATE TABLE storages (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            name TEXT NOT NULL UNIQUE,
+            type TEXT NOT NULL,
+            parameters TEXT NOT NULL DEFAULT '{}',
+            credentials BLOB,
+            created_at TEXT NOT NULL
+        );
+        """
+    )
+
+
 _TOMBSTONE = f"""
     INSERT OR REPLACE INTO removed_files ({", ".join([*_FILE_COLUMNS, "removed_at", *(f"v_{c}" for c in _VERSION_SNAPSHOT)])})
     SELECT {", ".join(f"f.{c}" for c in _FILE_COLUMNS)}, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
@@ -462,6 +492,7 @@ class Statements:
         self.jobs = Jobs(conn)
         self.webhooks = WebhookStore(conn)
         self.multipart = MultipartStore(conn)
+        self.storages = StorageStore(conn)
         self._channels = channels
         self._pending: set[str] | None = None  # channels to notify at COMMIT; None outside a transaction
 
@@ -1130,6 +1161,49 @@ class MultipartStore:
     def untouched_before(self, cutoff: float) -> list[str]:
         rows = self.conn.execute("SELECT uuid FROM multipart_sessions WHERE touched_at < ?", [cutoff])
         return [row["uuid"] for row in rows]
+
+
+class StorageStore:
+    """Storage connector records; credentials go in and out only as the encrypted token."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def insert(self, name: str, type: str, parameters: dict[str, Any], credentials: bytes | None,
+               created_at: str) -> StorageRecord | None:  # fmt: skip
+        """The new record; None when the name is taken."""
+        try:
+            cursor = self.conn.execute(
+                "INSERT INTO storages (name, type, parameters, credentials, created_at) VALUES (?,?,?,?,?)",
+                [name, type, json.dumps(parameters), credentials, created_at],
+            )
+        except sqlite3.IntegrityError:
+            return None
+        return StorageRecord(int(cursor.lastrowid or 0), name, type, parameters, created_at)
+
+    def get(self, storage_id: int) -> tuple[StorageRecord, bytes | None] | None:
+        row = self.conn.execute("SELECT * FROM storages WHERE id = ?", [storage_id]).fetchone()
+        return (_storage(row), row["credentials"]) if row else None
+
+    def by_name(self, name: str) -> tuple[StorageRecord, bytes | None] | None:
+        row = self.conn.execute("SELECT * FROM storages WHERE name = ?", [name]).fetchone()
+        return (_storage(row), row["credentials"]) if row else None
+
+    def by_web_token(self, token: str) -> StorageRecord | None:
+        row = self.conn.execute(
+            "SELECT * FROM storages WHERE type = 'web_folder' AND json_extract(parameters, '$.bucket') = ?", [token]
+        ).fetchone()
+        return _storage(row) if row else None
+
+    def all(self) -> list[StorageRecord]:
+        return [_storage(row) for row in self.conn.execute("SELECT * FROM storages ORDER BY id")]
+
+    def delete(self, storage_id: int) -> bool:
+        return self.conn.execute("DELETE FROM storages WHERE id = ?", [storage_id]).rowcount == 1
+
+
+def _storage(row: sqlite3.Row) -> StorageRecord:
+    return StorageRecord(row["id"], row["name"], row["type"], json.loads(row["parameters"]), row["created_at"])
 
 
 def _endpoint(row: sqlite3.Row) -> Endpoint:
