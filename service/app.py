@@ -34,6 +34,7 @@ from .metrics import Metrics
 from .middleware import RequestContext
 from .services import Services
 from .settings import Settings
+from .storage import Storages
 from .webhooks import WebhookFormat, Webhooks
 
 log = logging.getLogger("cutout")
@@ -149,11 +150,14 @@ def create_app(settings: Settings, *, segmenter: engine.Segmenter | None = None)
         db, webhooks = library.db, library.webhooks
         egress = Egress(settings.egress_allow)
         model = segmenter or engine.U2NetSegmenter(settings.model_path or None, threads=settings.threads_per_job)
-        runner = Runner(library, egress, settings, model, meter)
+        storages = Storages(
+            db, egress, encryption_key=settings.encryption_key, root=data_dir / "web-folders", base_url=settings.base_url
+        )
+        runner = Runner(library, egress, settings, model, meter, storages)
         dispatcher = Dispatcher(webhooks, egress, settings, meter)
         services = Services(
             settings=settings, library=library, egress=egress, metrics=meter, runner=runner, webhooks=webhooks,
-            dispatcher=dispatcher,
+            dispatcher=dispatcher, storages=storages,
         )  # fmt: skip
         meter.watch_queue(library.job_counts, webhooks.counts)
         app.state.services = services

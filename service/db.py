@@ -37,6 +37,7 @@ from .models import (
     JobKind,
     JobStatus,
     ResultTo,
+    StorageRecord,
     Task,
     TemporaryResult,
     Version,
@@ -314,7 +315,24 @@ def m011_delivery_leases(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
-def m012_tasks(db: sqlite_utils.Database) -> None:
+def m012_storages(db: sqlite_utils.Database) -> None:
+    # Storage connectors; `credentials` is the Fernet token of their JSON, never the clear text.
+    db.executescript(
+        """
+        CREATE TABLE storages (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            name TEXT NOT NULL UNIQUE,
+            type TEXT NOT NULL,
+            parameters TEXT NOT NULL DEFAULT '{}',
+            credentials BLOB,
+            created_at TEXT NOT NULL
+        );
+        """
+    )
+
+
+@migrations()
+def m013_tasks(db: sqlite_utils.Database) -> None:
     """Tasks (edits of images from outside the library, one or a batch, numbered) whose items are jobs,
     what each item made, and the results kept for a day behind an unguessable token."""
     db.executescript(
@@ -508,6 +526,7 @@ class Statements:
         self.multipart = MultipartStore(conn)
         self.tasks = Tasks(conn)
         self.temporary = TemporaryResults(conn)
+        self.storages = StorageStore(conn)
         self._channels = channels
         self._pending: set[str] | None = None  # channels to notify at COMMIT; None outside a transaction
 
@@ -1244,6 +1263,49 @@ class MultipartStore:
     def untouched_before(self, cutoff: float) -> list[str]:
         rows = self.conn.execute("SELECT uuid FROM multipart_sessions WHERE touched_at < ?", [cutoff])
         return [row["uuid"] for row in rows]
+
+
+class StorageStore:
+    """Storage connector records; credentials go in and out only as the encrypted token."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def insert(self, name: str, type: str, parameters: dict[str, Any], credentials: bytes | None,
+               created_at: str) -> StorageRecord | None:  # fmt: skip
+        """The new record; None when the name is taken."""
+        try:
+            cursor = self.conn.execute(
+                "INSERT INTO storages (name, type, parameters, credentials, created_at) VALUES (?,?,?,?,?)",
+                [name, type, json.dumps(parameters), credentials, created_at],
+            )
+        except sqlite3.IntegrityError:
+            return None
+        return StorageRecord(int(cursor.lastrowid or 0), name, type, parameters, created_at)
+
+    def get(self, storage_id: int) -> tuple[StorageRecord, bytes | None] | None:
+        row = self.conn.execute("SELECT * FROM storages WHERE id = ?", [storage_id]).fetchone()
+        return (_storage(row), row["credentials"]) if row else None
+
+    def by_name(self, name: str) -> tuple[StorageRecord, bytes | None] | None:
+        row = self.conn.execute("SELECT * FROM storages WHERE name = ?", [name]).fetchone()
+        return (_storage(row), row["credentials"]) if row else None
+
+    def by_web_token(self, token: str) -> StorageRecord | None:
+        row = self.conn.execute(
+            "SELECT * FROM storages WHERE type = 'web_folder' AND json_extract(parameters, '$.bucket') = ?", [token]
+        ).fetchone()
+        return _storage(row) if row else None
+
+    def all(self) -> list[StorageRecord]:
+        return [_storage(row) for row in self.conn.execute("SELECT * FROM storages ORDER BY id")]
+
+    def delete(self, storage_id: int) -> bool:
+        return self.conn.execute("DELETE FROM storages WHERE id = ?", [storage_id]).rowcount == 1
+
+
+def _storage(row: sqlite3.Row) -> StorageRecord:
+    return StorageRecord(row["id"], row["name"], row["type"], json.loads(row["parameters"]), row["created_at"])
 
 
 def _endpoint(row: sqlite3.Row) -> Endpoint:

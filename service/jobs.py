@@ -24,6 +24,7 @@ from .library import Library
 from .metrics import Metrics
 from .models import Job, JobKind, JobStatus, ResultTo
 from .settings import Settings
+from .storage import Storages
 from .sync import CutSlots, SyncLane
 
 log = logging.getLogger("cutout.jobs")
@@ -83,6 +84,7 @@ class Runner:
         settings: Settings,
         segmenter: engine.Segmenter,
         metrics: Metrics,
+        storages: Storages | None = None,
     ):
         self.library = library
         self.egress = egress
@@ -109,7 +111,7 @@ class Runner:
         # Task items share the cut-out slots with edits; each kind keeps one claimed ahead (see above).
         self._room = {JobKind.EDIT: settings.workers + 1, JobKind.IMPORT: IMPORTS_AT_ONCE,
                       JobKind.TASK: settings.workers + 1}  # fmt: skip
-        self.storages: tasks.ObjectStorages | None = None  # the registered storages, once the service has them
+        self.storages = storages  # where task items read and write storage:// objects
         library.on_enqueue(self.notify)
 
     def start(self) -> None:

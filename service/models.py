@@ -234,3 +234,14 @@ class Delivery:
     last_error: str | None = None
     created_at: str = ""
     updated_at: str = ""
+
+
+@dataclass(frozen=True)
+class StorageRecord:
+    """A registered storage connector, as every API may show it: its credentials are never part of it."""
+
+    id: int
+    name: str
+    type: str
+    parameters: dict[str, Any]
+    created_at: str

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import posixpath
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from anyio import to_thread
@@ -22,8 +22,9 @@ from . import engine
 from .egress import Egress, EgressBlocked
 from .errors import APIError, BadRequest
 from .library import Library
+from .storage import StorageInvalid, Storages, is_storage_uri
+from .storage.uri import parse
 
-STORAGE_SCHEME = "storage://"
 DEFAULT_NAME = "image"
 EXTENSIONS = {"jpg": "jpg", "png": "png", "webp": "webp", "avif": "avif", "tiff": "tiff", "zip": "zip"}
 
@@ -41,16 +42,6 @@ def transient(exc: APIError) -> bool:
     return bool(getattr(exc, "transient", False))
 
 
-class ObjectStorages(Protocol):
-    """The registered storages (service.storage.Storages): objects read, written and listed by URI."""
-
-    async def read(self, uri: str, *, max_bytes: int) -> Any: ...
-
-    async def write(self, uri: str, data: bytes, mime: str) -> Any: ...
-
-    async def list_objects(self, uri: str, *, recursive: bool) -> list[str]: ...
-
-
 @dataclass(frozen=True)
 class Source:
     data: bytes
@@ -58,8 +49,14 @@ class Source:
     name: str  # the output's file name, without extension
 
 
-def is_storage(uri: str) -> bool:
-    return uri.startswith(STORAGE_SCHEME)
+def check_storage_uri(storages: Storages, uri: str, field: str, *, folder: bool | None = None) -> None:
+    """A storage URI fit to use, checked before anything is queued: its grammar, and a storage of its name."""
+    try:
+        where = parse(uri, folder=folder)
+    except StorageInvalid as exc:
+        raise StorageInvalid({field: [problem for problems in exc.details.values() for problem in problems]}) from None
+    if where.name not in {record.name for record in storages.list()}:
+        raise StorageInvalid({field: [f"there is no storage named {where.name!r}"]})
 
 
 def stem(uri_or_name: str) -> str:
@@ -70,7 +67,7 @@ def stem(uri_or_name: str) -> str:
     return name[:200] or DEFAULT_NAME
 
 
-def _storages(storages: ObjectStorages | None, field: str) -> ObjectStorages:
+def _storages(storages: Storages | None, field: str) -> Storages:
     if storages is None:
         raise BadRequest(f"{field}: storage:// URIs need the storage connectors, which this server lacks.",
                          field=field)  # fmt: skip
@@ -84,10 +81,10 @@ def _refused(exc: APIError, field: str) -> APIError:
     return exc
 
 
-async def read_input(uri: str, *, egress: Egress, storages: ObjectStorages | None, max_bytes: int,
+async def read_input(uri: str, *, egress: Egress, storages: Storages | None, max_bytes: int,
                      name: str | None = None, field: str = "input") -> Source:  # fmt: skip
     """The input's bytes, from its storage or its URL."""
-    if is_storage(uri):
+    if is_storage_uri(uri):
         try:
             stored = await _storages(storages, field).read(uri, max_bytes=max_bytes)
         except APIError as exc:
@@ -109,7 +106,7 @@ def output_uri(destination: str, name: str, result: engine.Result) -> str:
 
 
 async def write_output(result: engine.Result, source: Source, destination: str | None, *, library: Library,
-                       storages: ObjectStorages | None, field: str = "output") -> dict[str, Any]:  # fmt: skip
+                       storages: Storages | None, field: str = "output") -> dict[str, Any]:  # fmt: skip
     """Store the result where asked (a storage, or a temporary result); where it went."""
     file_name = f"{source.name}.{EXTENSIONS.get(result.format, result.format)}"
     if destination is None:

@@ -24,22 +24,21 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ... import engine, tasks
-from ...errors import APIError, BadRequest, NotFound, Unauthorized
+from ...errors import APIError, BadRequest, NotFound
 from ...library import loads_client_json
 from ...models import Endpoint, Job, Task
 from ...openapi import Description, Schema, json_content
-from ...signing import same_text
+from ...storage import Storages, is_storage_uri
 from ...webhooks import Event, WebhookFormat
 from .. import common
 from ..common import json_body, library, public, read_form, services
-from . import params, shapes
+from . import params, shapes, storages
+from .auth import bearer
 from .params import refuse
 from .shapes import ValidationFailed
 
 PREFIXES = ("/v1", "/v1-beta1")
 PATHS = tuple(f"{prefix}/{area}/" for prefix in PREFIXES for area in ("image", "storage"))
-NO_AUTH = "Authorization is required."
-BAD_KEY = "The API key in the Authorization header is not this server's Claid API key."
 BODY_FIELDS = ("input", "operations", "output")
 TASK_FIELDS = (*BODY_FIELDS, "webhook_url")
 UPLOAD_FIELDS = ("operations", "output")
@@ -53,15 +52,6 @@ def render_error(request: Request, exc: APIError) -> Response | None:
     return shapes.render(exc) if request.url.path.startswith(PATHS) else None
 
 
-async def bearer(request: Request) -> None:
-    """`Authorization: Bearer <key>`; Claid answers a missing or wrong key with a 401."""
-    scheme, _, key = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
-        raise Unauthorized(NO_AUTH)
-    if not same_text(key.strip(), services(request).settings.claid_api_key):
-        raise Unauthorized(BAD_KEY)
-
-
 api = functools.partial(common.endpoint, render=lambda request, exc: shapes.render(exc), auth=bearer)
 
 
@@ -73,8 +63,8 @@ def _base(request: Request) -> str:
     return services(request).settings.base_url
 
 
-def _storages(request: Request) -> tasks.ObjectStorages | None:
-    return services(request).runner.storages
+def _storages(request: Request) -> Storages:
+    return services(request).storages
 
 
 # ---- checking a request -------------------------------------------------------------------------
@@ -90,11 +80,13 @@ def _check_output(spec: engine.OutputSpec, profiles: engine.IccProfiles | None) 
 
 def _input_uri(request: Request, value: object, field: str = "input") -> str:
     uri = params.uri(value, field)
-    if not tasks.is_storage(uri):
-        try:
-            services(request).egress.check_given(uri, field)
-        except BadRequest as exc:
-            raise refuse(field, exc.message) from None
+    if is_storage_uri(uri):
+        tasks.check_storage_uri(_storages(request), uri, field, folder=False)
+        return uri
+    try:
+        services(request).egress.check_given(uri, field)
+    except BadRequest as exc:
+        raise refuse(field, exc.message) from None
     return uri
 
 
@@ -110,6 +102,9 @@ async def _body(request: Request, fields: tuple[str, ...]) -> dict[str, Any]:
 def _asked(request: Request, body: Mapping[str, Any], *, folder: bool = False) -> params.EditRequest:
     asked = params.parse_edit(body, folder=folder)
     _check_output(asked.edit.output, library(request).icc_profiles)
+    if asked.destination is not None:
+        field = "output.destination" if isinstance(body.get("output"), Mapping) else "output"
+        tasks.check_storage_uri(_storages(request), asked.destination, field)
     return asked
 
 
@@ -253,13 +248,11 @@ async def _batch_inputs(request: Request, value: object) -> list[str]:
     else:
         field = "input"
     folder = params.uri(value, field)
-    if not tasks.is_storage(folder) or not folder.endswith("/"):
+    if not is_storage_uri(folder) or not folder.endswith("/"):
         raise refuse(field, "a batch's source is a storage folder: storage://name/path/ (ending in /)")
-    storages = _storages(request)
-    if storages is None:
-        raise refuse(field, "storage:// URIs need the storage connectors, which this server lacks")
+    tasks.check_storage_uri(_storages(request), folder, field, folder=True)
     try:
-        found = await storages.list_objects(folder, recursive=recursive)
+        found = await _storages(request).list_objects(folder, recursive=recursive)
     except APIError as exc:
         exc.message = f"{field}: {exc.message}"
         raise
@@ -330,7 +323,7 @@ def _routes() -> list[Route]:
     return found
 
 
-routes = _routes()
+routes = [*_routes(), *storages.routes]
 
 
 def webhook_format(base_url: str) -> WebhookFormat:
@@ -347,12 +340,7 @@ def webhook_format(base_url: str) -> WebhookFormat:
 
 # ---- description --------------------------------------------------------------------------------
 
-ERROR: Schema = {
-    "type": "object",
-    "required": ["error_code", "error_type", "error_message", "error_details"],
-    "properties": {"error_code": {"type": "string"}, "error_type": {"type": "string"},
-                   "error_message": {"type": "string"}, "error_details": {"type": "object"}},
-}  # fmt: skip
+ERROR: Schema = shapes.ERROR_SCHEMA
 EDIT_BODY: Schema = {
     "type": "object",
     "required": ["input"],
@@ -429,8 +417,8 @@ def describe() -> Description:
                        {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],
         "responses": {"200": {"description": "The image", "content": {"image/*": {"schema": {
             "type": "string", "format": "binary"}}}}, "404": errors["404"]}}}  # fmt: skip
-    return {"paths": paths, "components": {"securitySchemes": {"claid": {
-        "type": "http", "scheme": "bearer", "description": "CUTOUT_CLAID_API_KEY"}}}}  # fmt: skip
+    described = storages.describe()
+    return {"paths": {**paths, **described["paths"]}, "components": {"securitySchemes": shapes.SECURITY_SCHEMES}}
 
 
 __all__ = ["ValidationFailed", "describe", "render_error", "routes", "webhook_format"]

@@ -47,7 +47,7 @@ class EditRequest:
 
 
 def refuse(field: str, message: str) -> ValidationFailed:
-    return ValidationFailed(f"{field}: {message}", field=field, extra={"details": {field: [message]}})
+    return ValidationFailed(f"{field}: {message}", details={field: [message]})
 
 
 def _object(value: object, field: str) -> Mapping[str, Any]:
@@ -72,8 +72,8 @@ def only(value: Mapping[str, Any], field: str, allowed: tuple[str, ...]) -> None
         names = [f"{field}.{name}"[:128] for name in extra]
         raise ValidationFailed(
             f"{', '.join(names)}: extra fields not permitted (allowed here: {', '.join(allowed)})",
-            field=names[0], extra={"details": {name: ["extra fields not permitted"] for name in names}},
-        )  # fmt: skip
+            details={name: ["extra fields not permitted"] for name in names},
+        )
 
 
 def uri(value: object, field: str) -> str:

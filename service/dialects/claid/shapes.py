@@ -6,42 +6,69 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 
-from ...errors import APIError, PayloadTooLarge
+from ...errors import APIError
 from ...models import Job, JobStatus, Task
 
-# Claid documents 111 (auth) and 9000 (validation); the others are Cutout's, one per status.
-ERROR_TYPES = {400: ("general", "1000"), 401: ("auth", "111"), 402: ("billing", "112"), 403: ("auth", "113"),
-               404: ("not_found", "404"), 405: ("general", "405"), 408: ("general", "408"), 409: ("conflict", "409"),
-               413: ("general", "413"), 422: ("validation", "9000"), 429: ("rate_limit", "429"),
-               499: ("general", "499"), 500: ("internal", "500"), 503: ("internal", "503")}  # fmt: skip
+PREFIXES = ("/v1/", "/v1-beta1/")
+# Claid's documented codes (its errors page); the other statuses carry the status itself as the code.
+ERROR_CODES = {401: "111", 422: "9000"}
+ERROR_TYPES = {
+    400: "general", 401: "auth", 402: "billing", 403: "permissions", 404: "not_found", 405: "method_not_allowed",
+    408: "timeout", 409: "conflict", 413: "too_large", 422: "validation", 429: "rate_limit", 500: "internal",
+}  # fmt: skip
 FORMAT_NAMES = {"jpg": "jpeg"}  # the engine's name -> Claid's
+
+# OpenAPI: Claid's error body, and its bearer-key security scheme.
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["error_code", "error_type", "error_message", "error_details"],
+    "properties": {
+        "error_code": {"type": "string"},
+        "error_type": {"type": "string"},
+        "error_message": {"type": "string"},
+        "error_details": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+    },
+}
+SECURITY_SCHEMES = {
+    "claid": {"type": "http", "scheme": "bearer", "description": "Claid API key (CUTOUT_CLAID_API_KEY)"}
+}
 
 
 class ValidationFailed(APIError):
-    """Claid's 422: a field of the request is not valid; `extra["details"]` maps fields to messages."""
+    """Claid's 422: fields of the request that are not valid; `details` maps each to its messages (as
+    the storages' StorageInvalid does)."""
 
     status = 422
 
+    def __init__(self, message: str, *, details: dict[str, list[str]]):
+        super().__init__(message, field=next(iter(details), None))
+        self.details = details
+
 
 def claid_error(status: int, error_type: str, message: str, details: dict[str, Any] | None = None,
-                code: str = "") -> JSONResponse:  # fmt: skip
-    """Claid's error body: {"error_code", "error_type", "error_message", "error_details"}."""
-    body = {"error_code": code or ERROR_TYPES.get(status, ("general", str(status)))[1], "error_type": error_type,
-            "error_message": message, "error_details": details or {}}  # fmt: skip
-    return JSONResponse(body, status)
+                code: str = "", headers: dict[str, str] | None = None) -> JSONResponse:  # fmt: skip
+    """An error in Claid's shape; `code` defaults to Claid's for the status."""
+    body = {
+        "error_code": code or ERROR_CODES.get(status, str(status)),
+        "error_type": error_type,
+        "error_message": message,
+        "error_details": details or {},
+    }
+    return JSONResponse(body, status, headers=headers)
 
 
 def render(exc: APIError) -> JSONResponse:
-    """Any error of the hierarchy in Claid's shape, its field (if any) in `error_details`."""
-    status = 413 if isinstance(exc, PayloadTooLarge) else exc.status
-    error_type, code = ERROR_TYPES.get(status, ("general" if status < 500 else "internal", str(status)))
-    details = exc.extra.get("details")
-    if not isinstance(details, dict):
-        details = {exc.field: [exc.message]} if exc.field else {}
-    response = claid_error(status, str(exc.extra.get("error_type") or error_type), exc.message, details,
-                           str(exc.extra.get("error_code") or code))  # fmt: skip
-    response.headers.update(exc.headers or {})
-    return response
+    """Any error of the hierarchy in Claid's shape; field-level details when it has them."""
+    status = exc.status
+    details = getattr(exc, "details", None)
+    if details is None and exc.field:
+        details = {exc.field: [exc.message]}
+    error_type = ERROR_TYPES.get(status, "general" if status < 500 else "internal")
+    return claid_error(status, error_type, exc.message, details, headers=exc.headers)
+
+
+def envelope(data: Any, status: int = 200) -> JSONResponse:
+    return JSONResponse({"data": data}, status)
 
 
 # ---- images -------------------------------------------------------------------------------------
