@@ -665,6 +665,8 @@ class Library:
 
     def task(self, task_id: int) -> tuple[Task, list[Job]] | None:
         """The task and its items as they are now; None when there is no such task."""
+        if not 0 < task_id < 2**63:  # SQLite's integers: no task has another id
+            return None
         task = self.db.tasks.get(task_id)
         return None if task is None else (task, self.db.tasks.items(task_id))
 
