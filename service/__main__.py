@@ -28,10 +28,12 @@ def serve(argv: list[str]) -> int:
     from . import memory
     from .app import create_app
     from .protocol import with_head_deadline
+    from .storage import quiet_store_clients
 
     memory.tune_allocator()  # before the thread pool's threads take arenas of their own
 
     logging.basicConfig(level=settings.log_level.upper(), format="%(message)s")
+    quiet_store_clients()
     app = create_app(settings)
     # uvicorn's own bounds: a head of at most 16 KiB (h11), 5 s idle between requests (timeout_keep_alive);
     # the protocol adds a deadline for each head, the middleware one for each body.

@@ -22,7 +22,7 @@ from starlette.types import Scope
 from . import engine, openapi
 from .blobs import BlobStore
 from .db import Database
-from .dialects import imagekit, native, photoroom, removebg, uploadcare
+from .dialects import claid, imagekit, native, photoroom, removebg, uploadcare
 from .dialects.common import endpoint, public, require_declared
 from .dispatcher import Dispatcher
 from .egress import Egress
@@ -34,6 +34,7 @@ from .metrics import Metrics
 from .middleware import RequestContext
 from .services import Services
 from .settings import Settings
+from .storage import Storages
 from .webhooks import WebhookFormat, Webhooks
 
 log = logging.getLogger("cutout")
@@ -44,7 +45,7 @@ READY_TIMEOUT_SECONDS = 5.0  # the busy timeout: a write lock held longer than t
 def render_error(request: Request, exc: APIError) -> Response:
     """An error raised outside the endpoints, in the shape of the dialect whose path it is (ImageKit's by default)."""
     rendered = (uploadcare.render_error(request, exc) or removebg.render_error(request, exc)
-                or photoroom.render_error(request, exc))
+                or photoroom.render_error(request, exc) or claid.render_error(request, exc))
     return rendered if rendered is not None else imagekit.render_error(exc)
 
 
@@ -149,11 +150,14 @@ def create_app(settings: Settings, *, segmenter: engine.Segmenter | None = None)
         db, webhooks = library.db, library.webhooks
         egress = Egress(settings.egress_allow)
         model = segmenter or engine.U2NetSegmenter(settings.model_path or None, threads=settings.threads_per_job)
-        runner = Runner(library, egress, settings, model, meter)
+        storages = Storages(
+            db, egress, encryption_key=settings.encryption_key, root=data_dir / "web-folders", base_url=settings.base_url
+        )
+        runner = Runner(library, egress, settings, model, meter, storages)
         dispatcher = Dispatcher(webhooks, egress, settings, meter)
         services = Services(
             settings=settings, library=library, egress=egress, metrics=meter, runner=runner, webhooks=webhooks,
-            dispatcher=dispatcher,
+            dispatcher=dispatcher, storages=storages,
         )  # fmt: skip
         meter.watch_queue(library.job_counts, webhooks.counts)
         app.state.services = services
@@ -176,8 +180,8 @@ def create_app(settings: Settings, *, segmenter: engine.Segmenter | None = None)
             db.close()
 
     description = openapi.build([
-        imagekit.describe(), uploadcare.describe(), native.describe(tuple(webhook_formats(settings))),
-        removebg.describe(), photoroom.describe(),
+        imagekit.describe(), uploadcare.describe(), native.describe(tuple(endpoint_formats(settings))),
+        removebg.describe(), photoroom.describe(), claid.describe(),
         openapi.operations(),
     ])  # fmt: skip
 
@@ -195,6 +199,7 @@ def create_app(settings: Settings, *, segmenter: engine.Segmenter | None = None)
         *uploadcare.routes,
         *removebg.routes,
         *photoroom.routes,
+        *claid.routes,
     ])  # fmt: skip
     require_declared(routes)
     return Starlette(
@@ -217,17 +222,18 @@ def create_app(settings: Settings, *, segmenter: engine.Segmenter | None = None)
 async def keep_house(library: Library, state: uploadcare.State) -> None:
     """At start-up and every ten minutes: Uploadcare semantics (files never stored go a day after upload,
     abandoned multipart sessions too, and the status of an upload from a URL an hour after it ended), and
-    the blobs and temp files a crash left behind."""
+    temporary results a day old, and the blobs and temp files a crash left behind."""
     while True:
         try:
             expired = await library.expire_unstored()
             dropped, forgotten = await state.keep_house(library)
+            results = await library.expire_temporary()
             swept = await library.sweep_orphans()
-            if expired or dropped or forgotten or swept:
+            if expired or dropped or forgotten or results or swept:
                 log.info(
-                    "housekeeping removed %d unstored files, %d multipart sessions, %d URL upload statuses "
-                    "and %d orphaned blobs or temp files",
-                    expired, dropped, forgotten, swept,
+                    "housekeeping removed %d unstored files, %d multipart sessions, %d URL upload statuses, "
+                    "%d temporary results and %d orphaned blobs or temp files",
+                    expired, dropped, forgotten, results, swept,
                 )  # fmt: skip
         except Exception:
             log.exception("housekeeping failed; trying again later")
@@ -247,7 +253,14 @@ def webhook_formats(settings: Settings) -> dict[str, WebhookFormat]:
     return {
         "imagekit": imagekit.webhook_format(settings.base_url),
         "uploadcare": uploadcare.webhook_format(settings.base_url, settings.uploadcare_public_key),
+        "claid": claid.webhook_format(settings.base_url),
     }
+
+
+def endpoint_formats(settings: Settings) -> list[str]:
+    """The formats an endpoint can be registered with: those that have events (Claid's has only a task's
+    own webhook URL)."""
+    return [name for name, fmt in webhook_formats(settings).items() if fmt.events]
 
 
 def print_keys(settings: Settings) -> None:
@@ -261,6 +274,7 @@ def print_keys(settings: Settings) -> None:
         f"  Uploadcare secret key: {settings.uploadcare_secret_key}\n"
         f"  Photoroom API key:     {settings.photoroom_api_key}\n"
         f"  remove.bg API key:     {settings.removebg_api_key}\n"
+        f"  Claid API key:         {settings.claid_api_key}\n"
         f"  Webhook secret:        {settings.webhook_secret}\n",
         file=sys.stderr,
         flush=True,

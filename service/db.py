@@ -26,7 +26,22 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from .errors import BadRequest
-from .models import Attempt, Delivery, DeliveryState, Endpoint, File, Folder, Job, JobKind, JobStatus, ResultTo, Version
+from .models import (
+    Attempt,
+    Delivery,
+    DeliveryState,
+    Endpoint,
+    File,
+    Folder,
+    Job,
+    JobKind,
+    JobStatus,
+    ResultTo,
+    StorageRecord,
+    Task,
+    TemporaryResult,
+    Version,
+)
 from .search import MAX_TREE_DEPTH, BoolOp, Compare, Node, too_deep
 
 migrations = Migrations("cutout")
@@ -299,6 +314,52 @@ def m011_delivery_leases(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m012_storages(db: sqlite_utils.Database) -> None:
+    # Storage connectors; `credentials` is the Fernet token of their JSON, never the clear text.
+    db.executescript(
+        """
+        CREATE TABLE storages (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            name TEXT NOT NULL UNIQUE,
+            type TEXT NOT NULL,
+            parameters TEXT NOT NULL DEFAULT '{}',
+            credentials BLOB,
+            created_at TEXT NOT NULL
+        );
+        """
+    )
+
+
+@migrations()
+def m013_tasks(db: sqlite_utils.Database) -> None:
+    """Tasks (edits of images from outside the library, one or a batch, numbered) whose items are jobs,
+    what each item made, and the results kept for a day behind an unguessable token."""
+    db.executescript(
+        """
+        CREATE TABLE tasks (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            kind TEXT NOT NULL,
+            dialect TEXT NOT NULL,
+            request TEXT NOT NULL,
+            webhook_url TEXT,
+            items INTEGER NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        ALTER TABLE jobs ADD COLUMN result TEXT;
+        CREATE TABLE temporary_results (
+            token TEXT PRIMARY KEY,
+            blob TEXT NOT NULL,
+            mime TEXT NOT NULL,
+            name TEXT NOT NULL,
+            expires_at REAL NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX temporary_results_expiry ON temporary_results(expires_at);
+        """
+    )
+
+
 _TOMBSTONE = f"""
     INSERT OR REPLACE INTO removed_files ({", ".join([*_FILE_COLUMNS, "removed_at", *(f"v_{c}" for c in _VERSION_SNAPSHOT)])})
     SELECT {", ".join(f"f.{c}" for c in _FILE_COLUMNS)}, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
@@ -392,6 +453,7 @@ def _job(row: sqlite3.Row) -> Job:
         result_to=ResultTo(row["result_to"]),
         conversion_name=row["conversion_name"],
         progress=json.loads(row["progress"]) if row["progress"] else None,
+        result=json.loads(row["result"]) if row["result"] else None,
     )
 
 
@@ -462,6 +524,9 @@ class Statements:
         self.jobs = Jobs(conn)
         self.webhooks = WebhookStore(conn)
         self.multipart = MultipartStore(conn)
+        self.tasks = Tasks(conn)
+        self.temporary = TemporaryResults(conn)
+        self.storages = StorageStore(conn)
         self._channels = channels
         self._pending: set[str] | None = None  # channels to notify at COMMIT; None outside a transaction
 
@@ -629,7 +694,8 @@ class Statements:
         return {b for row in rows for b in (row["blob"], row["thumb_blob"]) if b}
 
     def unreferenced(self, blobs: set[str]) -> set[str]:
-        """The subset of `blobs` that no version, and no part of an open multipart upload, refers to any more
+        """The subset of `blobs` that no version, no part of an open multipart upload and no temporary result
+        refers to any more
         (looked up a few hundred at a time)."""
         shas, used = sorted(blobs), set()
         for start in range(0, len(shas), 400):
@@ -638,8 +704,9 @@ class Statements:
             rows = self._all(
                 f"SELECT blob FROM versions WHERE blob IN ({marks}) "
                 f"UNION SELECT thumb_blob FROM versions WHERE thumb_blob IN ({marks}) "
-                f"UNION SELECT p.value FROM multipart_sessions s, json_each(s.parts) p WHERE p.value IN ({marks})",
-                chunk * 3,
+                f"UNION SELECT p.value FROM multipart_sessions s, json_each(s.parts) p WHERE p.value IN ({marks}) "
+                f"UNION SELECT blob FROM temporary_results WHERE blob IN ({marks})",
+                chunk * 4,
             )
             used |= {row[0] for row in rows}
         return blobs - used
@@ -871,11 +938,12 @@ class Jobs:
         """Write the job's final or retry state, fenced on the lease owner; False if the lease was lost."""
         cursor = self.conn.execute(
             """UPDATE jobs SET status = ?, lease_owner = NULL, lease_expires = NULL, run_after = ?,
-                   result_version = ?, result_file = ?, error_reason = ?, error_message = ?, updated_at = ?
+                   result_version = ?, result_file = ?, error_reason = ?, error_message = ?, updated_at = ?,
+                   result = ?
                WHERE id = ? AND lease_owner = ? AND status = 'running'""",
             [
                 job.status, job.run_after, job.result_version, job.result_file, job.error_reason,
-                job.error_message, now, job.id, owner,
+                job.error_message, now, json.dumps(job.result) if job.result is not None else None, job.id, owner,
             ],
         )  # fmt: skip
         return cursor.rowcount == 1
@@ -912,6 +980,71 @@ class Jobs:
             list(kinds),
         ).fetchone()
         return row[0]
+
+
+class Tasks:
+    """Tasks and the jobs that are their items (ids `Task.job_id`); callers hold the write transaction."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def insert(self, kind: str, dialect: str, request: dict[str, Any], webhook_url: str | None, items: int,
+               now: str) -> Task:  # fmt: skip
+        cursor = self.conn.execute(
+            "INSERT INTO tasks (kind, dialect, request, webhook_url, items, created_at) VALUES (?,?,?,?,?,?)",
+            [kind, dialect, json.dumps(request), webhook_url, items, now],
+        )
+        return Task(int(cursor.lastrowid or 0), kind, dialect, request, webhook_url, items, now)
+
+    def get(self, task_id: int) -> Task | None:
+        row = self.conn.execute("SELECT * FROM tasks WHERE id = ?", [task_id]).fetchone()
+        if row is None:
+            return None
+        return Task(row["id"], row["kind"], row["dialect"], json.loads(row["request"]), row["webhook_url"],
+                    row["items"], row["created_at"])  # fmt: skip
+
+    def items(self, task_id: int) -> list[Job]:
+        """The task's jobs, in the order of its items."""
+        rows = self.conn.execute(
+            "SELECT * FROM jobs WHERE kind = 'task' AND id >= ? AND id < ? ORDER BY id",
+            [Task.job_id(task_id, 0), f"task-{task_id}-:"],  # ':' sorts after every digit
+        )
+        return [_job(row) for row in rows]
+
+    def unfinished(self, task_id: int) -> int:
+        return self.conn.execute(
+            "SELECT count(*) FROM jobs WHERE kind = 'task' AND id >= ? AND id < ? AND status IN ('queued', 'running')",
+            [Task.job_id(task_id, 0), f"task-{task_id}-:"],
+        ).fetchone()[0]
+
+
+class TemporaryResults:
+    """Results kept behind a token until they expire; callers hold the write transaction."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def insert(self, result: TemporaryResult) -> None:
+        self.conn.execute(
+            "INSERT INTO temporary_results (token, blob, mime, name, expires_at, created_at) VALUES (?,?,?,?,?,?)",
+            [result.token, result.blob, result.mime, result.name, result.expires_at, result.created_at],
+        )
+
+    def get(self, token: str) -> TemporaryResult | None:
+        row = self.conn.execute("SELECT * FROM temporary_results WHERE token = ?", [token]).fetchone()
+        if row is None:
+            return None
+        return TemporaryResult(row["token"], row["blob"], row["mime"], row["name"], row["expires_at"],
+                               row["created_at"])  # fmt: skip
+
+    def delete_expired(self, now: float, limit: int = 500) -> set[str]:
+        """Forget up to `limit` results expired at `now`; the blobs they held."""
+        rows = self.conn.execute(
+            "DELETE FROM temporary_results WHERE token IN "
+            "(SELECT token FROM temporary_results WHERE expires_at <= ? LIMIT ?) RETURNING blob",
+            [now, limit],
+        ).fetchall()
+        return {row[0] for row in rows}
 
 
 class WebhookStore:
@@ -1130,6 +1263,49 @@ class MultipartStore:
     def untouched_before(self, cutoff: float) -> list[str]:
         rows = self.conn.execute("SELECT uuid FROM multipart_sessions WHERE touched_at < ?", [cutoff])
         return [row["uuid"] for row in rows]
+
+
+class StorageStore:
+    """Storage connector records; credentials go in and out only as the encrypted token."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def insert(self, name: str, type: str, parameters: dict[str, Any], credentials: bytes | None,
+               created_at: str) -> StorageRecord | None:  # fmt: skip
+        """The new record; None when the name is taken."""
+        try:
+            cursor = self.conn.execute(
+                "INSERT INTO storages (name, type, parameters, credentials, created_at) VALUES (?,?,?,?,?)",
+                [name, type, json.dumps(parameters), credentials, created_at],
+            )
+        except sqlite3.IntegrityError:
+            return None
+        return StorageRecord(int(cursor.lastrowid or 0), name, type, parameters, created_at)
+
+    def get(self, storage_id: int) -> tuple[StorageRecord, bytes | None] | None:
+        row = self.conn.execute("SELECT * FROM storages WHERE id = ?", [storage_id]).fetchone()
+        return (_storage(row), row["credentials"]) if row else None
+
+    def by_name(self, name: str) -> tuple[StorageRecord, bytes | None] | None:
+        row = self.conn.execute("SELECT * FROM storages WHERE name = ?", [name]).fetchone()
+        return (_storage(row), row["credentials"]) if row else None
+
+    def by_web_token(self, token: str) -> StorageRecord | None:
+        row = self.conn.execute(
+            "SELECT * FROM storages WHERE type = 'web_folder' AND json_extract(parameters, '$.bucket') = ?", [token]
+        ).fetchone()
+        return _storage(row) if row else None
+
+    def all(self) -> list[StorageRecord]:
+        return [_storage(row) for row in self.conn.execute("SELECT * FROM storages ORDER BY id")]
+
+    def delete(self, storage_id: int) -> bool:
+        return self.conn.execute("DELETE FROM storages WHERE id = ?", [storage_id]).rowcount == 1
+
+
+def _storage(row: sqlite3.Row) -> StorageRecord:
+    return StorageRecord(row["id"], row["name"], row["type"], json.loads(row["parameters"]), row["created_at"])
 
 
 def _endpoint(row: sqlite3.Row) -> Endpoint:

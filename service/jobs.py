@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
@@ -16,13 +17,14 @@ import numpy as np
 from anyio import to_thread
 from PIL import Image
 
-from . import engine
+from . import engine, tasks
 from .egress import Egress, EgressBlocked
 from .errors import APIError, NotFound
 from .library import Library
 from .metrics import Metrics
 from .models import Job, JobKind, JobStatus, ResultTo
 from .settings import Settings
+from .storage import Storages
 from .sync import CutSlots, SyncLane
 
 log = logging.getLogger("cutout.jobs")
@@ -82,6 +84,7 @@ class Runner:
         settings: Settings,
         segmenter: engine.Segmenter,
         metrics: Metrics,
+        storages: Storages | None = None,
     ):
         self.library = library
         self.egress = egress
@@ -95,14 +98,20 @@ class Runner:
         self._running: dict[asyncio.Task[None], JobKind] = {}
         # Shared with the synchronous dialects (sync.py), whose waiting callers go first.
         self.slots = CutSlots(settings.workers)
-        self.sync = SyncLane(self.slots, library.budget, self.segmenter, self.limits, settings.decode_wait_seconds)
+        self.sync = SyncLane(
+            self.slots, library.budget, self.segmenter, self.limits, settings.decode_wait_seconds, library.icc_profiles
+        )
         self._loop_task: asyncio.Task[None] | None = None
         self._stopping = False
         self._handlers: dict[JobKind, Callable[[Job], Awaitable[str]]] = {
             JobKind.EDIT: self._edit,
             JobKind.IMPORT: self._import,
+            JobKind.TASK: self._task,
         }
-        self._room = {JobKind.EDIT: settings.workers + 1, JobKind.IMPORT: IMPORTS_AT_ONCE}
+        # Task items share the cut-out slots with edits; each kind keeps one claimed ahead (see above).
+        self._room = {JobKind.EDIT: settings.workers + 1, JobKind.IMPORT: IMPORTS_AT_ONCE,
+                      JobKind.TASK: settings.workers + 1}  # fmt: skip
+        self.storages = storages  # where task items read and write storage:// objects
         library.on_enqueue(self.notify)
 
     def start(self) -> None:
@@ -241,6 +250,32 @@ class Runner:
             raise PermanentFailure("file_rejected", exc.message) from None
         return "succeeded" if await self.library.finish_import(job, self.owner, file) else "discarded"
 
+    async def _task(self, job: Job) -> str:
+        """One item of a task: read its input, edit it, write the result where it says; what it made is
+        kept on the job. An item cut off midway runs again from the start (a temporary result it kept
+        is swept with the others)."""
+        item = job.options
+        try:
+            edit = engine.edit_from_json(item["edit"])
+        except engine.EngineError as exc:
+            raise PermanentFailure("invalid_option", exc.message) from None
+        try:
+            source = await tasks.read_input(item["input"], egress=self.egress, storages=self.storages,
+                                            max_bytes=self.settings.max_upload_bytes, name=item.get("name"))  # fmt: skip
+        except APIError as exc:
+            failure = TransientFailure if tasks.transient(exc) else PermanentFailure
+            raise failure("input_unavailable", exc.message) from None
+        result = await self._run_engine(edit, source.data, None)
+        try:
+            written = await tasks.write_output(result, source, item.get("output"), library=self.library,
+                                               storages=self.storages)  # fmt: skip
+        except APIError as exc:
+            failure = TransientFailure if tasks.transient(exc) else PermanentFailure
+            raise failure("output_failed", exc.message) from None
+        described = await tasks.describe(source, result, written, self.limits)
+        finished = await self.library.finish_task_item(job, self.owner, described)
+        return "succeeded" if finished is not None else "discarded"
+
     async def _cut_out(self, job: Job) -> engine.Result:
         try:
             edit = engine.edit_from_json(job.options)
@@ -258,6 +293,10 @@ class Runner:
             except EgressBlocked as exc:
                 failure = TransientFailure if exc.transient else PermanentFailure
                 raise failure("bg_image_url_unavailable", f"bg_image_url could not be fetched: {exc.message}") from None
+        return await self._run_engine(edit, data, background)
+
+    async def _run_engine(self, edit: engine.Edit, data: bytes, background: bytes | None) -> engine.Result:
+        """The edit through a cut-out slot behind any waiting caller, and the decode budget."""
         try:
             cost = await to_thread.run_sync(engine.cut_out_cost, data, background, self.limits)
             async with self.slots.take(urgent=False):
@@ -265,9 +304,7 @@ class Runner:
                 # waiting for an answer are turned away.
                 return await self.library.budget.run(
                     cost,
-                    lambda: engine.run(
-                        edit, data, segmenter=self.segmenter, background=background, limits=self.limits
-                    ),
+                    functools.partial(self.sync.engine_run, edit, data, background),
                     bounded=False,
                 )
         except engine.EngineError as exc:

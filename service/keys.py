@@ -21,6 +21,9 @@ def _generate() -> dict[str, str]:
         "uploadcare_secret_key": secrets.token_hex(10),
         "photoroom_api_key": secrets.token_hex(20),
         "removebg_api_key": secrets.token_urlsafe(18),
+        "claid_api_key": secrets.token_urlsafe(24),
+        # A Fernet key: url-safe base64 of 32 random bytes.
+        "encryption_key": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
         "webhook_secret": "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode(),
     }
 

@@ -25,7 +25,20 @@ from .blobs import TEMP_PREFIX, BlobStore
 from .budget import DecodeBudget
 from .db import Database, Statements
 from .errors import APIError, BadRequest, Conflict, NotFound, PayloadTooLarge, TooManyRequests
-from .models import METADATA_KEY, File, Folder, Job, JobKind, JobStatus, ResultTo, Version, new_id, now_iso
+from .models import (
+    METADATA_KEY,
+    File,
+    Folder,
+    Job,
+    JobKind,
+    JobStatus,
+    ResultTo,
+    Task,
+    TemporaryResult,
+    Version,
+    new_id,
+    now_iso,
+)
 from .search import Node
 from .settings import Settings
 from .webhooks import Event, Webhooks
@@ -38,6 +51,7 @@ MAX_METADATA_KEYS = 50
 MAX_METADATA_VALUE = 2048
 MAX_DESCRIPTION = 4096
 UNSTORED_TTL_SECONDS = 24 * 3600
+TEMPORARY_RESULT_SECONDS = 24 * 3600
 COORDINATES = re.compile(r"[0-9]{1,6},[0-9]{1,6},[0-9]{1,6},[0-9]{1,6}")
 UNIQUE_ALPHABET = string.ascii_letters + string.digits
 NOT_FOUND = "The requested file does not exist."
@@ -264,6 +278,8 @@ class Library:
         self.blobs = blobs
         self.webhooks = webhooks  # every change records its events here, inside its own transaction
         self.limits = engine.Limits(max_megapixels=settings.max_megapixels, max_side=settings.max_side)
+        # The named CMYK profiles an output spec may ask for; dialects check specs against them too.
+        self.icc_profiles = engine.IccProfiles(settings.icc_dir)
         # Every decode in the process (uploads, thumbnails, jobs) holds its pixels under this one budget.
         self.budget = DecodeBudget(settings.decode_budget_megapixels, settings.decode_wait_seconds)
         self._thumbnails: dict[str, asyncio.Future[tuple[bytes, str]]] = {}
@@ -601,6 +617,9 @@ class Library:
         An import has no file and no extension to announce: its end is only its status."""
 
         def change(tx: Statements) -> Job | None:
+            if retry_in is None and job.kind == JobKind.TASK:
+                failed = replace(job, status=JobStatus.FAILED, error_reason=reason, error_message=message)
+                return failed if self._end_task_item(tx, failed, owner) else None
             if retry_in is None and job.kind == JobKind.IMPORT:
                 failed = replace(job, status=JobStatus.FAILED, error_reason=reason, error_message=message)
                 return failed if tx.jobs.finish(failed, owner, now_iso()) else None
@@ -611,6 +630,96 @@ class Library:
             return updated if tx.jobs.finish(updated, owner, now_iso()) else None
 
         return await self.db.write(change)
+
+    # -- tasks: edits of images from outside the library, each item a job; results kept for a while
+
+    async def enqueue_task(
+        self, kind: str, dialect: str, request: dict[str, Any], items: Sequence[dict[str, Any]],
+        webhook_url: str | None = None,
+    ) -> tuple[Task, list[Job]]:  # fmt: skip
+        """Record a task and queue one job per item (`items` are the jobs' options), in one transaction."""
+        now = now_iso()
+
+        def change(tx: Statements) -> tuple[Task, list[Job]]:
+            waiting = tx.jobs.unfinished(JobKind.TASK)
+            if waiting + len(items) > self.settings.max_queue:
+                raise TooManyRequests(
+                    f"Too many edits are waiting ({waiting}; at most {self.settings.max_queue}). Retry later.",
+                    retry_after=self.settings.queue_retry_after,
+                )
+            task = tx.tasks.insert(kind, dialect, request, webhook_url, len(items), now)
+            jobs = []
+            for index, options in enumerate(items):
+                job = Job(
+                    id=Task.job_id(task.id, index), file_id="", source_version="", extension="task",
+                    options=dict(options), dialect=dialect, status=JobStatus.QUEUED, run_after=time.time(),
+                    created_at=now, updated_at=now, kind=JobKind.TASK, result_to=ResultTo.FILE,
+                )  # fmt: skip
+                tx.jobs.insert(job)
+                jobs.append(job)
+            return task, jobs
+
+        task, jobs = await self.db.write(change)
+        self._queued(jobs)
+        return task, jobs
+
+    def task(self, task_id: int) -> tuple[Task, list[Job]] | None:
+        """The task and its items as they are now; None when there is no such task."""
+        if not 0 < task_id < 2**63:  # SQLite's integers: no task has another id
+            return None
+        task = self.db.tasks.get(task_id)
+        return None if task is None else (task, self.db.tasks.items(task_id))
+
+    @staticmethod
+    def task_of(job: Job) -> int:
+        return int(job.id.split("-")[1])
+
+    async def finish_task_item(self, job: Job, owner: str, result: dict[str, Any]) -> Job | None:
+        """The item made `result`; None when the lease was lost (another worker owns the item now)."""
+        done = replace(job, status=JobStatus.SUCCEEDED, result=result, error_reason=None, error_message=None)
+        return await self.db.write(lambda tx: done if self._end_task_item(tx, done, owner) else None)
+
+    def _end_task_item(self, tx: Statements, job: Job, owner: str) -> bool:
+        """Write an item's end; the one that ends its task's last item records the task's webhook."""
+        if not tx.jobs.finish(job, owner, now_iso()):
+            return False
+        task_id = self.task_of(job)
+        if tx.tasks.unfinished(task_id) == 0:
+            task = tx.tasks.get(task_id)
+            if task is not None:
+                self.webhooks.record_task(task, tx.tasks.items(task_id), tx)
+        return True
+
+    async def keep_result(self, data: bytes, mime: str, name: str, now: float | None = None) -> TemporaryResult:
+        """Keep `data` for TEMPORARY_RESULT_SECONDS behind a new unguessable token."""
+        moment = time.time() if now is None else now
+        kept = TemporaryResult(secrets.token_urlsafe(32), "", mime, name, moment + TEMPORARY_RESULT_SECONDS,
+                               now_iso())  # fmt: skip
+        sha = await to_thread.run_sync(self.blobs.put, data)
+        kept = replace(kept, blob=sha)
+        await self._record_blob(sha, self.db.write(lambda tx: tx.temporary.insert(kept)), lambda _: True)
+        return kept
+
+    def temporary_result(self, token: str, now: float | None = None) -> TemporaryResult | None:
+        """The result behind `token`, None when there is none or it has expired (the sweep removes it later)."""
+        if len(token) > 64:
+            return None
+        kept = self.db.temporary.get(token)
+        if kept is None or kept.expires_at <= (time.time() if now is None else now):
+            return None
+        return kept
+
+    async def read_temporary(self, kept: TemporaryResult) -> bytes | None:
+        return await self._read_blob(kept.blob)
+
+    async def expire_temporary(self, now: float | None = None) -> int:
+        """Forget expired temporary results and drop their blobs; returns how many went."""
+        moment = time.time() if now is None else now
+        removed = 0
+        while blobs := await self.db.write(lambda tx: tx.temporary.delete_expired(moment)):
+            removed += len(blobs)
+            self._drop_unused(blobs)
+        return removed
 
     # -- imports: a URL fetched by the runner and uploaded as a new file
 

@@ -98,6 +98,7 @@ class JobKind(StrEnum):
 
     EDIT = "edit"  # an extension (remove-bg) run on one version of a file
     IMPORT = "import"  # fetch a URL and upload what it holds as a new file
+    TASK = "task"  # one item of a task: edit an image from outside the library, write the result out of it
 
 
 class ResultTo(StrEnum):
@@ -138,6 +139,37 @@ class Job:
     result_to: ResultTo = ResultTo.VERSION
     conversion_name: str | None = None  # the conversion an edit makes, when result_to is CONVERSION
     progress: dict[str, Any] | None = None  # how far a running import has got: {"done": n, "total": n | None}
+    result: dict[str, Any] | None = None  # what a task item made: its input and output described (tasks.py)
+
+
+@dataclass(frozen=True)
+class Task:
+    """Edits asked for together (one image, or a batch), each item a job of kind TASK; `id` is a number
+    because the API that asks for them numbers them. `request` is the request as the client sent it."""
+
+    id: int
+    kind: str  # "single" | "batch"
+    dialect: str
+    request: dict[str, Any]
+    webhook_url: str | None
+    items: int
+    created_at: str
+
+    @staticmethod
+    def job_id(task_id: int, index: int) -> str:
+        return f"task-{task_id}-{index:06d}"
+
+
+@dataclass(frozen=True)
+class TemporaryResult:
+    """A result kept for a while behind an unguessable token (an edit with nowhere to write it)."""
+
+    token: str
+    blob: str
+    mime: str
+    name: str  # the file name it is served as
+    expires_at: float  # unix time
+    created_at: str
 
 
 @dataclass(frozen=True)
@@ -202,3 +234,14 @@ class Delivery:
     last_error: str | None = None
     created_at: str = ""
     updated_at: str = ""
+
+
+@dataclass(frozen=True)
+class StorageRecord:
+    """A registered storage connector, as every API may show it: its credentials are never part of it."""
+
+    id: int
+    name: str
+    type: str
+    parameters: dict[str, Any]
+    created_at: str

@@ -9,6 +9,7 @@ from .egress import Egress
 from .library import Library
 from .metrics import Metrics
 from .settings import Settings
+from .storage import Storages
 
 if TYPE_CHECKING:
     from .dispatcher import Dispatcher
@@ -25,4 +26,5 @@ class Services:
     runner: Runner
     webhooks: Webhooks
     dispatcher: Dispatcher
+    storages: Storages
     model_ready: bool = False

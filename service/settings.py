@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -13,6 +14,22 @@ SIGNED_UPLOADS = ("optional", "required")
 
 class SettingsError(ValueError):
     """An environment variable holds a value the service cannot use."""
+
+
+def fernet_key(raw: str) -> str:
+    """`raw` when empty or a Fernet key (url-safe base64 of 32 bytes), which is checked here so that a
+    mistyped key stops the start instead of failing the first storage that needs its credentials."""
+    if raw:
+        try:
+            valid = len(base64.urlsafe_b64decode(raw.encode("ascii"))) == 32
+        except (ValueError, UnicodeEncodeError):
+            valid = False
+        if not valid:
+            raise SettingsError(
+                "CUTOUT_ENCRYPTION_KEY must be 32 bytes in url-safe base64 (44 characters), as "
+                "`python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'` prints"
+            )
+    return raw
 
 
 @dataclass(frozen=True)
@@ -27,6 +44,9 @@ class Settings:
     uploadcare_secret_key: str = ""
     photoroom_api_key: str = ""
     removebg_api_key: str = ""
+    claid_api_key: str = ""
+    # Fernet key (url-safe base64 of 32 bytes) that encrypts storage connector credentials at rest.
+    encryption_key: str = ""
     # "required": Upload API requests without a valid signature and expire are refused, as Uploadcare
     # does for a project with signed uploads on.
     uploadcare_signed_uploads: str = "optional"
@@ -49,6 +69,8 @@ class Settings:
     decode_budget_megapixels: float = 256.0
     decode_wait_seconds: float = 10.0
     model_path: str = ""
+    # Where the named CMYK profiles' files are (ISO_Coated.icc, ...: engine/icc.py); None: none installed.
+    icc_dir: Path | None = None
     log_level: str = "info"
     max_queue: int = 1000
     queue_retry_after: int = 30
@@ -82,6 +104,8 @@ class Settings:
                 self.uploadcare_secret_key,
                 self.photoroom_api_key,
                 self.removebg_api_key,
+                self.claid_api_key,
+                self.encryption_key,
                 self.webhook_secret,
             )
         )
@@ -147,6 +171,8 @@ class Settings:
             uploadcare_secret_key=text("CUTOUT_UPLOADCARE_SECRET_KEY", ""),
             photoroom_api_key=text("CUTOUT_PHOTOROOM_API_KEY", ""),
             removebg_api_key=text("CUTOUT_REMOVEBG_API_KEY", ""),
+            claid_api_key=text("CUTOUT_CLAID_API_KEY", ""),
+            encryption_key=fernet_key(text("CUTOUT_ENCRYPTION_KEY", "")),
             uploadcare_signed_uploads=signed_uploads,
             uploadcare_max_unstored_files=int(
                 number("CUTOUT_UPLOADCARE_MAX_UNSTORED_FILES", defaults.uploadcare_max_unstored_files)
@@ -166,6 +192,7 @@ class Settings:
             ),
             decode_wait_seconds=float(number("CUTOUT_DECODE_WAIT_SECONDS", defaults.decode_wait_seconds, float, 0)),
             model_path=text("CUTOUT_MODEL_PATH", ""),
+            icc_dir=Path(icc_dir) if (icc_dir := text("CUTOUT_ICC_DIR", "")) else None,
             log_level=text("CUTOUT_LOG_LEVEL", defaults.log_level).lower(),
             max_queue=int(number("CUTOUT_MAX_QUEUE", defaults.max_queue)),
             job_lease_seconds=float(number("CUTOUT_JOB_LEASE_SECONDS", defaults.job_lease_seconds, float, 1)),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import math
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -99,12 +100,14 @@ class SyncLane:
         segmenter: engine.Segmenter,
         limits: engine.Limits,
         wait_seconds: float,
+        profiles: engine.IccProfiles | None = None,
     ) -> None:
         self.slots = slots
         self.budget = budget
         self.segmenter = segmenter
         self.limits = limits
         self.wait_seconds = wait_seconds
+        self.profiles = profiles
 
     async def run(
         self,
@@ -135,11 +138,17 @@ class SyncLane:
             await work
         raise ClientGone("The client closed the connection before the cut-out started.")
 
+    def engine_run(self, edit: engine.Edit, data: bytes, background: bytes | None) -> engine.Result:
+        """The engine's run with this lane's segmenter, limits and CMYK profiles, on the calling thread."""
+        return engine.run(
+            edit, data, segmenter=self.segmenter, background=background, limits=self.limits, profiles=self.profiles
+        )
+
     async def _cut(self, edit: engine.Edit, data: bytes, background: bytes | None) -> engine.Result:
         cost = await to_thread.run_sync(engine.cut_out_cost, data, background, self.limits)
         async with self.slots.take(urgent=True, timeout=self.wait_seconds):
             return await self.budget.run(
                 cost,
-                lambda: engine.run(edit, data, segmenter=self.segmenter, background=background, limits=self.limits),
+                functools.partial(self.engine_run, edit, data, background),
                 bounded=True,
             )

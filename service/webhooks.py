@@ -22,7 +22,7 @@ from typing import Any
 
 from .db import Database, Statements
 from .errors import BadRequest, Conflict, NotFound
-from .models import Attempt, Delivery, DeliveryState, Endpoint, File, Job, Version, now_iso
+from .models import Attempt, Delivery, DeliveryState, Endpoint, File, Job, Task, Version, now_iso
 from .settings import Settings
 from .signing import new_secret
 
@@ -69,6 +69,8 @@ class WebhookFormat:
     render: Callable[[Event, str, Endpoint], dict[str, Any]]  # (event, event name, endpoint) -> payload
     # The payload POSTed to an extension's per-request webhookUrl; None when the format has none.
     extension_result: Callable[[Event], dict[str, Any]] | None = None
+    # The payload POSTed to a task's webhook URL once every item of it has ended (its items in order).
+    task_result: Callable[[Task, list[Job]], dict[str, Any]] | None = None
 
     @property
     def event_names(self) -> tuple[str, ...]:
@@ -100,8 +102,9 @@ class Webhooks:
     # -- endpoints
 
     def format(self, name: str) -> WebhookFormat:
-        if name not in self.formats:
-            raise BadRequest(f"format must be one of: {', '.join(self.formats)}.", field="format")
+        registrable = [known for known, fmt in self.formats.items() if fmt.events]  # Claid's has none
+        if name not in registrable:
+            raise BadRequest(f"format must be one of: {', '.join(registrable)}.", field="format")
         return self.formats[name]
 
     def clean_events(self, format: str, events: object, field: str = "events") -> tuple[str, ...]:
@@ -261,6 +264,21 @@ class Webhooks:
                 added = True
         if added:
             tx.notify(DELIVERIES)  # after the COMMIT
+
+    def record_task(self, task: Task, items: list[Job], tx: Statements) -> None:
+        """A task's end, to its webhook URL (signed with the service's secret, like any per-request URL),
+        inside the transaction that ended its last item: it is recorded once."""
+        fmt = self.formats.get(task.dialect)
+        if not task.webhook_url or fmt is None or fmt.task_result is None:
+            return
+        now = now_iso()
+        tx.webhooks.insert_delivery(
+            Delivery(
+                id=_message_id(), event="task.done", url=task.webhook_url, body=body_of(fmt.task_result(task, items)),
+                format=fmt.name, next_attempt_at=time.time(), created_at=now, updated_at=now,
+            )  # fmt: skip
+        )
+        tx.notify(DELIVERIES)
 
     # -- the dispatcher's side
 

@@ -135,6 +135,8 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
         uploadcare_secret_key="demosecretkey0000000",
         photoroom_api_key="photoroom_test_key",
         removebg_api_key="removebg_test_key",
+        claid_api_key="claid_test_key",
+        encryption_key="dGVzdC1lbmNyeXB0aW9uLWtleS1mb3ItY3V0b3V0ISE=",
         webhook_secret="whsec_dGVzdC1zZWNyZXQtZm9yLWN1dG91dA==",
         webhook_retry_schedule=(0.2, 0.4, 0.8),
         egress_allow=(),
@@ -206,6 +208,22 @@ def image_bytes(size: tuple[int, int] = (64, 48), fmt: str = "PNG", mode: str = 
     out = io.BytesIO()
     Image.new(mode, size, color).save(out, fmt)  # type: ignore[arg-type]
     return out.getvalue()
+
+
+@pytest.fixture(scope="session")
+def s3_server():  # type: ignore[no-untyped-def]
+    """moto's S3 server on 127.0.0.1 with signature checks on, for the whole session (tests/storage_servers.py)."""
+    from .storage_servers import s3_fixture
+
+    yield from s3_fixture()
+
+
+@pytest.fixture(scope="session")
+def gcs_server():  # type: ignore[no-untyped-def]
+    """gcp-storage-emulator on 127.0.0.1, for the whole session (tests/storage_servers.py)."""
+    from .storage_servers import gcs_fixture
+
+    yield from gcs_fixture()
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from service.app import open_library
 from service.library import ExtensionRequest, NewFile
 
 from .conftest import ServiceProcess, make_settings, photo_bytes, plain_cutout, wait_for
+from .receiver import Origin, Receiver
 
 PHOTOS = ["coffee.png", "chelsea.png", "astronaut.png", "rocket.jpg"]
 
@@ -85,3 +86,49 @@ def test_completion_is_fenced_on_the_lease_owner(tmp_path: Path) -> None:
     assert [v.number for v in versions] == [1, 2]
     assert library.job_counts() == {"succeeded": 1}
     assert [d.event for d in webhooks.deliveries()] == ["extension.succeeded"]  # one event, not one per run
+
+
+def test_sigkill_during_a_claid_batch_ends_every_item_once(tmp_path: Path, receiver: Receiver) -> None:
+    """Killed with items running and queued, the batch resumes: each item ends succeeded or failed exactly
+    once, the batch's GET lists each once, and its webhook is sent once."""
+    data_dir = tmp_path / "data"
+    service = ServiceProcess(data_dir, CUTOUT_WORKERS="1", CUTOUT_JOB_LEASE_SECONDS="2",
+                             CUTOUT_CLAID_API_KEY="claid_process_key", CUTOUT_EGRESS_ALLOW="127.0.0.0/8")  # fmt: skip
+    photos = {name: Origin(photo_bytes(name)) for name in PHOTOS}
+    junk = Origin(b"no image here")
+    key = {"Authorization": "Bearer claid_process_key"}
+    inputs = [f"{photos[PHOTOS[i % len(PHOTOS)]].url}/{i}.png" for i in range(8)]
+    inputs.insert(3, f"{junk.url}/broken.png")
+    try:
+        service.start()
+        try:
+            body = {"input": inputs, "operations": {"background": {"remove": True}}, "output": {"format": "png"},
+                    "webhook_url": f"{receiver.url}/batch"}  # fmt: skip
+            submitted = httpx.post(f"{service.url}/v1/image/edit/batch", json=body, headers=key, timeout=30)
+            assert submitted.status_code == 200, submitted.text
+            task_id = submitted.json()["data"]["id"]
+            wait_for(lambda: any(j["status"] == "running" for j in jobs(data_dir)), timeout=60, interval=0.005)
+            assert "queued" in [j["status"] for j in jobs(data_dir)]
+        finally:
+            service.kill()
+        service.start()
+        try:
+            def ended() -> dict[str, object] | None:
+                got = httpx.get(f"{service.url}/v1/image/edit/batch/{task_id}", headers=key, timeout=10).json()
+                return got["data"] if got["data"]["status"] in ("DONE", "ERROR") else None
+
+            done = wait_for(ended, timeout=240)
+            assert isinstance(done, dict) and done["status"] == "DONE"
+            listed = [r["input_object"]["uri"] for r in done["results"]] + [e["input"] for e in done["errors"]]
+            assert sorted(listed) == sorted(inputs)  # every item once, in one list or the other
+            assert [e["input"] for e in done["errors"]] == [inputs[3]]
+            items = [j for j in jobs(data_dir) if j["kind"] == "task"]
+            assert len(items) == len(inputs)
+            assert all(j["status"] in ("succeeded", "failed") for j in items)
+            wait_for(lambda: receiver.on("/batch"), timeout=30)
+            assert len(receiver.on("/batch")) == 1
+        finally:
+            service.stop()
+    finally:
+        for origin in (*photos.values(), junk):
+            origin.close()

@@ -21,6 +21,11 @@ def test_defaults() -> None:
     assert settings.workers >= 1
 
 
+def test_icc_dir() -> None:
+    assert Settings.from_env({}).icc_dir is None
+    assert Settings.from_env({"CUTOUT_ICC_DIR": " /srv/icc "}).icc_dir == Path("/srv/icc")
+
+
 def test_values_and_port_fallback() -> None:
     settings = Settings.from_env(
         {
@@ -62,7 +67,7 @@ def test_keys_are_generated_once_and_env_wins(tmp_path: Path) -> None:
     assert len(first.uploadcare_public_key) == 20
     assert set(generated) == {
         "imagekit_private_key", "imagekit_public_key", "uploadcare_public_key", "uploadcare_secret_key", "webhook_secret",
-        "photoroom_api_key", "removebg_api_key",
+        "photoroom_api_key", "removebg_api_key", "claid_api_key", "encryption_key",
     }  # fmt: skip
     again, generated_again = resolve_keys(settings)
     assert again == first and generated_again == {}
@@ -77,6 +82,6 @@ def test_a_keys_file_from_before_a_dialect_existed_gains_only_the_new_keys(tmp_p
            "uploadcare_public_key": "a" * 20, "uploadcare_secret_key": "b" * 20, "webhook_secret": "whsec_old"}  # fmt: skip
     (tmp_path / "keys.json").write_text(json.dumps(old))
     settings, generated = resolve_keys(Settings(data_dir=tmp_path))
-    assert set(generated) == {"photoroom_api_key", "removebg_api_key"}
+    assert set(generated) == {"photoroom_api_key", "removebg_api_key", "claid_api_key", "encryption_key"}
     assert settings.imagekit_private_key == "private_old" and settings.photoroom_api_key
     assert json.loads((tmp_path / "keys.json").read_text())["removebg_api_key"] == settings.removebg_api_key

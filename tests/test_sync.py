@@ -109,3 +109,26 @@ def test_a_caller_that_leaves_before_its_cut_out_starts_costs_nothing() -> None:
         assert segmenter.calls == 1 and slots.free == 1 and slots.waiting == 0
 
     asyncio.run(scenario())
+
+
+def test_the_lane_finds_named_cmyk_profiles_where_it_was_told(tmp_path) -> None:
+    import io
+    import shutil
+
+    from PIL import Image
+
+    from service.engine.icc import DEFAULT_PROFILE_PATH
+
+    shutil.copy(DEFAULT_PROFILE_PATH, tmp_path / "ISO_Coated.icc")
+    spec = engine.OutputSpec("jpg", color_space="CMYK", color_profile="ISO_Coated", flatten_onto=(255, 255, 255))
+    edit = engine.Edit((engine.Encode(spec),))
+    unused = GatedSegmenter()
+
+    def lane(profiles: engine.IccProfiles | None) -> SyncLane:
+        return SyncLane(CutSlots(1), DecodeBudget(64, 5), unused, engine.Limits(), wait_seconds=5, profiles=profiles)
+
+    result = asyncio.run(lane(engine.IccProfiles(tmp_path)).run(edit, image_bytes()))
+    assert Image.open(io.BytesIO(result.data)).mode == "CMYK"
+    with pytest.raises(engine.OptionError) as caught:
+        asyncio.run(lane(None).run(edit, image_bytes()))
+    assert caught.value.option == "color_profile"

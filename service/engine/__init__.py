@@ -6,22 +6,39 @@ options with `remove_bg_edit` - and apply it with `run`.
 
 from .cost import Work, cut_out_cost, decode_cost
 from .edit import Edit, Result, edit_from_json, edit_to_json, run
-from .encode import OutputSpec
+from .encode import OutputSpec, check_output
 from .errors import EngineError, ImageRejected, OptionError
+from .icc import IccProfiles
 from .load import ImageInfo, Limits, inspect_image
 from .model import Segmenter, U2NetSegmenter, default_segmenter
-from .options import Options, Position, parse_options, remove_bg_schema
+from .options import Options, Position, parse_color, parse_options, remove_bg_schema
 from .pipeline import remove_background, thumbnail
 from .remove_bg import remove_bg_edit
-from .steps import Background, Channels, Edges, Encode, Layout, Outline, Place, Roi, Segment, Shadow, Step
+from .steps import (
+    Adjust,
+    Background,
+    Channels,
+    Edges,
+    Encode,
+    Layout,
+    Outline,
+    Place,
+    Resize,
+    Roi,
+    Segment,
+    Shadow,
+    Step,
+)
 
 __all__ = [
+    "Adjust",
     "Background",
     "Channels",
     "Edges",
     "Edit",
     "Encode",
     "EngineError",
+    "IccProfiles",
     "ImageInfo",
     "ImageRejected",
     "Layout",
@@ -32,6 +49,7 @@ __all__ = [
     "OutputSpec",
     "Place",
     "Position",
+    "Resize",
     "Result",
     "Roi",
     "Segment",
@@ -40,12 +58,14 @@ __all__ = [
     "Step",
     "U2NetSegmenter",
     "Work",
+    "check_output",
     "cut_out_cost",
     "decode_cost",
     "default_segmenter",
     "edit_from_json",
     "edit_to_json",
     "inspect_image",
+    "parse_color",
     "parse_options",
     "remove_background",
     "remove_bg_edit",

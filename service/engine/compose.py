@@ -17,7 +17,7 @@ from .errors import OptionError
 from .looks import BlurMode, blurred, scaled_back
 from .options import Length, Options
 from .pixels import row_blocks, to_array
-from .steps import Align, Layout, Place, Sides
+from .steps import Align, Layout, Place, Resize, Sides
 
 # Alpha above this (of 255) counts as subject when measuring its box: the
 # model's faint noise far from the subject must not stretch a crop.
@@ -358,6 +358,52 @@ def plan_place(image_size: tuple[int, int], subject: Box | None, place: Place) -
     align_y = _snapped(place.align[1], cut_top, cut_bottom)
     offset = (_aligned(target[0], span_w, size[0], align_x), _aligned(target[1], span_h, size[1], align_y))
     return Plan(canvas, (0, 0), reference, size, offset, True, target if place.scaling == "fill" else None)
+
+
+def plan_resize(image_size: tuple[int, int], subject: Box | None, step: Resize) -> Plan:
+    """Pure geometry for `Resize` (its docstring says each fit); `subject` is None when there is no matte."""
+    width, height = image_size
+    photo = (0, 0, width, height)
+    reference = subject if step.clip and subject is not None else photo
+    ref_w, ref_h = reference[2] - reference[0], reference[3] - reference[1]
+    wanted_w = _to_px(step.width, ref_w) if step.width is not None else None
+    wanted_h = _to_px(step.height, ref_h) if step.height is not None else None
+    for side, wanted in (("width", wanted_w), ("height", wanted_h)):
+        if wanted is not None and wanted < 1:
+            raise OptionError(side, f"{side} comes to {wanted} pixels; it must be at least 1")
+    fill = False
+    if wanted_w is None and wanted_h is None:
+        canvas = (ref_w, ref_h)
+    elif wanted_w is None or wanted_h is None:
+        factor = wanted_w / ref_w if wanted_w is not None else (wanted_h or 0) / ref_h
+        canvas = (max(1, round(ref_w * factor)), max(1, round(ref_h * factor)))
+    elif step.fit in ("bounds", "cover"):
+        factor = (min if step.fit == "bounds" else max)(wanted_w / ref_w, wanted_h / ref_h)
+        canvas = (max(1, round(ref_w * factor)), max(1, round(ref_h * factor)))
+    else:
+        canvas, fill = (wanted_w, wanted_h), step.fit == "crop"
+    target = target_area(canvas, ((0, "px"),) * 4, step.padding)
+    span_w, span_h = target[2] - target[0], target[3] - target[1]
+    ratio = (max if fill else min)(span_w / ref_w, span_h / ref_h)
+    size = (max(1, round(ref_w * ratio)), max(1, round(ref_h * ratio)))
+    centre = (ref_w / 2, ref_h / 2)
+    if fill and step.focus == "subject" and subject is not None:
+        centre = ((subject[0] + subject[2]) / 2 - reference[0], (subject[1] + subject[3]) / 2 - reference[1])
+    offset = (
+        _focused(target[0], span_w, size[0], centre[0] * ratio),
+        _focused(target[1], span_h, size[1], centre[1] * ratio),
+    )
+    if reference == photo and canvas == size == image_size and offset == (0, 0):
+        return Plan(image_size, (0, 0), photo, image_size, (0, 0), False)
+    return Plan(canvas, (0, 0), reference, size, offset, True, target if fill else None)
+
+
+def _focused(start: int, span: int, size: int, focus: float) -> int:
+    """The offset that puts `focus` (px into a scaled reference of `size`) mid-span; a reference that
+    overflows the span is kept covering it, one that fits is centred."""
+    if size <= span:
+        return start + round((span - size) / 2)
+    return start + min(0, max(span - size, round(span / 2 - focus)))
 
 
 def _cropped_sides(box: Box, image_size: tuple[int, int], snap: tuple[bool, bool]) -> tuple[bool, bool, bool, bool]:

@@ -36,6 +36,7 @@ from typing import Any, TypeVar
 import numpy as np
 from PIL import Image
 
+from .adjust import adjusted
 from .compose import (
     Plan,
     alpha_from_mask,
@@ -45,13 +46,15 @@ from .compose import (
     hard_edges,
     plan_layout,
     plan_place,
+    plan_resize,
     put_on_background,
     subject_box,
     with_shadow,
     within_pixels,
 )
-from .encode import Metadata, OutputSpec, carried, encode
+from .encode import Metadata, OutputSpec, carried, check_output, encode, flattened
 from .errors import EngineError, ImageRejected, OptionError
+from .icc import IccProfiles
 from .load import Limits, decode, decode_for_model
 from .looks import BlurMode, background_blurred, with_outline
 from .mask import MODEL_SIDE
@@ -59,6 +62,7 @@ from .model import Segmenter, default_segmenter
 from .options import Position
 from .steps import (
     GEOMETRY,
+    Adjust,
     Background,
     Channels,
     Edges,
@@ -66,6 +70,7 @@ from .steps import (
     Layout,
     Outline,
     Place,
+    Resize,
     Roi,
     Segment,
     Shadow,
@@ -146,6 +151,8 @@ class _Layer:
     alpha_only: bool = False
     opaque: bool = False  # every picture pixel is opaque: written as RGB
     background: Image.Image | None = None  # the decoded background image, once a step asked for it
+    measured: np.ndarray | None = None
+    adjusted: bool = False  # an Adjust step changed `photo`'s colours  # a measuring Segment's matte: the subject's shape, not applied
 
 
 # The model sees 320x320; twice that per side is all the detail its LANCZOS
@@ -169,9 +176,7 @@ def segment(segmenter: Segmenter, view: Image.Image) -> np.ndarray:
     """Run the segmenter and hold it to its contract."""
     mask = np.asarray(segmenter(view), dtype=np.float32)
     if mask.shape != (view.height, view.width):
-        raise EngineError(
-            f"segmenter returned a {mask.shape} mask for a {view.width}x{view.height} image"
-        )
+        raise EngineError(f"segmenter returned a {mask.shape} mask for a {view.width}x{view.height} image")
     return mask
 
 
@@ -189,9 +194,14 @@ def run(
     segmenter: Segmenter | None = None,
     background: bytes | None = None,
     limits: Limits | None = None,
+    profiles: IccProfiles | None = None,
 ) -> Result:
-    """Apply `edit` to an encoded image; `background` is the image a `Background` step with an image asks for."""
+    """Apply `edit` to an encoded image; `background` is the image a `Background` step with an image asks for.
+
+    `profiles` are the named CMYK profiles installed (none when None).
+    """
     limits = limits or Limits()
+    check_output(edit.output, profiles)  # before the model runs
     _, image = decode(data, limits)
     photo_alpha = np.asarray(image.getchannel("A")) if image.mode == "RGBA" else None
     alpha = photo_alpha if photo_alpha is not None else np.full((image.height, image.width), 255, np.uint8)
@@ -199,17 +209,22 @@ def run(
     for step in edit.steps:
         _APPLY[type(step)](layer, step)
     picture = _picture(layer)
+    if not layer.matted and not layer.alpha_only and picture.mode == "RGBA":
+        # Nothing was cut out: an opaque photo resized or adjusted is still opaque unless geometry left room.
+        layer.opaque = layer.opaque or picture.getchannel("A").getextrema()[0] == 255
     if layer.opaque:
         picture = picture.convert("RGB")
     full_size = picture.size
     picture = within_pixels(picture, edit.output.max_pixels)
     spec = edit.output.resolved(picture)
     if spec.format == "jpg" and picture.mode not in ("RGB", "L"):
-        raise OptionError("format", "jpg needs an opaque background (bg_color or a background image)")
+        if spec.flatten_onto is None:
+            raise OptionError("format", "jpg needs an opaque background (bg_color or a background image)")
+        picture = flattened(picture, spec.flatten_onto)
     encoding = edit.find(Encode)
     # `decode` keeps the photo's info (ICC profile, EXIF, XMP) through orientation and mode changes.
     metadata = carried(image.info, encoding.keep_metadata, encoding.keep_icc) if encoding else Metadata()
-    encoded = encode(picture, spec, metadata)
+    encoded = encode(picture, spec, metadata, profiles)
     return Result(
         data=encoded.data,
         mime=encoded.mime,
@@ -262,19 +277,32 @@ def uncertainty(mask: np.ndarray) -> float:
 
 
 def _segment(layer: _Layer, step: Segment) -> None:
+    if step.measure_only:
+        layer.measured = _matte(layer)
+        return
     layer.matted = True
     if step.unless_transparent and layer.photo_alpha is not None and int(layer.photo_alpha.min()) < 255:
         return  # the photo's own transparency is the cut-out
+    alpha = _matte(layer)
+    if layer.photo_alpha is not None:
+        # Transparent input stays transparent whatever the model says.
+        alpha = ((alpha.astype(np.uint16) * layer.photo_alpha + 127) // 255).astype(np.uint8)
+    layer.alpha, layer.segmented = alpha, True
+
+
+def _matte(layer: _Layer) -> np.ndarray:
+    """The model's matte of the photo, at the photo's size."""
     view = decode_for_model(layer.data, layer.limits, MODEL_VIEW_SIDE)
     if view is None:
         view = model_view(layer.photo)
     mask = segment(layer.segmenter or default_segmenter(), view)
     layer.uncertainty = uncertainty(mask)
-    alpha = alpha_from_mask(mask, layer.photo.size)
-    if layer.photo_alpha is not None:
-        # Transparent input stays transparent whatever the model says.
-        alpha = ((alpha.astype(np.uint16) * layer.photo_alpha + 127) // 255).astype(np.uint8)
-    layer.alpha, layer.segmented = alpha, True
+    return alpha_from_mask(mask, layer.photo.size)
+
+
+def _adjust(layer: _Layer, step: Adjust) -> None:
+    layer.photo = adjusted(layer.photo, exposure=step.exposure, saturation=step.saturation,
+                           contrast=step.contrast, sharpness=step.sharpness)  # fmt: skip
 
 
 def _roi(layer: _Layer, step: Roi) -> None:
@@ -293,12 +321,24 @@ def _place(layer: _Layer, step: Place) -> None:
     # Without a matte the whole photo is the subject.
     subject = subject_box(Image.fromarray(layer.alpha, mode="L")) if layer.matted else None
     layer.plan = plan_place(layer.photo.size, subject, step)
+    _check_canvas(layer, "size")
+
+
+def _resize(layer: _Layer, step: Resize) -> None:
+    shape = layer.measured if layer.measured is not None else layer.alpha if layer.matted else None
+    subject = subject_box(Image.fromarray(shape, mode="L")) if shape is not None else None
+    layer.plan = plan_resize(layer.photo.size, subject, step)
+    _check_canvas(layer, "resizing")
+
+
+def _check_canvas(layer: _Layer, field: str) -> None:
+    """A padded, framed or enlarged canvas can be far larger than the photo; it is held to the photos' limits."""
+    assert layer.plan is not None
     width, height = layer.plan.canvas
     limits = layer.limits
     if max(width, height) > limits.max_side or width * height > limits.max_megapixels * 1_000_000:
-        # A padded or framed canvas can be far larger than the photo; it is held to the photos' limits.
         raise OptionError(
-            "size",
+            field,
             f"the result would be {width}x{height} pixels; the limit is {limits.max_side} per side "
             f"and {limits.max_megapixels:g} megapixels",
         )
@@ -361,8 +401,10 @@ _APPLY: dict[type[Step], Callable[[_Layer, Any], None]] = {
     Segment: _segment,
     Roi: _roi,
     Edges: _edges,
+    Adjust: _adjust,
     Layout: _layout,
     Place: _place,
+    Resize: _resize,
     Channels: _channels,
     Outline: _outline,
     Shadow: _shadow,
@@ -440,7 +482,10 @@ def _step(item: Mapping[str, Any]) -> Step:
     if kind is Layout and values.get("position") is not None:
         values["position"] = Position(**values["position"])
     if kind is Encode:
-        values["output"] = OutputSpec(**values.get("output", {}))
+        output = dict(values.get("output", {}))
+        if output.get("flatten_onto") is not None:
+            output["flatten_onto"] = tuple(output["flatten_onto"])
+        values["output"] = OutputSpec(**output)
     if kind is Background and values.get("blur") is not None:
         values["blur"] = tuple(values["blur"])
     return kind(**{key: _frozen(value) for key, value in values.items()})

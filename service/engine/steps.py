@@ -22,12 +22,15 @@ class Segment:
 
     `unless_transparent`: a photo that already has transparency keeps its own
     alpha and the model does not run (Photoroom's keepExistingAlphaChannel=auto).
+    `measure_only`: the matte is kept aside for geometry to measure the subject
+    by (a crop centred on it), and the picture stays as opaque as the photo.
     """
 
     name: ClassVar[str] = "segment"
     phase: ClassVar[int] = MATTE
 
     unless_transparent: bool = False
+    measure_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,57 @@ class Place:
     reference: Literal["subject", "original"] = "subject"
     snap_cropped: tuple[bool, bool] = (True, True)
     align: tuple[Align, Align] = ("center", "center")
+
+
+Fit = Literal["bounds", "cover", "canvas", "crop"]
+
+
+@dataclass(frozen=True)
+class Resize:
+    """Geometry by target size: the picture (or, with `clip`, the subject's box) scaled into `width` x `height`.
+
+    `width` and `height` are (amount, "px" | "%"), a percentage of the
+    reference box's side; None ("auto") follows the other side's scale, and
+    both None keep the reference's size. `fit`, with both sides given:
+    `bounds` scales to fit inside them (the result is at most that size),
+    `cover` to cover them (at least that size, nothing cut), `canvas` fits
+    the reference inside a canvas of exactly that size (the rest
+    transparent), `crop` covers a canvas of exactly that size and cuts what
+    overflows, centred on the reference's centre, or with `focus` "subject"
+    on the subject's centre (the photo's when there is no matte), kept
+    inside the photo. `padding` (top right bottom left) then shrinks the
+    content inside the same canvas: a "%" is of the canvas side it lies along.
+    compose.plan_resize is the code.
+    """
+
+    name: ClassVar[str] = "resize"
+    phase: ClassVar[int] = GEOMETRY
+
+    width: Length | None = None
+    height: Length | None = None
+    fit: Fit = "bounds"
+    focus: Literal["center", "subject"] = "center"
+    clip: bool = False
+    padding: Sides = ((0, "px"),) * 4
+
+
+@dataclass(frozen=True)
+class Adjust:
+    """Classic colour and detail adjustments of the photo, each from -100 to 100 (0 changes nothing).
+
+    Applied to the photo's colours (its alpha kept) before anything is
+    composed, so a background colour stays the colour asked for. After a
+    `Segment` the model has seen the photo as given. adjust.py holds each
+    scale's mapping.
+    """
+
+    name: ClassVar[str] = "adjust"
+    phase: ClassVar[int] = MATTE
+
+    exposure: float = 0.0
+    saturation: float = 0.0
+    contrast: float = 0.0
+    sharpness: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -202,4 +256,4 @@ class Encode:
     keep_icc: bool = False  # the photo's ICC profile goes into the file unchanged (pixels are not converted)
 
 
-Step = Segment | Roi | Edges | Layout | Place | Channels | Outline | Shadow | Background | Encode
+Step = Segment | Roi | Edges | Adjust | Layout | Place | Resize | Channels | Outline | Shadow | Background | Encode

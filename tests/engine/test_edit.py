@@ -129,6 +129,33 @@ def test_json_round_trip_of_every_step():
     assert edit.background_url == "https://example.com/bg.png"
 
 
+def test_json_round_trip_of_every_output_option():
+    spec = OutputSpec(
+        "jpg",
+        quality=85,
+        dpi=300,
+        max_pixels=4_000_000,
+        progressive=True,
+        compression=None,
+        lossless=False,
+        color_space="CMYK",
+        color_profile="ISO_Coated",
+        flatten_onto=(255, 250, 240),
+    )
+    edit = Edit((Segment(), Encode(spec)))
+    data = edit_to_json(edit)
+    assert data["steps"][-1]["output"]["flatten_onto"] == [255, 250, 240]
+    assert edit_from_json(data) == edit
+    png = Edit((Encode(OutputSpec("png", compression="best")),))
+    assert edit_from_json(edit_to_json(png)) == png
+
+
+def test_rows_stored_before_the_output_options_still_load():
+    output = {"format": "webp", "quality": 80, "dpi": None, "max_pixels": None}
+    row = {"v": 1, "steps": [{"step": "encode", "output": output, "keep_metadata": "none", "keep_icc": False}]}
+    assert edit_from_json(row).output == OutputSpec("webp", quality=80)
+
+
 def test_version_0_is_raw_remove_bg_options_parsed_once():
     raw = {"bgColor": "81d4fa", "crop": "true"}
     assert edit_from_json({"v": 0, "remove_bg": raw}) == remove_bg_edit(raw)

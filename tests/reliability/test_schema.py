@@ -173,6 +173,49 @@ def known(api_server: RunningServer, hooks: Receiver) -> Known:
     )
 
 
+@dataclass
+class KnownStorages:
+    """Web-folder storages to read (one holds an object) and to delete, for Claid's storage endpoints."""
+
+    kept: list[int]
+    disposable: list[int]
+    token: str  # of kept[0], whose folder holds `key`
+    key: str
+
+
+@pytest.fixture(scope="module")
+def known_storages(api_server: RunningServer) -> KnownStorages:
+    headers = {"Authorization": f"Bearer {api_server.settings.claid_api_key}"}
+    made = []
+    with api_server.http() as http:
+        for i in range(14):
+            response = http.post("/v1/storage/storages", headers=headers, json={"name": f"known{i}", "type": "web_folder"})
+            assert response.status_code == 201, response.text
+            made.append(response.json()["data"])
+    token = made[0]["parameters"]["bucket"]
+    # What an output written to the folder leaves there (the folder's own API only reads).
+    (api_server.data_dir / "web-folders" / token / "pic.png").write_bytes(image_bytes())
+    return KnownStorages([m["id"] for m in made[:2]], [m["id"] for m in made[2:]], token, "pic.png")
+
+
+def aim_storages(case: schemathesis.Case, known: KnownStorages) -> None:
+    """Most valid cases of Claid's storage endpoints name a real storage or object, or create a web folder
+    (a generated bucket or endpoint is refused by the egress rules of this run). No case deletes a kept one."""
+    params = case.path_parameters or {}
+    if case.method.upper() == "DELETE" and unquote(str(params.get("id"))).strip() in {str(k) for k in known.kept}:
+        params["id"] = known.disposable[0]
+    if case.meta is not None and case.meta.generation.mode != schemathesis.GenerationMode.POSITIVE:
+        return
+    if "/storage/storages/{id}" in case.path and isinstance(params.get("id"), int):
+        ids = known.disposable if case.method.upper() == "DELETE" else known.kept
+        params["id"] = int(pick(params["id"], [str(i) for i in ids]) or params["id"])
+    if case.path.startswith("/web-folders/") and pick(repr(params), ["the object"]):
+        params.update(token=known.token, key=known.key)
+    body = case.body
+    if case.path.endswith("/storage/storages") and isinstance(body, dict) and pick(repr(body), ["a web folder"]):
+        case.body = {"name": f"s{zlib.crc32(repr(body).encode())}", "type": "web_folder"}
+
+
 def bmp_of_at_least(size: int) -> bytes:
     """An image big enough to need a multipart upload."""
     side = int((size / 3) ** 0.5) + 2
@@ -286,6 +329,7 @@ def api_schema(api_server: RunningServer, known: Known, known_uploadcare: KnownU
                                       f"{settings.uploadcare_secret_key}"},
             "removebgApiKey": {"api_key": settings.removebg_api_key},
             "photoroom": {"api_key": settings.photoroom_api_key},
+            "claid": {"bearer": settings.claid_api_key},
         }},
         "phases": {"stateful": {"enabled": False}},
         "checks": {"enabled": False, **{name: {"enabled": True} for name in CHECKS}},
@@ -415,9 +459,10 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 @schema.parametrize()
 def test_every_operation_answers_within_its_schema(
     case: schemathesis.Case, known: Known, known_uploadcare: KnownUploadcare, api_server: RunningServer,
-    photo_origin: Origin,
+    photo_origin: Origin, known_storages: KnownStorages,
 ) -> None:
     aim_at_known_ids(case, known)
+    aim_storages(case, known_storages)
     aim_uploadcare(case, known_uploadcare, api_server.settings.uploadcare_public_key)
     aim_removebg(case)
     aim_photoroom(case, f"{photo_origin.url}/photo.png")

@@ -348,10 +348,9 @@ def parse_edit(values: Mapping[str, str], files: frozenset[str], method: str, li
     background_url = get("background.imageUrl")
     if colour is not None or has_bg_image or blur is not None:
         steps.append(engine.Background(colour, background_url, has_bg_image, scaling, blur))  # type: ignore[arg-type]
-    if fmt == "jpg" and not (colour is not None and colour[3] == 255 and not has_bg_image):
-        # Photoroom's rule: JPEG has no alpha, so what is transparent shows the background colour, white by default.
-        steps.append(engine.Background(WHITE))
-    output = engine.OutputSpec(fmt, QUALITY[fmt], dpi)
+    # Photoroom's rule: JPEG has no alpha, so what is transparent shows the background colour (a translucent
+    # one over white), white by default.
+    output = engine.OutputSpec(fmt, QUALITY[fmt], dpi, flatten_onto=WHITE[:3] if fmt == "jpg" else None)
     steps.append(engine.Encode(output, keep, colour_space == "original"))  # type: ignore[arg-type]
     return EditRequest(engine.Edit(tuple(steps)), get("imageUrl"), background_url, "background.imageFile" in files)
 

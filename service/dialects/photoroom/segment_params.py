@@ -52,9 +52,9 @@ class SegmentRequest:
             steps.append(engine.Channels("alpha"))
         if self.bg_color is not None:
             steps.append(engine.Background(self.bg_color))
-        if self.format == "jpg" and not (self.bg_color is not None and self.bg_color[3] == 255):
-            steps.append(engine.Background(WHITE))  # JPEG has no alpha: transparency shows white
-        steps.append(engine.Encode(engine.OutputSpec(self.format, max_pixels=self.max_pixels)))
+        # JPEG has no alpha: what is still transparent shows white.
+        flatten = WHITE[:3] if self.format == "jpg" else None
+        steps.append(engine.Encode(engine.OutputSpec(self.format, max_pixels=self.max_pixels, flatten_onto=flatten)))
         return engine.Edit(tuple(steps))
 
 
