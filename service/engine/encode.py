@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import itertools
 import os
@@ -328,7 +329,7 @@ def _has_alpha(image: Image.Image) -> bool:
 def flattened(image: Image.Image, color: tuple[int, int, int]) -> Image.Image:
     """`image` composited onto an opaque `color`, as RGB."""
     ground = Image.new("RGBA", image.size, (*color, 255))
-    ground.alpha_composite(image.convert("RGBA"))
+    ground.alpha_composite(image if image.mode == "RGBA" else image.convert("RGBA"))
     return ground.convert("RGB")
 
 
@@ -371,10 +372,22 @@ def _avif(image: Image.Image, spec: OutputSpec, metadata: Metadata) -> bytes:
     return out.getvalue()
 
 
+@functools.cache
+def _libvips() -> Any:
+    """pyvips, loaded (libvips is tens of MB) only for the files that need it.
+
+    Its operation cache is turned off: each picture is encoded once, and a
+    cached operation would keep the picture's pixels alive after the call.
+    """
+    import pyvips
+
+    pyvips.cache_set_max(0)
+    return pyvips
+
+
 def _avif_lossless(image: Image.Image, spec: OutputSpec, metadata: Metadata) -> bytes:
     """Identity-matrix 4:4:4 AVIF through libvips, which decodes to exactly these pixels (AVIF_LOSSLESS_EFFORT)."""
-    import pyvips  # loads libvips (tens of MB): only for the files that need it
-
+    pyvips = _libvips()
     if image.mode not in ("RGB", "RGBA"):
         image = image.convert("RGBA" if _has_alpha(image) else "RGB")
     picture = pyvips.Image.new_from_array(np.asarray(image), interpretation="srgb")
