@@ -86,6 +86,13 @@ class Storages:
         self._connectors: dict[int, Connector] = {}
         self._lock = threading.Lock()
 
+    def close(self) -> None:
+        """Close the store clients (at shutdown)."""
+        with self._lock:
+            connectors, self._connectors = list(self._connectors.values()), {}
+        for connector in connectors:
+            connector.close()
+
     # ---- records ----------------------------------------------------------------------------------
 
     async def create(self, name: str, type: str, parameters: dict[str, Any]) -> StorageRecord:
