@@ -272,6 +272,21 @@ def test_a_gcs_key_gets_its_tokens_within_the_egress_rules(local: Local, gcs_ser
     assert local.storages.list() == []
 
 
+def test_no_proxy_from_the_environment_is_used(local: Local, s3_server: S3Server, gcs_server: GCSServer,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """The store clients connect where the egress rules checked, not through a proxy the environment names."""
+    s3_bucket, gcs_bucket = s3_server.bucket(), gcs_server.bucket()  # the tests' own clients would use the proxy
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")  # the discard port: nothing answers there
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    run(local.storages.create("s3", "s3", s3_server.parameters(s3_bucket)))
+    run(local.storages.create("gcs", "gcs", gcs_server.parameters(gcs_bucket)))
+    for name in ("s3", "gcs"):
+        run(local.storages.write(f"storage://{name}/a.png", image_bytes(), "image/png"))
+        assert run(local.storages.read(f"storage://{name}/a.png", max_bytes=10_000)).data == image_bytes()
+
+
 # ---- credentials ------------------------------------------------------------------------------------
 
 
