@@ -176,6 +176,7 @@ def create_app(settings: Settings, *, segmenter: engine.Segmenter | None = None)
                 await housekeeping
             await runner.stop()
             await dispatcher.stop()
+            await to_thread.run_sync(storages.close)
             await egress.aclose()
             db.close()
 

@@ -61,21 +61,7 @@ class BlobStore:
 
     def _write(self, target: Path, data: bytes) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=TEMP_PREFIX)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        dir_fd = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        write_atomically(target, data)
 
     def read(self, sha: str) -> bytes:
         """The blob's bytes; FileNotFoundError when it is gone (a delete got there first)."""
@@ -128,6 +114,26 @@ class BlobStore:
                 except FileNotFoundError:
                     continue
         return removed
+
+
+def write_atomically(target: Path, data: bytes) -> None:
+    """Write `data` to `target` through a temp file beside it (named TEMP_PREFIX...), fsync and rename, then
+    fsync the folder: a reader sees the old file or the new one, never half, and a crash leaves no torn file."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=TEMP_PREFIX)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def _folders(parent: Path) -> Iterator[Path]:

@@ -213,17 +213,17 @@ def image_bytes(size: tuple[int, int] = (64, 48), fmt: str = "PNG", mode: str = 
 @pytest.fixture(scope="session")
 def s3_server():  # type: ignore[no-untyped-def]
     """moto's S3 server on 127.0.0.1 with signature checks on, for the whole session (tests/storage_servers.py)."""
-    from .storage_servers import s3_fixture
+    from .storage_servers import serve, start_s3
 
-    yield from s3_fixture()
+    yield from serve(start_s3)
 
 
 @pytest.fixture(scope="session")
 def gcs_server():  # type: ignore[no-untyped-def]
     """gcp-storage-emulator on 127.0.0.1, for the whole session (tests/storage_servers.py)."""
-    from .storage_servers import gcs_fixture
+    from .storage_servers import serve, start_gcs
 
-    yield from gcs_fixture()
+    yield from serve(start_gcs)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -146,16 +146,9 @@ def start_gcs() -> GCSServer:
     return GCSServer(endpoint, process)
 
 
-def s3_fixture() -> Iterator[S3Server]:
-    server = start_s3()
-    try:
-        yield server
-    finally:
-        _stop(server.process)
-
-
-def gcs_fixture() -> Iterator[GCSServer]:
-    server = start_gcs()
+def serve(start: Callable[[], S3Server | GCSServer]) -> Iterator[Any]:
+    """A fixture's body: the server `start` makes, stopped when the fixture ends."""
+    server = start()
     try:
         yield server
     finally:

@@ -36,6 +36,7 @@ PUBLIC = {
     "GET /from_url/status/",  # the token
     "PUT /multipart/part/{token}/",  # the signed part URL
     "GET /cdn/{uuid}/", "GET /cdn/{uuid}/{rest:path}",  # the library's read policy
+    "GET /web-folders/{token}/{key:path}",  # the web folder's random token
 }  # fmt: skip
 
 

@@ -7,6 +7,11 @@ import asyncio
 import io
 import json
 import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -31,7 +36,7 @@ from service.storage import (
     quiet_store_clients,
 )
 
-from .conftest import RunningServer, image_bytes, make_settings
+from .conftest import ROOT, RunningServer, free_port, image_bytes, make_settings
 from .storage_servers import GCSServer, S3Server
 
 T = TypeVar("T")
@@ -236,6 +241,50 @@ def test_gcs_needs_a_service_account_key_for_googles_own_endpoint(local: Local) 
         "parameters.credentials": ["the private key of the service-account key cannot be read"]
     }
     assert local.storages.list() == []
+
+
+def service_account_key(token_uri: str) -> dict[str, str]:
+    """A service-account key file as Google issues them, with a fresh RSA key and the given token endpoint."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return {
+        "type": "service_account", "project_id": "test", "private_key_id": "1", "private_key": pem.decode(),
+        "client_email": "cutout@test.iam.gserviceaccount.com", "client_id": "1", "token_uri": token_uri,
+    }  # fmt: skip
+
+
+def test_a_gcs_key_gets_its_tokens_within_the_egress_rules(local: Local, gcs_server: GCSServer) -> None:
+    bucket = gcs_server.bucket()
+    private = service_account_key("https://10.1.2.3/token")
+    with pytest.raises(StorageInvalid) as caught:
+        run(local.storages.create("g", "gcs", gcs_server.parameters(bucket, credentials=private)))
+    assert list(caught.value.details) == ["parameters.credentials.token_uri"]
+    assert "non-public" in caught.value.details["parameters.credentials.token_uri"][0]
+    # An allowed token endpoint that does not answer: the key is used (a signed token request), and fails.
+    silent = service_account_key(f"https://127.0.0.1:{free_port()}/token")
+    with pytest.raises(StorageUnavailable, match="did not answer") as unavailable:
+        run(local.storages.create("g", "gcs", gcs_server.parameters(bucket, credentials=json.dumps(silent))))
+    assert silent["private_key"] not in str(unavailable.value)
+    assert local.storages.list() == []
+
+
+def test_no_proxy_from_the_environment_is_used(local: Local, s3_server: S3Server, gcs_server: GCSServer,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """The store clients connect where the egress rules checked, not through a proxy the environment names."""
+    s3_bucket, gcs_bucket = s3_server.bucket(), gcs_server.bucket()  # the tests' own clients would use the proxy
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")  # the discard port: nothing answers there
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    run(local.storages.create("s3", "s3", s3_server.parameters(s3_bucket)))
+    run(local.storages.create("gcs", "gcs", gcs_server.parameters(gcs_bucket)))
+    for name in ("s3", "gcs"):
+        run(local.storages.write(f"storage://{name}/a.png", image_bytes(), "image/png"))
+        assert run(local.storages.read(f"storage://{name}/a.png", max_bytes=10_000)).data == image_bytes()
 
 
 # ---- credentials ------------------------------------------------------------------------------------
@@ -476,3 +525,36 @@ def test_the_printed_keys_leave_the_encryption_key_out(tmp_path: Path, capsys: p
     key = json.loads((tmp_path / "keys.json").read_text())
     assert key["claid_api_key"] in printed and "Claid API key" in printed
     assert key["encryption_key"] not in printed
+
+
+# ---- README -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_the_readme_examples_work_as_written(make_server: Callable[..., RunningServer], s3_server: S3Server,
+                                             tmp_path: Path) -> None:  # fmt: skip
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## Storage connectors") : text.index("## Background removal jobs")]
+    script = re.search(r"```sh\n(CLAID_KEY=.+?)```", section, re.S)
+    assert script is not None
+    server = make_server(egress_allow=LOCAL)
+    client = s3_server.client()
+    if "photos" not in [b["Name"] for b in client.list_buckets()["Buckets"]]:
+        client.create_bucket(Bucket="photos")
+    # Only where the server and the store live changes.
+    commands = (
+        script.group(1).replace("http://127.0.0.1:8000", server.url)
+        .replace("https://s3.eu-west-1.amazonaws.com", s3_server.endpoint)
+        .replace("AKIAEXAMPLEKEY", s3_server.access_key).replace("EXAMPLESECRET", s3_server.secret_key)
+    )  # fmt: skip
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "keys.json").write_text(json.dumps({"claid_api_key": server.settings.claid_api_key}))
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"  # `python` is the venv's
+    done = subprocess.run(["bash", "-euo", "pipefail", "-c", commands], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "PATH": path})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    answers = [json.loads(line) for line in done.stdout.replace("}{", "}\n{").splitlines() if line.strip()]
+    s3, web, listed = answers
+    assert s3["data"]["parameters"]["path"] == "input/" and web["data"]["parameters"]["url"].endswith("/results/")
+    assert listed == {"data": [s3["data"], web["data"]]}
+    assert s3_server.secret_key not in done.stdout

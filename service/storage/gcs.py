@@ -13,6 +13,7 @@ import requests
 from google.api_core import exceptions as api
 from google.auth import exceptions as auth
 from google.auth.credentials import AnonymousCredentials, Credentials
+from google.auth.transport.requests import AuthorizedSession, Request
 from google.cloud import storage
 from google.oauth2 import service_account
 
@@ -45,9 +46,14 @@ class GCSObjects:
         self.token_uri = str((credentials or {}).get("token_uri") or GOOGLE_TOKEN_URI) if credentials else None
         creds: Credentials = credentials_from(credentials) if credentials else AnonymousCredentials()  # type: ignore[no-untyped-call]
         project = (credentials or {}).get("project_id") or "cutout"
+        # No proxy from the environment, for the token requests either: they go where the egress rules checked.
+        plain = requests.Session()
+        plain.trust_env = False
+        http = AuthorizedSession(creds, auth_request=Request(plain))  # type: ignore[no-untyped-call]
+        http.trust_env = False
         with _client_lock:
             self.client = storage.Client(
-                project=project, credentials=creds, client_options={"api_endpoint": self.endpoint_url}
+                project=project, credentials=creds, client_options={"api_endpoint": self.endpoint_url}, _http=http
             )
         self._bucket = self.client.bucket(bucket)
 

@@ -15,7 +15,7 @@ import mimetypes
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -86,6 +86,13 @@ class Storages:
         self._connectors: dict[int, Connector] = {}
         self._lock = threading.Lock()
 
+    def close(self) -> None:
+        """Close the store clients (at shutdown)."""
+        with self._lock:
+            connectors, self._connectors = list(self._connectors.values()), {}
+        for connector in connectors:
+            connector.close()
+
     # ---- records ----------------------------------------------------------------------------------
 
     async def create(self, name: str, type: str, parameters: dict[str, Any]) -> StorageRecord:
@@ -97,7 +104,6 @@ class Storages:
         public = dict(definition.parameters)
         if definition.type == "web_folder":
             public["bucket"] = new_token()
-            public["url"] = folder_url(self.base_url, public["bucket"]) + public["path"]
         connector = await to_thread.run_sync(self._build, definition.type, public, definition.credentials)
         try:
             await self._allowed(connector, creating=True, name=definition.name)
@@ -119,16 +125,24 @@ class Storages:
         with self._lock:
             self._connectors[record.id] = connector
         log.info("storage %d %r (%s) created", record.id, record.name, record.type)
-        return record
+        return self._shown(record)
 
     def list(self) -> builtins.list[StorageRecord]:
-        return self.db.storages.all()
+        return [self._shown(record) for record in self.db.storages.all()]
 
     def get(self, storage_id: int) -> StorageRecord:
         found = self.db.storages.get(storage_id)
         if found is None:
             raise StorageNotFound(f"there is no storage with id {storage_id}")
-        return found[0]
+        return self._shown(found[0])
+
+    def _shown(self, record: StorageRecord) -> StorageRecord:
+        """The record as the APIs show it: a web folder's parameters gain `url`, where its objects are read,
+        made from the public URL of now (not of when it was created)."""
+        if record.type != "web_folder":
+            return record
+        url = folder_url(self.base_url, record.parameters["bucket"]) + str(record.parameters.get("path") or "")
+        return replace(record, parameters={**record.parameters, "url": url})
 
     async def delete(self, storage_id: int) -> None:
         """Forget the storage (a web folder's objects go with it; a bucket is left as it is)."""

@@ -60,7 +60,7 @@ class S3Objects:
             # CRC checksums on every request are recent AWS behaviour that several compatible stores refuse.
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
-            proxies={},
+            proxies={},  # none from the environment either: requests go where the egress rules checked
         )
         with _client_lock:
             session = boto3.session.Session(

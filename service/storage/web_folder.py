@@ -12,14 +12,13 @@ import os
 import re
 import secrets
 import shutil
-import tempfile
 from pathlib import Path
 from urllib.parse import quote
 
+from ..blobs import TEMP_PREFIX, write_atomically
 from .errors import ObjectNotFound, ObjectTooLarge, StorageUnavailable
 
 TOKEN = re.compile(r"[A-Za-z0-9_-]{32}")
-TEMP_PREFIX = ".tmp-"
 ROUTE = "/web-folders"
 
 
@@ -68,7 +67,7 @@ class WebFolder:
             raise ObjectNotFound(f"there is no object {key!r} in this web folder") from None
 
     def put(self, key: str, data: bytes, content_type: str | None = None) -> None:
-        """Atomic (temp file, fsync, rename): a reader sees the old object or the new one, never half."""
+        """Atomic: a reader sees the old object or the new one, never half."""
         self.check()
         target = self.path(key)
         try:
@@ -77,16 +76,7 @@ class WebFolder:
             raise StorageUnavailable(f"cannot write {key!r}: a part of its path is an object") from None
         if target.is_dir():
             raise StorageUnavailable(f"cannot write {key!r}: it is a folder")
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=TEMP_PREFIX)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomically(target, data)
 
     def list(self, prefix: str, *, recursive: bool) -> list[str]:
         self.check()
