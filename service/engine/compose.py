@@ -7,6 +7,7 @@ float work happens on edge pixels and on a <= 256-pixel proxy of the image.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -23,6 +24,8 @@ from .steps import Align, Layout, Place, Resize, Sides
 # model's faint noise far from the subject must not stretch a crop.
 SUBJECT_THRESHOLD = 25
 PROXY_SIDE = 256
+# Soft-edge pixels are decontaminated a band of rows of about this many pixels at a time.
+EDGE_BAND_PIXELS = 1 << 16
 # u2netp's min-max stretch leaves the subject's plateau at 250-254 and the
 # background's at 1-5, never exactly 255 / 0; those levels are model noise, not
 # transparency, so they are snapped (2% of the range at either end).
@@ -75,6 +78,12 @@ class Plan:
     def visible(self, box: Box) -> Box | None:
         """Where an image box shows on the canvas (inside `clip`), or None when it does not."""
         return _intersect(self.map_box(box), self.clip or (0, 0, *self.canvas))
+
+    def keeps_in_place(self, size: tuple[int, int]) -> bool:
+        """Arranging a layer of `size` leaves its box where it is, unscaled and whole, on a canvas of that size:
+        all `arrange` would do is clear what lies outside the box (as Photoroom's defaults do to a subject
+        that touches the photo's borders)."""
+        return self.moved and self.canvas == size and self.map_box(self.box) == self.box == self.visible(self.box)
 
 
 def _intersect(a: Box, b: Box) -> Box | None:
@@ -163,8 +172,8 @@ def _box_means(table: np.ndarray, pad: int, rows: np.ndarray, cols: np.ndarray, 
     return (total * (1.0 / (2 * radius + 1) ** 2)).astype(np.float32)
 
 
-def _local_means(image: np.ndarray, alpha: np.ndarray, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Local colour of the confident foreground and background at proxy pixels `cells` (flat indices).
+def _local_means(image: np.ndarray, alpha: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Local colour of the confident foreground and background at the proxy pixels `wanted` (a flat bool mask).
 
     Weights a^32 and (1 - a)^32 keep mixed edge pixels out of the means (an
     alpha-weighted mean, as in plain blur fusion, drags the background colour
@@ -172,7 +181,8 @@ def _local_means(image: np.ndarray, alpha: np.ndarray, cells: np.ndarray) -> tup
     one, at 5% weight, fills in where the narrow window sees no confident
     pixel; where neither does, the pixel's own colour stands. Box means
     (edges clamped) come from one summed-area table, read only at the
-    distinct cells asked for.
+    cells asked for. Returns (fg, bg, slot): cell `i`'s colours are
+    fg[slot[i]] and bg[slot[i]].
     """
     height, width = alpha.shape
     side = max(height, width)
@@ -181,8 +191,6 @@ def _local_means(image: np.ndarray, alpha: np.ndarray, cells: np.ndarray) -> tup
     for _ in range(5):  # the 32nd power by squaring: far cheaper than a float power
         np.multiply(weights, weights, out=weights)
     table = _summed_area([image * weights[..., :1], image * weights[..., 1:], weights], wide_radius)
-    wanted = np.zeros(height * width, dtype=bool)
-    wanted[cells] = True
     distinct = np.flatnonzero(wanted)
     rows, cols = np.divmod(distinct, width)
     mixed = _box_means(table, wide_radius, rows, cols, near_radius)
@@ -194,7 +202,25 @@ def _local_means(image: np.ndarray, alpha: np.ndarray, cells: np.ndarray) -> tup
     bg = np.where(bg_weight > eps, mixed[:, 3:6] / np.maximum(bg_weight, eps), own)
     slot = np.empty(height * width, dtype=np.intp)
     slot[distinct] = np.arange(distinct.size)
-    return fg[slot[cells]], bg[slot[cells]]
+    return fg, bg, slot
+
+
+def _edge_bands(alpha: np.ndarray, factor: int, proxy_width: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(flat indices, proxy cells) of the soft-edge pixels (0 < a < 255), a band of rows at a time.
+
+    In bands of about EDGE_BAND_PIXELS, so that a photo with millions of soft
+    pixels (fur, hair) is worked on in cache-sized pieces, without
+    full-size temporaries.
+    """
+    height, width = alpha.shape
+    rows_per_band = max(1, EDGE_BAND_PIXELS // width)
+    for top in range(0, height, rows_per_band):
+        band = alpha[top : top + rows_per_band].reshape(-1)
+        edge = np.flatnonzero((band - np.uint8(1)) < np.uint8(254))
+        if edge.size:
+            rows, cols = np.divmod(edge, width)
+            rows += top
+            yield rows * width + cols, (rows // factor) * proxy_width + cols // factor
 
 
 def decontaminate(rgba: np.ndarray, source: Image.Image | None = None) -> None:
@@ -210,27 +236,30 @@ def decontaminate(rgba: np.ndarray, source: Image.Image | None = None) -> None:
     height, width = rgba.shape[:2]
     pixels = rgba.reshape(-1, 4)
     alpha = np.ascontiguousarray(rgba[..., 3])
-    edge = np.flatnonzero((alpha.reshape(-1) - np.uint8(1)) < np.uint8(254))  # 0 < a < 255
-    if edge.size == 0:
-        return
     factor = max(1, math.ceil(max(height, width) / PROXY_SIDE))
+    proxy_width = -(-width // factor)  # Image.reduce keeps a partial last box
+    wanted = np.zeros(-(-height // factor) * proxy_width, dtype=bool)
+    for _, cells in _edge_bands(alpha, factor, proxy_width):
+        wanted[cells] = True
+    if not wanted.any():
+        return
     proxy_rgb = source if source is not None else Image.fromarray(np.ascontiguousarray(rgba[..., :3]), mode="RGB")
     proxy_alpha = Image.fromarray(alpha, mode="L")
     if factor > 1:
         proxy_rgb, proxy_alpha = proxy_rgb.reduce(factor), proxy_alpha.reduce(factor)
-    rows, cols = np.divmod(edge, width)
-    cells = (rows // factor) * proxy_alpha.width + cols // factor
-    fg, bg = _local_means(
+    fg_cells, bg_cells, slot = _local_means(
         np.asarray(proxy_rgb, dtype=np.float32),
         np.asarray(proxy_alpha, dtype=np.float32) * np.float32(1.0 / 255.0),
-        cells,
+        wanted,
     )
-    selected = pixels[edge]
-    a = selected[:, 3:].astype(np.float32) * np.float32(1.0 / 255.0)
-    estimate = fg + a * (selected[:, :3].astype(np.float32) - a * fg - (1 - a) * bg)
-    np.clip(estimate, 0, 255, out=estimate)
-    selected[:, :3] = (estimate + np.float32(0.5)).astype(np.uint8)
-    pixels[edge] = selected
+    for edge, cells in _edge_bands(alpha, factor, proxy_width):
+        fg, bg = fg_cells[slot[cells]], bg_cells[slot[cells]]
+        selected = pixels[edge]
+        a = selected[:, 3:].astype(np.float32) * np.float32(1.0 / 255.0)
+        estimate = fg + a * (selected[:, :3].astype(np.float32) - a * fg - (1 - a) * bg)
+        np.clip(estimate, 0, 255, out=estimate)
+        selected[:, :3] = (estimate + np.float32(0.5)).astype(np.uint8)
+        pixels[edge] = selected
 
 
 def cutout_layer(image: Image.Image, alpha: np.ndarray) -> np.ndarray:
@@ -289,6 +318,16 @@ def plan_layout(image_size: tuple[int, int], box: tuple[int, int, int, int] | No
         offset = (round((canvas[0] - size[0]) * place.x), round((canvas[1] - size[1]) * place.y))
     moved = size != (box_w, box_h) or offset != (x0 - origin[0], y0 - origin[1])
     return Plan(canvas, origin, box, size, offset, moved)
+
+
+def clear_outside(pixels: np.ndarray, box: Box) -> None:
+    """Zero, in place, what lies outside `box` in an (h, w) or (h, w, c) array: `arrange` for a plan that
+    `keeps_in_place`, without a new canvas and a copy of the subject."""
+    x0, y0, x1, y1 = box
+    pixels[:y0] = 0
+    pixels[y1:] = 0
+    pixels[y0:y1, :x0] = 0
+    pixels[y0:y1, x1:] = 0
 
 
 def arrange(layer: Image.Image, layout: Plan, *, whole: bool = False) -> Image.Image:

@@ -42,6 +42,7 @@ from .compose import (
     alpha_from_mask,
     apply_roi,
     arrange,
+    clear_outside,
     cutout_layer,
     hard_edges,
     plan_layout,
@@ -147,6 +148,7 @@ class _Layer:
     matted: bool = False  # a Segment step ran: `alpha` is the subject (the model's or the photo's own)
     uncertainty: float | None = None
     plan: Plan | None = None  # once Layout ran
+    subject: tuple[np.ndarray, tuple[int, int, int, int] | None] | None = None  # an alpha and its subject box
     picture: Image.Image | None = None  # RGBA, or L for an alpha output
     alpha_only: bool = False
     opaque: bool = False  # every picture pixel is opaque: written as RGB
@@ -241,7 +243,7 @@ def _foreground(layer: _Layer) -> tuple[int, int, int, int] | None:
     """The subject's box where it ended up in the result, from the matte and the layout plan."""
     if not layer.segmented:
         return None
-    box = subject_box(Image.fromarray(layer.alpha, mode="L"))
+    box = _subject_box(layer)
     if box is None:
         return None
     shown = layer.plan.visible(box) if layer.plan is not None else box
@@ -313,13 +315,21 @@ def _edges(layer: _Layer, step: Edges) -> None:
     layer.alpha = hard_edges(layer.alpha)
 
 
+def _subject_box(layer: _Layer) -> tuple[int, int, int, int] | None:
+    """The subject's box in the layer's alpha, measured once for that alpha (the geometry and the foreground
+    both ask, and the picture steps do not change the alpha)."""
+    if layer.subject is None or layer.subject[0] is not layer.alpha:
+        layer.subject = (layer.alpha, subject_box(Image.fromarray(layer.alpha, mode="L")))
+    return layer.subject[1]
+
+
 def _layout(layer: _Layer, step: Layout) -> None:
-    layer.plan = plan_layout(layer.photo.size, subject_box(Image.fromarray(layer.alpha, mode="L")), step)
+    layer.plan = plan_layout(layer.photo.size, _subject_box(layer), step)
 
 
 def _place(layer: _Layer, step: Place) -> None:
     # Without a matte the whole photo is the subject.
-    subject = subject_box(Image.fromarray(layer.alpha, mode="L")) if layer.matted else None
+    subject = _subject_box(layer) if layer.matted else None
     layer.plan = plan_place(layer.photo.size, subject, step)
     _check_canvas(layer, "size")
 
@@ -422,7 +432,12 @@ def _picture(layer: _Layer) -> Image.Image:
     if layer.picture is None:
         if layer.segmented:
             rgb = layer.photo.convert("RGB") if layer.photo.mode != "RGB" else layer.photo
-            rgba = Image.fromarray(cutout_layer(rgb, layer.alpha), mode="RGBA")
+            pixels = cutout_layer(rgb, layer.alpha)
+            if layer.plan is not None and layer.plan.keeps_in_place(layer.photo.size):
+                clear_outside(pixels, layer.plan.box)  # the whole arrangement, on pixels nobody else holds
+                layer.picture = Image.fromarray(pixels, mode="RGBA")
+                return layer.picture
+            rgba = Image.fromarray(pixels, mode="RGBA")
         else:
             rgba = layer.photo.convert("RGBA")
             rgba.putalpha(Image.fromarray(layer.alpha, mode="L"))

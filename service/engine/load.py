@@ -295,8 +295,13 @@ def decode_for_model(data: bytes, limits: Limits, at_least: int) -> Image.Image 
 
 
 def upright(im: Image.Image) -> Image.Image:
-    """Apply the EXIF orientation so the pixels are the way the photo is viewed."""
-    return ImageOps.exif_transpose(im)
+    """Apply the EXIF orientation so the pixels are the way the photo is viewed; `im` itself, turned in place.
+
+    In place, because a photo that is upright already (most are) would
+    otherwise be copied whole: 48 MB of fresh memory at 12 MP.
+    """
+    ImageOps.exif_transpose(im, in_place=True)
+    return im
 
 
 def normalise_mode(im: Image.Image) -> Image.Image:

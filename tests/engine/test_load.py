@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from service.engine import ImageRejected, Limits, inspect_image, parse_options, remove_background, thumbnail
+from service.engine.load import upright
 
 from .conftest import decode, encode, opaque_box, scene
 
@@ -104,6 +105,11 @@ def test_exif_rotated_input_comes_out_upright(fake):
     assert y0 <= 1 and 18 <= y1 <= 22 and 8 <= x0 <= 12 and 28 <= x1 <= 32
     preview, mime = thumbnail(data, 30)
     assert mime == "image/jpeg" and decode(preview).size == (20, 30)
+
+
+def test_an_upright_photo_is_not_copied_to_be_made_upright():
+    photo = Image.open(io.BytesIO(encode(scene((60, 40), (0, 10, 20, 30)), "JPEG")))
+    assert upright(photo) is photo
 
 
 def _modes() -> list[tuple[str, Image.Image, str]]:

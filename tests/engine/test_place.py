@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from service.engine import Background, Edit, Encode, OptionError, OutputSpec, Place, Segment, run
-from service.engine.compose import plan_place
+from service.engine.compose import arrange, clear_outside, plan_place
 
 from .conftest import BACKDROP, decode, encode, opaque_box, scene
 
@@ -112,6 +112,22 @@ def test_cropped_on_both_opposite_sides_drops_both_paddings_and_keeps_the_alignm
     spanning = (0, 30, 200, 70)  # 200x40, touching left and right
     # Target (0, 30, 300, 270): left and right paddings dropped; x1.5 -> 300x60, centred: y = 30 + 90.
     assert box_of(fake, spanning, Place(size=(300, 300), padding=pct(10))) == ((300, 300), (0, 120, 300, 180))
+
+
+def test_a_subject_that_stays_where_it_is_is_arranged_in_place_with_the_same_pixels():
+    # Touching the left and right borders: nothing to scale or move, so only what lies outside the box is cleared.
+    rng = np.random.default_rng(3)
+    pixels = rng.integers(0, 256, (100, 200, 4), dtype=np.uint8)
+    plan = plan_place(PHOTO, (0, 30, 200, 70), Place())
+    assert plan.moved and plan.keeps_in_place(PHOTO)
+    arranged = np.asarray(arrange(Image.fromarray(pixels, mode="RGBA"), plan))
+    clear_outside(pixels, plan.box)
+    assert np.array_equal(pixels, arranged)
+    # Scaled, moved, or on another canvas: arranged as before.
+    assert not plan_place(PHOTO, TALL, Place()).keeps_in_place(PHOTO)
+    unsnapped = Place(padding=px(5), snap_cropped=(False, False))
+    assert not plan_place(PHOTO, (0, 30, 200, 70), unsnapped).keeps_in_place(PHOTO)
+    assert not plan_place(PHOTO, (0, 30, 200, 70), Place(size=(200, 120))).keeps_in_place(PHOTO)
 
 
 @pytest.mark.parametrize(
