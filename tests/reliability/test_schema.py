@@ -248,7 +248,7 @@ def aim_claid(case: schemathesis.Case, known: KnownClaid) -> None:
     if "/image/" not in label or not pick(repr(case.body) + repr(case.path_parameters), ["aimed"]):
         return
     plain = {"output": {"format": "png"}}
-    if label.endswith("/image/edit") or label.endswith("/image/edit/async"):
+    if label.endswith(("/image/edit", "/image/edit/async")):
         case.body = {"input": known.source_url, **plain}
     elif label.endswith("/image/edit/batch"):
         case.body = {"input": [known.source_url], **plain}
