@@ -507,6 +507,10 @@ def test_every_operation_answers_within_its_schema(
     case: schemathesis.Case, known: Known, known_uploadcare: KnownUploadcare, api_server: RunningServer,
     photo_origin: Origin, known_storages: KnownStorages, known_claid: KnownClaid,
 ) -> None:
+    # A generated Content-Length or Transfer-Encoding header frames the request wrongly, and uvicorn answers
+    # its own text/plain 400 before the application sees it: such a header is not an input of the API.
+    for name in [name for name in case.headers or {} if name.lower() in ("content-length", "transfer-encoding")]:
+        del case.headers[name]
     aim_at_known_ids(case, known)
     aim_claid(case, known_claid)
     aim_storages(case, known_storages)
