@@ -298,7 +298,7 @@ class Runner:
     async def _run_engine(self, edit: engine.Edit, data: bytes, background: bytes | None) -> engine.Result:
         """The edit through a cut-out slot behind any waiting caller, and the decode budget."""
         try:
-            cost = await to_thread.run_sync(engine.cut_out_cost, data, background, self.limits)
+            cost = await to_thread.run_sync(engine.cut_out_cost, data, background, self.limits, edit.output)
             async with self.slots.take(urgent=False):
                 # Queued work waits for the decode budget as long as it takes; only callers who are
                 # waiting for an answer are turned away.

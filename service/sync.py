@@ -145,7 +145,7 @@ class SyncLane:
         )
 
     async def _cut(self, edit: engine.Edit, data: bytes, background: bytes | None) -> engine.Result:
-        cost = await to_thread.run_sync(engine.cut_out_cost, data, background, self.limits)
+        cost = await to_thread.run_sync(engine.cut_out_cost, data, background, self.limits, edit.output)
         async with self.slots.take(urgent=True, timeout=self.wait_seconds):
             return await self.budget.run(
                 cost,

@@ -200,3 +200,13 @@ def test_png_inspection_is_charged_a_bounded_buffer_whatever_its_size() -> None:
     assert engine.decode_cost(big, limits, engine.Work.THUMBNAIL) >= 7000 * 7000 * 8
     webp = image_bytes((2000, 2000), "WEBP")
     assert engine.decode_cost(webp, limits, engine.Work.INSPECT) == 2000 * 2000 * 16
+
+
+def test_a_cut_out_is_charged_for_the_encoder_it_writes_with() -> None:
+    """Lossless AVIF's encoder holds far more than the cut-out itself (52 bytes a pixel measured at 12 MP)."""
+    data, limits = tiff(1000), engine.Limits()
+    png = engine.cut_out_cost(data, None, limits)
+    assert engine.cut_out_cost(data, None, limits, engine.OutputSpec("png", compression="best")) == png
+    assert engine.cut_out_cost(data, None, limits, engine.OutputSpec("avif", lossless=True)) == 1000 * 1000 * 56
+    assert engine.cut_out_cost(data, None, limits, engine.OutputSpec("avif")) == 1000 * 1000 * 34
+    assert engine.cut_out_cost(data, None, limits, engine.OutputSpec("webp")) > png

@@ -37,6 +37,7 @@ PUBLIC = {
     "PUT /multipart/part/{token}/",  # the signed part URL
     "GET /cdn/{uuid}/", "GET /cdn/{uuid}/{rest:path}",  # the library's read policy
     "GET /web-folders/{token}/{key:path}",  # the web folder's random token
+    "GET /v1/image/results/{token}/{name}",  # a Claid temporary result: its random token
 }  # fmt: skip
 
 
