@@ -22,8 +22,7 @@ from . import engine
 from .egress import Egress, EgressBlocked
 from .errors import APIError, BadRequest
 from .library import Library
-from .storage import StorageInvalid, Storages, is_storage_uri
-from .storage.uri import parse
+from .storage import StorageInvalid, StorageNotFound, Storages, is_storage_uri
 
 DEFAULT_NAME = "image"
 EXTENSIONS = {"jpg": "jpg", "png": "png", "webp": "webp", "avif": "avif", "tiff": "tiff", "zip": "zip"}
@@ -52,11 +51,11 @@ class Source:
 def check_storage_uri(storages: Storages, uri: str, field: str, *, folder: bool | None = None) -> None:
     """A storage URI fit to use, checked before anything is queued: its grammar, and a storage of its name."""
     try:
-        where = parse(uri, folder=folder)
+        storages.check(uri, folder=folder)
     except StorageInvalid as exc:
         raise StorageInvalid({field: [problem for problems in exc.details.values() for problem in problems]}) from None
-    if where.name not in {record.name for record in storages.list()}:
-        raise StorageInvalid({field: [f"there is no storage named {where.name!r}"]})
+    except StorageNotFound as exc:  # a 422 naming the field, as Claid answers a bad reference in a request
+        raise StorageInvalid({field: [exc.message]}) from None
 
 
 def stem(uri_or_name: str) -> str:

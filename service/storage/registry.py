@@ -159,6 +159,12 @@ class Storages:
 
     # ---- objects ----------------------------------------------------------------------------------
 
+    def check(self, uri: str, *, folder: bool | None = None) -> StorageURI:
+        """`uri` parsed, naming a registered storage (StorageInvalid / StorageNotFound), without touching the store."""
+        where = parse(uri, folder=folder)
+        self._record(where)
+        return where
+
     async def read(self, uri: str, *, max_bytes: int) -> StoredObject:
         """The object at `uri` (not a folder); ObjectNotFound, ObjectTooLarge, or the store's refusal."""
         where = parse(uri, folder=False)
@@ -212,11 +218,14 @@ class Storages:
 
     # ---- internals --------------------------------------------------------------------------------
 
-    async def _open(self, where: StorageURI) -> tuple[StorageRecord, Connector]:
+    def _record(self, where: StorageURI) -> tuple[StorageRecord, bytes | None]:
         found = self.db.storages.by_name(where.name)
         if found is None:
             raise StorageNotFound(f"there is no storage named {where.name!r}")
-        record, sealed = found
+        return found
+
+    async def _open(self, where: StorageURI) -> tuple[StorageRecord, Connector]:
+        record, sealed = self._record(where)
         with self._lock:
             connector = self._connectors.get(record.id)
         if connector is None:
