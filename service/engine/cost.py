@@ -42,14 +42,18 @@ WORK_BYTES_PER_PIXEL = {Work.INSPECT: 4, Work.THUMBNAIL: 12, Work.BACKGROUND: 12
 def decode_cost(data: bytes, limits: Limits, work: Work, *, thumbnail_side: int = THUMBNAIL_SIDE) -> int:
     """Peak bytes `work` will hold for this image; ImageRejected when the header is bad or over the limits."""
     fmt, im = open_image(data, limits)
+    return _decode_cost(fmt, im.width, im.height, work, thumbnail_side)
+
+
+def _decode_cost(fmt: str, width: int, height: int, work: Work, thumbnail_side: int = THUMBNAIL_SIDE) -> int:
     if fmt == "png" and work is Work.INSPECT:
         return STREAMED_CHECK_BYTES
-    pixels = im.width * im.height
+    pixels = width * height
     if fmt == "jpeg" and work in (Work.INSPECT, Work.THUMBNAIL):
         # Both decode at reduced DCT scale (1/8 to inspect, the largest scale that keeps the preview's size).
         target = 1 if work is Work.INSPECT else thumbnail_side
         scale = 1
-        while scale < 8 and min(im.size) // (scale * 2) >= target:
+        while scale < 8 and min(width, height) // (scale * 2) >= target:
             scale *= 2
         pixels //= scale * scale
     per_pixel = max(DECODER_BYTES_PER_PIXEL.get(fmt, PILLOW_BYTES_PER_PIXEL), WORK_BYTES_PER_PIXEL[work])
@@ -71,10 +75,10 @@ def encode_bytes_per_pixel(output: OutputSpec) -> int:
 
 def cut_out_cost(data: bytes, bg_image: bytes | None, limits: Limits, output: OutputSpec | None = None) -> int:
     """Peak bytes of `remove_background(data, ..., bg_image=bg_image)`, writing `output` (PNG when None)."""
-    cost = decode_cost(data, limits, Work.CUT_OUT)
+    fmt, im = open_image(data, limits)
+    cost = _decode_cost(fmt, im.width, im.height, Work.CUT_OUT)
     if output is not None:
-        pixels = open_image(data, limits)[1]
-        cost = max(cost, pixels.width * pixels.height * encode_bytes_per_pixel(output))
+        cost = max(cost, im.width * im.height * encode_bytes_per_pixel(output))
     if bg_image is not None:
         try:
             cost += decode_cost(bg_image, limits, Work.BACKGROUND)
